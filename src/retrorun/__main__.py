@@ -1,0 +1,7 @@
+"""``python -m retrorun``."""
+
+import sys
+
+from retrorun.cli import main
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""Device profiles: what a treadmill model can do and how it departs from the spec.
+
+One schema, read by the controller (to adapt its procedures) and by the simulator
+(to reproduce the model). Profiles live in ``devices/*.toml``; every quirk cites where
+it was reported. Speeds and inclines are written in people's units in the files and
+exposed as raw FTMS integers (0.01 km/h, 0.1 %) for comparisons.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from retrorun._paths import data_dir
+from retrorun._validation import load_model
+from retrorun.errors import ProfileError
+
+__all__ = [
+    "QUIRKS",
+    "DeviceProfile",
+    "InclineRange",
+    "Quirk",
+    "QuirkNote",
+    "SpeedRange",
+    "builtin_device_profiles",
+    "load_device_profile",
+    "match_device_profile",
+]
+
+Quirk = Literal[
+    "rejects_request_control",  # Request Control fails: skip it
+    "needs_start_before_speed",  # Set Target Speed is refused until Start or Resume
+    "speed_in_mph",  # Set Target Speed is read as 0.01 mph
+    "zero_ranges",  # Supported Speed/Inclination Range read as all zeros
+    "ignores_speed_commands",  # answers success to Set Target Speed, belt does not follow
+    "step_count_bit13",  # vendor step count in Treadmill Data flag bit 13
+    "split_records",  # always splits Treadmill Data with More Data, whatever the MTU
+]
+QUIRKS: tuple[str, ...] = Quirk.__args__  # type: ignore[attr-defined]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class QuirkNote(BaseModel):
+    """Where a quirk was reported, and anything a user should know about it."""
+
+    model_config = _FROZEN
+    source: str = Field(min_length=1)
+    note: str = ""
+
+
+class SpeedRange(BaseModel):
+    """Supported speed range as the model really supports it (km/h)."""
+
+    model_config = _FROZEN
+    min_kmh: float = Field(ge=0, le=40)
+    max_kmh: float = Field(gt=0, le=40)
+    step_kmh: float = Field(gt=0, le=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_kmh <= self.min_kmh:
+            raise ValueError("max_kmh must be above min_kmh")
+        return self
+
+    @property
+    def raw(self) -> tuple[int, int, int]:
+        """(min, max, step) in 0.01 km/h."""
+        return (round(self.min_kmh * 100), round(self.max_kmh * 100), round(self.step_kmh * 100))
+
+
+class InclineRange(BaseModel):
+    """Supported inclination range (%); a model without incline has min = max = 0."""
+
+    model_config = _FROZEN
+    min_pct: float = Field(default=0, ge=-30, le=40)
+    max_pct: float = Field(default=0, ge=-30, le=40)
+    step_pct: float = Field(default=0.5, gt=0, le=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_pct < self.min_pct:
+            raise ValueError("max_pct must not be below min_pct")
+        return self
+
+    @property
+    def raw(self) -> tuple[int, int, int]:
+        """(min, max, step) in 0.1 %."""
+        return (round(self.min_pct * 10), round(self.max_pct * 10), round(self.step_pct * 10))
+
+
+class DeviceProfile(BaseModel):
+    """One treadmill model: limits, belt dynamics, and quirks."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1, max_length=29)  # the advertised local name
+    match: tuple[str, ...] = Field(default=(), description="glob patterns on advertised names")
+    description: str = ""
+    speed: SpeedRange
+    incline: InclineRange = InclineRange()
+    accel_kmh_per_s: float = Field(default=1.0, gt=0, le=20)
+    decel_kmh_per_s: float = Field(default=1.5, gt=0, le=20)
+    incline_pct_per_s: float = Field(default=0.5, gt=0, le=20)
+    notify_period_s: float = Field(default=1.0, ge=0.05, le=5)
+    settle_time_s: float = Field(default=30.0, gt=0, le=120)
+    quirks: dict[Quirk, QuirkNote] = Field(default_factory=dict)
+
+    def has(self, quirk: Quirk) -> bool:
+        """Whether this model shows ``quirk``."""
+        return quirk in self.quirks
+
+    def matches(self, advertised_name: str | None) -> bool:
+        """Whether an advertised name belongs to this model (case-insensitive globs)."""
+        if not advertised_name:
+            return False
+        name = advertised_name.casefold()
+        patterns = self.match or (self.name,)
+        return any(fnmatch.fnmatchcase(name, p.casefold()) for p in patterns)
+
+
+def load_device_profile(path: str | Path) -> DeviceProfile:
+    """Load and validate one device profile file, or raise ``ProfileError``."""
+    return load_model(Path(path), DeviceProfile, ProfileError)
+
+
+def builtin_device_profiles() -> list[DeviceProfile]:
+    """Every profile shipped in ``devices/``, the generic one last."""
+    profiles = [load_device_profile(p) for p in sorted(data_dir("devices").glob("*.toml"))]
+    profiles.sort(key=lambda p: p.name == GENERIC_NAME)
+    return profiles
+
+
+GENERIC_NAME = "Generic FTMS"
+
+
+def match_device_profile(
+    advertised_name: str | None, profiles: Iterable[DeviceProfile] | None = None
+) -> DeviceProfile:
+    """The first profile whose patterns match the name, else the generic profile."""
+    candidates = list(builtin_device_profiles() if profiles is None else profiles)
+    generic = None
+    for profile in candidates:
+        if profile.name == GENERIC_NAME:
+            generic = profile
+            continue
+        if profile.matches(advertised_name):
+            return profile
+    if generic is None:
+        generic = load_device_profile(data_dir("devices") / "generic-ftms.toml")
+    return generic

@@ -1,0 +1,76 @@
+"""Wire integer types, range checks, and the float <-> raw unit edge.
+
+Values inside the codec are the raw FTMS integers (0.01 km/h, 0.1 %, ...). Floats
+exist only here, at the edge: ``speed_to_raw(8.2)`` is 820, never 819. The float is
+rounded through its shortest decimal form (``repr``), so binary float error cannot
+move a value across a rounding boundary, and exact halves round away from zero.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeAlias
+
+from retrorun.ftms._errors import FtmsValueError
+
+__all__ = [
+    "RANGES",
+    "SIZES",
+    "BytesLike",
+    "check_bytes",
+    "check_int",
+    "incline_to_raw",
+    "speed_to_raw",
+    "to_raw",
+]
+
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+
+# Wire integer codes used by every layout table in the codec: the ``struct`` code,
+# except "T", the little-endian u24 FTMS uses for distances and step counts.
+SIZES = {"B": 1, "b": 1, "H": 2, "h": 2, "T": 3, "I": 4}
+RANGES = {
+    "B": (0, 0xFF),
+    "b": (-0x80, 0x7F),
+    "H": (0, 0xFFFF),
+    "h": (-0x8000, 0x7FFF),
+    "T": (0, 0xFFFFFF),
+    "I": (0, 0xFFFFFFFF),
+}
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """``value`` as an int in ``low..high``, or ``FtmsValueError`` naming the field."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FtmsValueError(f"{name} must be an integer in raw units, not {value!r}")
+    if not low <= value <= high:
+        raise FtmsValueError(f"{name} = {value} is out of range {low}..{high}")
+    return int(value)
+
+
+def check_bytes(name: str, value: object) -> bytes:
+    """``value`` as immutable ``bytes`` (a bytearray or memoryview is copied)."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise FtmsValueError(f"{name} must be bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+def to_raw(value: float, per_unit: int) -> int:
+    """``value`` in display units -> raw integer with ``per_unit`` steps per unit."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FtmsValueError(f"expected a number, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FtmsValueError(f"expected a finite number, not {value!r}")
+    scaled = Decimal(repr(value)) * per_unit
+    return int(scaled.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def speed_to_raw(kmh: float) -> int:
+    """km/h -> FTMS speed units (0.01 km/h), rounded to nearest: 8.2 -> 820."""
+    return to_raw(kmh, 100)
+
+
+def incline_to_raw(percent: float) -> int:
+    """Percent grade -> FTMS inclination units (0.1 %), rounded to nearest: 1.5 -> 15."""
+    return to_raw(percent, 10)

@@ -1,0 +1,206 @@
+"""What the display shows, kept apart from how (Textual): a model fed by the bus.
+
+Every time-dependent thing on screen (how long a banner stays, when it flashes)
+is decided from *session* time carried by the states and events, not from a
+clock, so the same items always give the same screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from retrorun.bus import Item
+from retrorun.events import Direction, EventKind, SessionEvent, SessionState, Status
+from retrorun.sinks.plain import StepInfo, TurnaroundInfo, format_speed
+
+__all__ = ["BANNER_S", "FLASH_S", "NOTICE_S", "Banner", "DisplayModel"]
+
+BANNER_S = 10.0  # a safety banner stays this long (session seconds) ...
+FLASH_S = 3.0  # ... flashing for the first seconds of it
+NOTICE_S = 6.0  # a refusal or an acknowledgement stays this long
+
+# Banners that stay until the session says otherwise.
+_STICKY = frozenset({EventKind.LINK_LOST, EventKind.SAFETY_STOP, EventKind.SAFETY_KEY})
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """A safety message across the top of the screen, shown from session time ``since``."""
+
+    text: str
+    since: float
+    sticky: bool
+
+
+class DisplayModel:
+    """The display's state, updated one bus item at a time."""
+
+    def __init__(self) -> None:
+        self.program = ""
+        self.plan: list[StepInfo] = []
+        self.state: SessionState | None = None
+        self.step: StepInfo | None = None
+        self.upcoming: StepInfo | None = None
+        self.total = 0
+        self.ceiling_kmh: float | None = None
+        self.banner: Banner | None = None
+        self.notice: tuple[str, float] | None = None
+        self.turn: TurnaroundInfo | None = None
+        self.ended = False
+        self.now = 0.0
+
+    # -- feeding -----------------------------------------------------------------
+
+    def apply(self, item: Item) -> None:
+        """Take in one state or event from the bus."""
+        self.now = max(self.now, item.t)
+        if isinstance(item, SessionState):
+            self.state = item
+            self.ceiling_kmh = item.ceiling_kmh
+            if item.steps_total:
+                self.total = item.steps_total
+            if item.program:
+                self.program = item.program
+            return
+        self._apply_event(item)
+
+    def _apply_event(self, event: SessionEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.SESSION_STARTED:
+            self._read_plan(event.data)
+        elif kind is EventKind.STEP_STARTED:
+            self.step, self.upcoming, total = StepInfo.from_event(event)
+            self.total = total or self.total
+            if not self.step.turnaround:
+                self.turn = None
+        elif kind is EventKind.TURNAROUND:
+            self.turn = TurnaroundInfo.from_event(event)
+        elif kind is EventKind.TURNAROUND_CONFIRMED:
+            self.turn = None
+            self.note("Turn-around confirmed", event.t)
+        elif kind is EventKind.LINK_RESTORED:
+            self.banner = Banner("LINK RESTORED", event.t, sticky=False)
+        elif kind is EventKind.SESSION_ENDED:
+            self.ended = True
+            self.turn = None
+            self.note(event.message or "Session over", event.t)
+        elif event.safety:
+            text = event.message.strip() or kind.replace("_", " ")
+            self.banner = Banner(text.upper(), event.t, sticky=kind in _STICKY)
+        elif kind in {EventKind.COMMAND_REFUSED, EventKind.SPEED_ADJUSTED}:
+            self.note(event.message or kind.replace("_", " "), event.t)
+        elif kind in {EventKind.PAUSED, EventKind.RESUMED}:
+            self.note(kind.capitalize(), event.t)
+
+    def _read_plan(self, data: Mapping[str, object]) -> None:
+        program = data.get("program")
+        if isinstance(program, str):
+            self.program = program
+        ceiling = data.get("ceiling_kmh")
+        if isinstance(ceiling, int | float) and not isinstance(ceiling, bool):
+            self.ceiling_kmh = float(ceiling)
+        steps = data.get("steps")
+        if isinstance(steps, Sequence) and not isinstance(steps, str):
+            self.plan = [
+                StepInfo.from_data(s, index=i)
+                for i, s in enumerate(steps)
+                if isinstance(s, Mapping)
+            ]
+            self.total = len(self.plan) or self.total
+
+    def note(self, text: str, t: float | None = None) -> None:
+        """Show a short line (a refusal, an acknowledgement) for a few seconds."""
+        self.notice = (text, self.now if t is None else t)
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        """The session's status (``idle`` before the first state)."""
+        return self.state.status if self.state is not None else Status.IDLE
+
+    def headline(self) -> tuple[str, str]:
+        """The big word and its style class: what a runner must see first."""
+        if self.ended:
+            return "DONE", "-done"
+        status = self.status
+        if status is Status.PAUSED:
+            return "PAUSED", "-paused"
+        if status is Status.STOPPED:
+            return "STOPPED", "-paused"
+        direction = self._direction()
+        if status is Status.TURNING or direction is Direction.TURNING or self.turn is not None:
+            return "< TURN >", "-turning"
+        if self.state is None and self.step is None:
+            return "READY", "-paused"
+        if direction is Direction.FORWARD:
+            return "FORWARD >", "-forward"
+        return "< BACKWARD", "-backward"
+
+    def _direction(self) -> Direction:
+        if self.state is not None:
+            return self.state.direction
+        return self.step.direction if self.step is not None else Direction.FORWARD
+
+    def banner_text(self) -> str | None:
+        """The safety banner, while it lasts."""
+        banner = self.banner
+        if banner is None:
+            return None
+        if not banner.sticky and self.now - banner.since > BANNER_S:
+            return None
+        return banner.text
+
+    def banner_flash(self) -> bool:
+        """Inverted colours on every other half second of the banner's first seconds."""
+        banner = self.banner
+        if banner is None:
+            return False
+        age = self.now - banner.since
+        return age < FLASH_S and int(age * 2) % 2 == 1
+
+    def notice_text(self) -> str | None:
+        """The short notice line, while it lasts."""
+        if self.notice is None:
+            return None
+        text, since = self.notice
+        return text if self.now - since <= NOTICE_S else None
+
+    def awaiting_confirm(self) -> bool:
+        """A turn-around waits for Enter."""
+        turn = self.turn
+        return turn is not None and turn.needs_confirm and turn.phase != "slowing"
+
+    def refusal(self, delta: int) -> str:
+        """Why a speed key changed nothing, as far as the display knows."""
+        state = self.state
+        if delta > 0 and state is not None:
+            ceiling = round(state.ceiling_kmh * 100)
+            if round(state.target_kmh * 100) + delta > ceiling:
+                return f"Not faster: the ceiling is {format_speed(state.ceiling_kmh)} km/h"
+        return "Faster refused" if delta > 0 else "Slower refused"
+
+    def program_position(self) -> tuple[float, float] | None:
+        """``(seconds done, seconds in all)`` through the plan, when the plan is known."""
+        if not self.plan:
+            return None
+        total = sum(step.duration_s for step in self.plan)
+        if total <= 0:
+            return None
+        index, remaining = self._index_and_remaining()
+        if index < 0:
+            return 0.0, total
+        if index >= len(self.plan) or self.ended:
+            return (total, total) if self.ended else None
+        done = sum(step.duration_s for step in self.plan[:index])
+        current = self.plan[index].duration_s
+        done += min(current, max(0.0, current - remaining))
+        return done, total
+
+    def _index_and_remaining(self) -> tuple[int, float]:
+        if self.state is not None:
+            return self.state.step, self.state.step_remaining_s
+        if self.step is not None:
+            return self.step.index, self.step.duration_s
+        return -1, 0.0

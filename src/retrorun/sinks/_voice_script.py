@@ -1,0 +1,212 @@
+"""What the voice says and when: pure functions from session events to timed cues.
+
+No clock, no I/O: times are session seconds computed from the step's end, so the
+sink can re-plan a step whenever its end moves (the belt took longer to settle,
+a pause) and fire only what has not been fired yet, by key.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from retrorun.events import Direction, EventKind, SessionEvent
+from retrorun.sinks._voice_words import (
+    announce_step,
+    script_words,
+    speed_words,
+    turnaround_script,
+)
+from retrorun.sinks.plain import StepInfo, TurnaroundInfo
+
+__all__ = [
+    "COUNTDOWN_S",
+    "LAST_NOTICE_S",
+    "LONG_STEP_S",
+    "WORDS_PER_S",
+    "Cue",
+    "CueKind",
+    "event_cues",
+    "fixed_phrases",
+    "speech_seconds",
+    "step_cues",
+    "step_start_cues",
+]
+
+LONG_STEP_S = 120.0  # from two minutes on, a step gets "halfway" and "thirty seconds left"
+LAST_NOTICE_S = 30.0
+COUNTDOWN_S = 3  # ticks at 3, 2, 1 seconds before a change, "go" when it happens
+WORDS_PER_S = 2.5  # espeak-ng at its default 175 words a minute, with pauses
+_ANNOUNCE_MARGIN_S = 1.0  # silence between the announcement and the first tick
+
+
+class CueKind(enum.StrEnum):
+    """How a cue sounds: words (skipped at a high speedup unless urgent) or a tone."""
+
+    SPEECH = "speech"
+    TONE = "tone"
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One thing to say or sound at session time ``t``.
+
+    ``text`` is what is said (for a tone: what it means, e.g. ``three``);
+    ``tone`` is the tone pattern of a tone cue, or what speech falls back to
+    when there is no speech engine (None: nothing). ``urgent`` cues (safety
+    alerts) cut off what is playing and go before everything queued; ``keep``
+    cues are played however late they get (the turn-around script, alerts);
+    ``key`` makes a cue fire at most once however often its step is re-planned.
+    """
+
+    t: float
+    kind: CueKind
+    text: str
+    key: str
+    tone: str | None = None
+    keep: bool = False
+    urgent: bool = False
+
+
+def speech_seconds(text: str) -> float:
+    """Roughly how long ``text`` takes to say, in wall seconds."""
+    return script_words(text) / WORDS_PER_S
+
+
+def step_start_cues(
+    step: StepInfo, previous: StepInfo | None, *, announced: bool, t: float
+) -> list[Cue]:
+    """Cues at the moment a step starts: "go", its announcement if not made, its own cue."""
+    cues = []
+    if previous is not None and step.changes_from(previous) and not step.turnaround:
+        cues.append(Cue(t, CueKind.TONE, "go", f"{step.index}:go", tone="go"))
+    if not announced and not step.turnaround:
+        cues.append(Cue(t, CueKind.SPEECH, announce_step(step), f"{step.index}:announce", "chime"))
+    if step.cue:
+        cues.append(Cue(t, CueKind.SPEECH, step.cue, f"{step.index}:cue"))
+    return cues
+
+
+def step_cues(
+    step: StepInfo, upcoming: StepInfo | None, end: float, *, speech_scale: float
+) -> list[Cue]:
+    """The timed cues of a running step whose timer ends at session time ``end``.
+
+    ``speech_scale`` is how many session seconds one wall second of speech takes
+    (the speedup, or 0 when nothing will be spoken): the announcement of the next
+    step is placed early enough to be finished before the countdown.
+    A turn-around step has none: it lasts until the runner confirms.
+    """
+    if step.turnaround:
+        return []
+    start = end - step.duration_s
+    cues = []
+    if step.duration_s >= LONG_STEP_S:
+        half = end - step.duration_s / 2
+        cues.append(Cue(half, CueKind.SPEECH, "Halfway.", f"{step.index}:half", "notice"))
+        cues.append(
+            Cue(
+                end - LAST_NOTICE_S,
+                CueKind.SPEECH,
+                "Thirty seconds left.",
+                f"{step.index}:last30",
+                "notice2",
+            )
+        )
+    text = announce_step(upcoming) if upcoming is not None else "Last seconds. The belt will stop."
+    lead = COUNTDOWN_S + _ANNOUNCE_MARGIN_S + speech_seconds(text) * speech_scale
+    announce_at = max(start + 0.5, end - lead)
+    cues.append(Cue(announce_at, CueKind.SPEECH, text, f"{step.index}:next", "chime"))
+    if upcoming is None or upcoming.changes_from(step):
+        for n, word in ((3, "three"), (2, "two"), (1, "one")):
+            if end - n > start:
+                cues.append(Cue(end - n, CueKind.TONE, word, f"{step.index}:tick{n}", "tick"))
+    return sorted(cues, key=lambda cue: cue.t)
+
+
+_ALERTS: dict[EventKind, tuple[str, str]] = {
+    EventKind.CEILING_CLAMPED: ("Speed held at the ceiling.", "alarm"),
+    EventKind.CEILING_VIOLATION: ("Belt too fast. Slowing down.", "alarm"),
+    EventKind.HR_HIGH: ("Heart rate high. Slowing down.", "alarm"),
+    EventKind.SAFETY_STOP: ("Safety stop. The belt is stopping.", "alarm"),
+    EventKind.SAFETY_KEY: ("Safety key pulled. The belt has stopped.", "alarm"),
+    EventKind.LINK_LOST: ("Treadmill link lost. Hold the rails.", "alarm"),
+    EventKind.LINK_RESTORED: ("Link restored.", "ok"),
+    EventKind.USER_STOP: ("Stopping the belt.", "alarm"),
+    EventKind.CONSOLE_CHANGE: ("Speed changed on the console.", "alarm"),
+    EventKind.COMMAND_IGNORED_BY_DEVICE: ("The treadmill did not follow. Hold the rails.", "alarm"),
+}
+
+
+def _alert(t: float, key: str, text: str, tone: str) -> list[Cue]:
+    # The tone first: it sounds at once in every mode, whatever the speech engine does.
+    return [
+        Cue(t, CueKind.TONE, tone, f"{key}:tone", tone, keep=True, urgent=True),
+        Cue(t, CueKind.SPEECH, text, key, keep=True, urgent=True),
+    ]
+
+
+def event_cues(event: SessionEvent, *, t: float) -> list[Cue]:
+    """Immediate cues for an event other than ``step_started`` (alerts first of all)."""
+    key = f"event:{event.kind}:{event.t:.3f}"
+    kind = event.kind
+    if kind in _ALERTS:
+        text, tone = _ALERTS[kind]
+        if kind is EventKind.CEILING_CLAMPED:
+            ceiling = event.data.get("ceiling_kmh")
+            if isinstance(ceiling, int | float) and not isinstance(ceiling, bool):
+                text = f"Speed held at the ceiling, {speed_words(ceiling)}."
+        return _alert(t, key, text, tone)
+    if kind is EventKind.SESSION_ENDED:
+        done = event.data.get("reason") == "completed"
+        return _alert(t, key, "Session complete. Well done." if done else "Session over.", "ok")
+    if kind is EventKind.TURNAROUND:
+        turn = TurnaroundInfo.from_event(event)
+        lines = turnaround_script(turn)
+        first_tone = "turn" if turn.phase != "turn" else None
+        cues = [
+            Cue(
+                t,
+                CueKind.SPEECH,
+                line,
+                f"{key}:{i}",
+                first_tone if i == 0 else None,
+                keep=True,
+            )
+            for i, line in enumerate(lines)
+        ]
+        if turn.phase == "turn":
+            # The moment to turn gets a tone in every mode: speech may be skipped.
+            cues.insert(0, Cue(t, CueKind.TONE, "turn", f"{key}:tone", "turn", keep=True))
+        return cues
+    if kind is EventKind.TURNAROUND_CONFIRMED:
+        return [Cue(t, CueKind.TONE, "confirmed", key, "ok")]
+    if kind is EventKind.PAUSED:
+        return [Cue(t, CueKind.SPEECH, "Paused.", key, "notice")]
+    if kind is EventKind.RESUMED:
+        return [Cue(t, CueKind.SPEECH, "Resuming.", key, "notice")]
+    if kind is EventKind.SPEED_ADJUSTED:
+        target = event.data.get("target_kmh")
+        if isinstance(target, int | float) and not isinstance(target, bool):
+            return [Cue(t, CueKind.SPEECH, f"{speed_words(target).capitalize()}.", key, "ok")]
+        return []
+    if kind is EventKind.COMMAND_REFUSED:
+        return [Cue(t, CueKind.TONE, "refused", key, "refused")]
+    return []
+
+
+def fixed_phrases() -> list[str]:
+    """Everything said word for word whatever the program: synthesised at start-up."""
+    phrases = ["Halfway.", "Thirty seconds left.", "Session complete. Well done.", "Session over."]
+    phrases += [text for text, _ in _ALERTS.values()]
+    for stop_belt in (False, True):
+        turn = TurnaroundInfo(
+            index=-1,
+            phase=None,
+            to=Direction.BACKWARD,
+            stop_belt=stop_belt,
+            needs_confirm=True,
+            hold_s=0.0,
+        )
+        phrases += turnaround_script(turn)
+    return list(dict.fromkeys(phrases))

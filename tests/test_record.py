@@ -1,0 +1,119 @@
+"""The session record survives a torn last line and folds into an honest summary."""
+
+import json
+from pathlib import Path
+
+from retrorun.events import EventKind, SessionEvent
+from retrorun.record import Recorder, default_record_path, read_record, summarize
+
+
+def _write_session(path: Path) -> Recorder:
+    rec = Recorder(path)
+    rec.write(
+        "start",
+        0,
+        program="demo",
+        profile="novice",
+        ceiling_backward_kmh=5.0,
+        device="Generic FTMS",
+        simulated=True,
+        started_at="2026-11-24T15:00:00+00:00",
+    )
+    for t, speed, direction, dist in [
+        (1, 4.0, "forward", 1.0),
+        (2, 2.0, "turning", 2.0),
+        (3, 2.5, "backward", 2.7),
+        (4, 3.0, "backward", 3.5),
+        (5, 1.0, "turning", 4.0),
+        (6, 4.0, "forward", 5.0),
+    ]:
+        rec.write(
+            "telemetry",
+            t,
+            speed_kmh=speed,
+            incline_pct=0.0,
+            distance_m=dist,
+            direction=direction,
+            step=0,
+        )
+    rec.write("command", 3.5, op="set_target_speed", value=3.0, result="success")
+    rec.event(SessionEvent(3.6, EventKind.CEILING_CLAMPED, "asked 6.0, sent 5.0"))
+    rec.event(SessionEvent(3.7, EventKind.STEP_STARTED, "step 2"))
+    return rec
+
+
+def test_lines_are_flushed_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    rec = _write_session(path)
+    # Not closed: everything written so far is already on disk, one object per line.
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["type"] for x in lines[:2]] == ["start", "telemetry"]
+    assert all("t" in x for x in lines)
+    assert rec.lines == len(lines) == 10
+    rec.close()
+    rec.close()
+
+
+def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    _write_session(path).close()
+    with path.open("a") as f:
+        f.write('{"type":"telemetry","t":7,"speed_')
+    lines = list(read_record(path))
+    assert len(lines) == 10
+    assert lines[-1]["kind"] == "step_started"
+
+
+def test_summary_from_a_record_without_end(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    _write_session(path).close()
+    summary = summarize(read_record(path))
+    assert summary.program == "demo"
+    assert summary.reason == "unknown"
+    assert summary.belt_stopped is None
+    assert summary.backward_s == 4.0  # turning counts as backward: t=2 to t=6
+    assert summary.max_backward_kmh == 3.0
+    assert [e["kind"] for e in summary.safety_events] == ["ceiling_clamped"]
+    text = "\n".join(summary.lines())
+    assert "ceiling of 5.0 km/h" in text
+    assert "ceiling_clamped" in text
+
+
+def test_summary_takes_totals_from_end(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    rec = _write_session(path)
+    rec.write(
+        "end",
+        6.5,
+        reason="completed",
+        belt_stopped=True,
+        distance_m=5.0,
+        duration_s=6.5,
+        backward_s=3.0,
+        energy_kcal=1.2,
+    )
+    rec.close()
+    summary = summarize(read_record(path))
+    assert (summary.reason, summary.belt_stopped, summary.energy_kcal) == ("completed", True, 1.2)
+    assert "belt stopped" in summary.lines()[0]
+
+
+def test_write_failure_is_remembered_not_raised(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "s.jsonl")
+    rec.close()
+    rec.write("telemetry", 1)  # after close: ignored quietly
+    assert rec.error is None
+    rec2 = Recorder(tmp_path / "t.jsonl")
+    assert rec2._file is not None
+    rec2._file.close()  # simulate the file going away under us
+    rec2.write("telemetry", 1, speed_kmh=1.0)
+    assert rec2.error is not None
+    assert "t.jsonl" in rec2.error
+
+
+def test_default_path_is_under_the_data_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    path = default_record_path("Retro Intro / week 2")
+    assert path.parent == tmp_path / "retrorun" / "sessions"
+    assert path.suffix == ".jsonl"
+    assert "/" not in path.name.removesuffix(".jsonl").split("-", 2)[-1]

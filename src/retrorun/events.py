@@ -65,6 +65,7 @@ class EventKind(enum.StrEnum):
     USER_STOP = "user_stop"
     COMMAND_ACK = "command_ack"
     COMMAND_REFUSED = "command_refused"
+    CONFIRM_NEEDED = "confirm_needed"  # pre-flight: waiting for the runner to say ready
     SINK_WARNING = "sink_warning"
     SESSION_ENDED = "session_ended"
 

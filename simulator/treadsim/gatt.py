@@ -1,0 +1,272 @@
+"""The FTMS GATT service on a bumble ``Device``, serving any :class:`GattApp`.
+
+The treadmill's logic lives in the sans-I/O :class:`~treadsim.server.FtmsServer`;
+this module only moves bytes: reads and control-point writes in, notifications and
+indications out (:meth:`Peripheral.flush`), connection and MTU changes reported.
+
+Facts it is built on: bumble's GATT server does not check write permissions, and a
+value with no ``write=`` handler sends no ATT response (the client hangs), so the
+control point always has a handler that answers or raises ``ATT_Error``; the
+default advertising interval of 1 s makes every connect take a second, so the
+simulator advertises every 20 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+from bumble import att
+from bumble.controller import Controller
+from bumble.core import UUID, AdvertisingData
+from bumble.device import Connection, Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.hci import Address
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.transport.common import AsyncPipeSink
+
+from treadsim._api import AttError, GattApp, Send
+
+__all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci"]
+
+log = logging.getLogger(__name__)
+
+FTMS_SERVICE = 0x1826
+FEATURE, TREADMILL_DATA, TRAINING_STATUS = 0x2ACC, 0x2ACD, 0x2AD3
+SPEED_RANGE, INCLINE_RANGE, CONTROL_POINT, STATUS = 0x2AD4, 0x2AD5, 0x2AD9, 0x2ADA
+
+_PERIPHERAL_ADDRESS = "F0:7E:AD:00:00:01"
+_counter = 0
+
+_P = Characteristic.Properties
+
+
+def _next_address() -> str:
+    global _counter  # noqa: PLW0603 - distinct addresses for several simulators on one link
+    _counter += 1
+    return f"F0:7E:AD:00:{(_counter >> 8) & 0xFF:02X}:{_counter & 0xFF:02X}"
+
+
+class Peripheral:
+    """A simulated treadmill's Bluetooth side. ``async with`` powers it on and
+    advertises; leaving it disconnects and powers off.
+
+    ``local_link``: a bumble ``LocalLink`` to put a new virtual controller on (the
+    central joins the same link). ``adv_interval_ms``: advertising interval.
+    """
+
+    def __init__(
+        self,
+        app: GattApp,
+        *,
+        local_link: LocalLink | None = None,
+        adv_interval_ms: int = 20,
+        address: str | None = None,
+    ) -> None:
+        self.app = app
+        self.link = local_link if local_link is not None else LocalLink()
+        self.address = address or _next_address()
+        self._adv_interval_ms = adv_interval_ms
+        self._controller = Controller("treadsim", link=self.link, public_address=self.address)
+        self.device = Device(
+            name=app.advertised_name,
+            address=Address(self.address),
+            host=Host(self._controller, AsyncPipeSink(self._controller)),
+        )
+        self._chars: dict[int, Characteristic] = {}
+        self._connection: Connection | None = None
+        self._flush_lock = asyncio.Lock()
+        self._closing = False
+        self._build_service()
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+
+    # -- the service -----------------------------------------------------------------
+
+    def _readable(self, uuid: int, props: int) -> Characteristic:
+        def read(_connection: Connection) -> bytes:
+            return self.app.read(uuid)
+
+        return Characteristic(
+            UUID.from_16_bits(uuid), props, Characteristic.READABLE, CharacteristicValue(read=read)
+        )
+
+    def _build_service(self) -> None:
+        feature = self._readable(FEATURE, _P.READ)
+        speed = self._readable(SPEED_RANGE, _P.READ)
+        incline = self._readable(INCLINE_RANGE, _P.READ)
+        training = self._readable(TRAINING_STATUS, _P.READ | _P.NOTIFY)
+        data = Characteristic(
+            UUID.from_16_bits(TREADMILL_DATA), _P.NOTIFY, Characteristic.READABLE, b""
+        )
+        status = Characteristic(UUID.from_16_bits(STATUS), _P.NOTIFY, Characteristic.READABLE, b"")
+        control = Characteristic(
+            UUID.from_16_bits(CONTROL_POINT),
+            _P.WRITE | _P.INDICATE,
+            Characteristic.WRITEABLE,
+            CharacteristicValue(write=self._on_control_write),
+        )
+        for uuid, char in (
+            (FEATURE, feature),
+            (TREADMILL_DATA, data),
+            (TRAINING_STATUS, training),
+            (SPEED_RANGE, speed),
+            (INCLINE_RANGE, incline),
+            (CONTROL_POINT, control),
+            (STATUS, status),
+        ):
+            self._chars[uuid] = char
+        self.device.add_service(
+            Service(UUID.from_16_bits(FTMS_SERVICE), list(self._chars.values()))
+        )
+
+    def _indications_enabled(self, connection: Connection) -> bool:
+        config = self.device.gatt_server.read_cccd(connection, self._chars[CONTROL_POINT])
+        return bool(int.from_bytes(bytes(config)[:2], "little") & 0x02)
+
+    def _on_control_write(self, connection: Connection, value: bytes) -> None:
+        try:
+            self.app.write_control_point(
+                bytes(value), indications_enabled=self._indications_enabled(connection)
+            )
+        except AttError as exc:
+            raise att.ATT_Error(exc.code) from exc
+        # The response indication goes out after the write response.
+        asyncio.get_running_loop().call_soon(self._schedule_flush)
+
+    def _schedule_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.flush(), name="treadsim-flush")
+        task.add_done_callback(_log_failure)
+
+    # -- connection --------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None
+
+    @property
+    def mtu(self) -> int:
+        return int(self._connection.att_mtu) if self._connection is not None else 23
+
+    def _on_connection(self, connection: Connection) -> None:
+        self._connection = connection
+        self.app.connected()
+        self.app.set_mtu(int(connection.att_mtu))
+        connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        connection.on("connection_att_mtu_update", self._on_mtu)
+
+    def _on_mtu(self, *_args: Any) -> None:
+        if self._connection is not None:
+            self.app.set_mtu(int(self._connection.att_mtu))
+
+    def _on_disconnection(self, _reason: object) -> None:
+        self._connection = None
+        self.app.disconnected()
+        if not self._closing:
+            # Real treadmills advertise again as soon as the link is gone.
+            task = asyncio.get_running_loop().create_task(self._advertise())
+            task.add_done_callback(_log_failure)
+
+    async def _advertise(self) -> None:
+        name = self.app.advertised_name.encode()
+        self.device.advertising_data = bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.FLAGS, bytes([0x06])),
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, name),
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                        FTMS_SERVICE.to_bytes(2, "little"),
+                    ),
+                    (
+                        AdvertisingData.SERVICE_DATA_16_BIT_UUID,
+                        FTMS_SERVICE.to_bytes(2, "little") + self.app.service_data(),
+                    ),
+                ]
+            )
+        )
+        with contextlib.suppress(Exception):
+            await self.device.stop_advertising()
+        await self.device.start_advertising(
+            advertising_interval_min=self._adv_interval_ms,
+            advertising_interval_max=self._adv_interval_ms,
+            auto_restart=False,
+        )
+
+    async def flush(self) -> None:
+        """Send what the app queued, in order. Without a subscriber it is dropped,
+        as a real treadmill drops it."""
+        async with self._flush_lock:
+            for item in self.app.drain():
+                connection = self._connection
+                if item.send is Send.DISCONNECT:
+                    if connection is not None:
+                        with contextlib.suppress(Exception):
+                            await connection.disconnect()
+                    continue
+                if connection is None:
+                    continue
+                char = self._chars.get(item.uuid)
+                if char is None:
+                    continue
+                try:
+                    if item.send is Send.INDICATE:
+                        async with asyncio.timeout(5.0):
+                            await self.device.indicate_subscriber(connection, char, item.payload)
+                    else:
+                        await self.device.notify_subscriber(connection, char, item.payload)
+                except Exception as exc:  # noqa: BLE001 - a link going down mid-send
+                    log.debug("could not send 0x%04X: %s", item.uuid, exc)
+
+    async def __aenter__(self) -> Self:
+        await self.device.power_on()
+        await self._advertise()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closing = True
+        with contextlib.suppress(Exception):
+            await self.device.stop_advertising()
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await connection.disconnect()
+        with contextlib.suppress(Exception):
+            await self.device.power_off()
+        with contextlib.suppress(KeyError, ValueError):
+            self.link.remove_controller(self._controller)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("treadsim GATT task failed: %r", task.exception())
+
+
+@contextlib.asynccontextmanager
+async def serve_hci(local_link: LocalLink, spec: str) -> AsyncIterator[None]:
+    """Expose one more virtual controller on ``local_link`` over an HCI transport
+    (``tcp-server:127.0.0.1:PORT``): another process's host drives it as if it were a
+    USB dongle, and reaches every peripheral on the link."""
+    from bumble.transport import open_transport
+
+    transport = await open_transport(spec)
+    controller = Controller(
+        "hci-bridge", host_source=transport.source, host_sink=transport.sink, link=local_link
+    )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(KeyError, ValueError):
+            local_link.remove_controller(controller)
+        with contextlib.suppress(Exception):
+            await transport.close()

@@ -82,6 +82,7 @@ class Peripheral:
         self._connection: Connection | None = None
         self._flush_lock = asyncio.Lock()
         self._closing = False
+        self._advertising: asyncio.Task[None] | None = None
         self._build_service()
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
 
@@ -170,6 +171,7 @@ class Peripheral:
             # Real treadmills advertise again as soon as the link is gone.
             task = asyncio.get_running_loop().create_task(self._advertise())
             task.add_done_callback(_log_failure)
+            self._advertising = task
 
     async def _advertise(self) -> None:
         name = self.app.advertised_name.encode()
@@ -234,6 +236,11 @@ class Peripheral:
         tb: TracebackType | None,
     ) -> None:
         self._closing = True
+        if self._advertising is not None:
+            # Never cancel a bumble HCI command half way: its answer would arrive
+            # for a future that is gone. Let the re-advertising finish first.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._advertising), 2.0)
         with contextlib.suppress(Exception):
             await self.device.stop_advertising()
         connection = self._connection
@@ -241,8 +248,6 @@ class Peripheral:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await connection.disconnect()
-        with contextlib.suppress(Exception):
-            await self.device.power_off()
         with contextlib.suppress(KeyError, ValueError):
             self.link.remove_controller(self._controller)
 

@@ -116,8 +116,6 @@ class BumbleCentral:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await connection.disconnect()
-        with contextlib.suppress(Exception):
-            await self.device.power_off()
         for close in self._closers:
             with contextlib.suppress(Exception):
                 result = close()

@@ -1,0 +1,115 @@
+"""A running simulated treadmill: the FTMS server, its GATT peripheral and its clock.
+
+``Simulator`` joins the sans-I/O :class:`~treadsim.server.FtmsServer` to a bumble
+:class:`~treadsim.gatt.Peripheral` and steps it on the event loop's clock: every
+``tick_s`` of loop time the physics advance, due faults fire, and whatever the
+server queued (Treadmill Data, status, a dropped link) goes out over GATT. It is
+the same object in the ``treadsim`` process and embedded in ``retrorun run``.
+
+All time is loop time, so under ``--speedup`` (the paced clock) and under
+``looptime`` in tests the treadmill runs exactly as fast as its controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from retrorun.devices import DeviceProfile
+from treadsim.faults import FaultPlan, parse_fault
+from treadsim.gatt import Peripheral
+from treadsim.server import FtmsServer
+
+__all__ = ["TICK_S", "Simulator"]
+
+TICK_S = 0.1  # physics step, in loop seconds
+
+
+class Simulator:
+    """One simulated treadmill on a virtual Bluetooth link, for ``async with``.
+
+    ``local_link``: a bumble ``LocalLink`` shared with an in-process controller.
+    ``hci``: an HCI transport to serve instead (the ``treadsim`` process uses a
+    local link plus :func:`treadsim.gatt.serve_hci`). ``state_log``: a path or
+    stream that gets one JSON line per physics tick.
+    """
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        *,
+        faults: Sequence[str] = (),
+        local_link: Any = None,
+        state_log: Path | IO[str] | None = None,
+        tick_s: float = TICK_S,
+    ) -> None:
+        plan = FaultPlan([parse_fault(spec) for spec in faults])
+        self.profile = profile
+        self.server = FtmsServer(profile, faults=plan)
+        self.peripheral = Peripheral(self.server, local_link=local_link)
+        self._tick_s = tick_s
+        self._state_log_arg = state_log
+        self._state_log: IO[str] | None = None
+        self._owns_log = False
+        self._task: asyncio.Task[None] | None = None
+        self.origin = 0.0
+
+    async def __aenter__(self) -> Self:
+        if isinstance(self._state_log_arg, Path):
+            self._state_log_arg.parent.mkdir(parents=True, exist_ok=True)
+            self._state_log = self._state_log_arg.open("a", encoding="utf-8")
+            self._owns_log = True
+        else:
+            self._state_log = self._state_log_arg
+        await self.peripheral.__aenter__()
+        loop = asyncio.get_running_loop()
+        self.origin = loop.time()
+        self._task = loop.create_task(self._run(), name="treadsim-ticker")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await self.peripheral.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._owns_log and self._state_log is not None:
+                self._state_log.close()
+            self._state_log = None
+
+    def now(self) -> float:
+        """Seconds since the simulator powered on (loop time)."""
+        return asyncio.get_running_loop().time() - self.origin
+
+    def state(self) -> dict[str, Any]:
+        """What the belt is really doing (the state-log line)."""
+        return self.server.state_dict(self.now())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while True:
+            deadline += self._tick_s
+            # Sleep to an absolute deadline: no drift however long a tick takes.
+            await asyncio.sleep(max(deadline - loop.time(), 0.0))
+            now = self.now()
+            self.server.tick(now)
+            await self.peripheral.flush()
+            if self._state_log is not None:
+                try:
+                    self._state_log.write(json.dumps(self.server.state_dict(now)) + "\n")
+                    self._state_log.flush()
+                except (OSError, ValueError):
+                    self._state_log = None

@@ -1,0 +1,852 @@
+"""The treadmill client: discovery, control procedures, telemetry, quirks, link loss.
+
+It uses only bleak's ``BleakClient``/``BleakScanner`` API, so it is the same code
+against a real adapter and against the simulator; only the bleak *backend* differs
+(``retrorun.ble.backend_for``).
+
+``async with Treadmill(...)`` connects and takes control; leaving it, normally, by
+exception or by cancellation, commands the belt to stop (shielded from
+cancellation, bounded in time) and disconnects. A closed Treadmill does not reopen.
+
+Speed and incline commands take a ``SafeCommand`` only: the governor in
+``retrorun.safety`` is the one producer of those. The client converts units for
+quirky machines *after* the governor (``speed_in_mph``) and never changes a value
+otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+
+from retrorun.devices import DeviceProfile, match_device_profile
+from retrorun.errors import (
+    CommandIgnored,
+    CommandRejected,
+    CommandTimeout,
+    ControlLost,
+    DeviceNotFoundError,
+    LinkError,
+    LinkLost,
+    NoAdapterError,
+)
+from retrorun.ftms import (
+    FITNESS_MACHINE_CONTROL_POINT_UUID,
+    FITNESS_MACHINE_FEATURE_UUID,
+    FITNESS_MACHINE_SERVICE_UUID,
+    FITNESS_MACHINE_STATUS_UUID,
+    SUPPORTED_INCLINATION_RANGE_UUID,
+    SUPPORTED_SPEED_RANGE_UUID,
+    TREADMILL_DATA_UUID,
+    ControlOp,
+    ControlRequest,
+    ControlResponse,
+    FitnessMachineFeature,
+    FtmsDecodeError,
+    InclinationRange,
+    MachineStatus,
+    RecordAssembler,
+    ResultCode,
+    ServiceData,
+    SpeedRange,
+    StatusOp,
+    TreadmillData,
+)
+from retrorun.limits import SETTLE_TOLERANCE, WATCHDOG_S
+from retrorun.safety import SafeCommand
+
+__all__ = [
+    "CommandLog",
+    "FoundTreadmill",
+    "Telemetry",
+    "Treadmill",
+    "TreadmillEvent",
+    "TreadmillEventKind",
+    "find_treadmill",
+    "scan_treadmills",
+]
+
+log = logging.getLogger(__name__)
+
+KMH_PER_MPH: Final = 1.609344
+_STOP_TIMEOUT_S: Final = 5.0
+_ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """One reassembled Treadmill Data record and the loop time it arrived."""
+
+    t: float
+    record: TreadmillData
+
+    @property
+    def speed(self) -> int | None:
+        """Instantaneous speed in 0.01 km/h."""
+        return self.record.speed
+
+
+class TreadmillEventKind(enum.StrEnum):
+    """What the treadmill reported, or what happened to the link."""
+
+    STOPPED_BY_USER = "stopped_by_user"
+    PAUSED_BY_USER = "paused_by_user"
+    STARTED_BY_USER = "started_by_user"
+    SAFETY_KEY = "safety_key"
+    TARGET_SPEED_CHANGED = "target_speed_changed"
+    TARGET_INCLINE_CHANGED = "target_incline_changed"
+    CONTROL_LOST = "control_lost"
+    RESET = "reset"
+    OTHER_STATUS = "other_status"
+    GARBAGE = "garbage"
+    STALLED = "stalled"
+    LINK_LOST = "link_lost"
+    LINK_RESTORED = "link_restored"
+    LINK_FAILED = "link_failed"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class TreadmillEvent:
+    """A status notification or a link event, at loop time ``t``."""
+
+    t: float
+    kind: TreadmillEventKind
+    value: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLog:
+    """One control-point procedure as the session record carries it."""
+
+    t: float
+    op: str
+    value: float | None
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTreadmill:
+    """A treadmill seen advertising FTMS."""
+
+    device: BLEDevice
+    name: str
+    address: str
+    rssi: int | None
+    machine_types: tuple[str, ...]
+    profile: DeviceProfile
+
+
+# ---------------------------------------------------------------------- discovery
+
+_FTMS = FITNESS_MACHINE_SERVICE_UUID.lower()
+
+
+def _service_data(adv: AdvertisementData) -> ServiceData | None:
+    raw = {k.lower(): v for k, v in adv.service_data.items()}.get(_FTMS)
+    if raw is None:
+        return None
+    try:
+        return ServiceData.from_bytes(raw)
+    except FtmsDecodeError:
+        return None
+
+
+def _is_treadmill(adv: AdvertisementData) -> bool:
+    data = _service_data(adv)
+    if data is not None:
+        return data.treadmill
+    # No service data: accept an FTMS service UUID (some machines omit the data).
+    return _FTMS in {u.lower() for u in adv.service_uuids}
+
+
+def _machine_types(adv: AdvertisementData) -> tuple[str, ...]:
+    data = _service_data(adv)
+    if data is None:
+        return ()
+    return tuple(
+        (flag.name or "").lower() for flag in type(data.machine_type) if flag in data.machine_type
+    )
+
+
+def _matches(device: BLEDevice, adv: AdvertisementData, wanted: str) -> bool:
+    name = adv.local_name or device.name or ""
+    return device.address.lower() == wanted.lower() or name.casefold() == wanted.casefold()
+
+
+@contextlib.asynccontextmanager
+async def _platform_errors() -> AsyncIterator[None]:
+    """bleak's platform backend on a machine with no Bluetooth: one clear error."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise NoAdapterError(str(exc) or "no system bus") from exc
+    except BleakError as exc:
+        text = str(exc).lower()
+        if "adapter" in text or "bluetooth" in text and "not" in text or "dbus" in text:
+            raise NoAdapterError(str(exc)) from exc
+        raise LinkError(f"Bluetooth: {exc}") from exc
+
+
+async def scan_treadmills(
+    timeout: float = 5.0,
+    *,
+    scanner_kwargs: Mapping[str, Any] | None = None,
+    profiles: Sequence[DeviceProfile] | None = None,
+) -> list[FoundTreadmill]:
+    """Every FTMS treadmill heard within ``timeout`` seconds, strongest first."""
+    async with _platform_errors():
+        seen = await BleakScanner.discover(timeout, return_adv=True, **dict(scanner_kwargs or {}))
+    found = []
+    for device, adv in seen.values():
+        if not _is_treadmill(adv):
+            continue
+        name = adv.local_name or device.name or ""
+        found.append(
+            FoundTreadmill(
+                device=device,
+                name=name,
+                address=device.address,
+                rssi=adv.rssi,
+                machine_types=_machine_types(adv),
+                profile=match_device_profile(name, profiles),
+            )
+        )
+    found.sort(key=lambda f: -(f.rssi if f.rssi is not None else -999))
+    return found
+
+
+async def find_treadmill(
+    name_or_address: str,
+    timeout: float = 10.0,
+    *,
+    scanner_kwargs: Mapping[str, Any] | None = None,
+) -> tuple[BLEDevice, str]:
+    """The treadmill advertising that name or address, and its advertised name."""
+    names: dict[str, str] = {}
+
+    def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
+        if _matches(device, adv, name_or_address) and _is_treadmill(adv):
+            names[device.address] = adv.local_name or device.name or ""
+            return True
+        return False
+
+    async with _platform_errors():
+        device = await BleakScanner.find_device_by_filter(
+            wanted, timeout, **dict(scanner_kwargs or {})
+        )
+    if device is None:
+        raise DeviceNotFoundError(f"no FTMS treadmill named {name_or_address!r} found in {timeout:g} s")
+    return device, names.get(device.address, device.name or name_or_address)
+
+
+# ------------------------------------------------------------------------ client
+
+
+def _result_name(result: int) -> str:
+    try:
+        return ResultCode(result).name.lower()
+    except ValueError:
+        return f"0x{result:02X}"
+
+
+def _op_name(op: int) -> str:
+    try:
+        return ControlOp(op).name.lower()
+    except ValueError:
+        return f"0x{op:02X}"
+
+
+_STATUS_KINDS: Final = {
+    StatusOp.RESET: TreadmillEventKind.RESET,
+    StatusOp.STOPPED_BY_SAFETY_KEY: TreadmillEventKind.SAFETY_KEY,
+    StatusOp.STARTED_OR_RESUMED_BY_USER: TreadmillEventKind.STARTED_BY_USER,
+    StatusOp.TARGET_SPEED_CHANGED: TreadmillEventKind.TARGET_SPEED_CHANGED,
+    StatusOp.TARGET_INCLINE_CHANGED: TreadmillEventKind.TARGET_INCLINE_CHANGED,
+    StatusOp.CONTROL_PERMISSION_LOST: TreadmillEventKind.CONTROL_LOST,
+}
+
+
+@dataclass(slots=True)
+class _Pending:
+    op: int
+    future: asyncio.Future[ControlResponse]
+
+
+@dataclass(slots=True)
+class _Queue:
+    """A bounded queue that drops the oldest item and counts what it dropped."""
+
+    maxlen: int
+    items: deque[Any] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: int = 0
+    closed: bool = False
+
+    def put(self, item: Any) -> None:
+        if self.closed:
+            return
+        self.items.append(item)
+        if len(self.items) > self.maxlen:
+            self.items.popleft()
+            self.dropped += 1
+        self.wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wakeup.set()
+
+    async def iterate(self) -> AsyncIterator[Any]:
+        while True:
+            while self.items:
+                yield self.items.popleft()
+            if self.closed:
+                return
+            self.wakeup.clear()
+            await self.wakeup.wait()
+
+
+class Treadmill:
+    """One FTMS treadmill under control. See the module docstring."""
+
+    def __init__(
+        self,
+        device: str | BLEDevice,
+        *,
+        client_kwargs: Mapping[str, Any] | None = None,
+        scanner_kwargs: Mapping[str, Any] | None = None,
+        profile: DeviceProfile | None = None,
+        profiles: Sequence[DeviceProfile] | None = None,
+        scan_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        connect_attempts: int = 3,
+        reconnect_attempts: int = 5,
+        command_timeout: float = 5.0,
+        watchdog_s: float = WATCHDOG_S,
+        on_command: Callable[[CommandLog], None] | None = None,
+    ) -> None:
+        self._target = device
+        self._client_kwargs = dict(client_kwargs or {})
+        self._scanner_kwargs = dict(scanner_kwargs or {})
+        self._given_profile = profile
+        self._profiles = profiles
+        self._scan_timeout = scan_timeout
+        self._connect_timeout = connect_timeout
+        self._connect_attempts = max(1, connect_attempts)
+        self._reconnect_attempts = max(1, reconnect_attempts)
+        self._command_timeout = command_timeout
+        self._watchdog_s = watchdog_s
+        self._on_command = on_command
+
+        self._state = "new"
+        self._client: BleakClient | None = None
+        self._device: BLEDevice | None = None
+        self.name = device if isinstance(device, str) else (device.name or device.address)
+        self.address = "" if isinstance(device, str) else device.address
+        self.profile: DeviceProfile = profile or match_device_profile(None, profiles)
+        self.feature: FitnessMachineFeature | None = None
+        self.speed_range: SpeedRange | None = None
+        self.incline_range: InclinationRange | None = None
+        self.notes: list[str] = []
+        self.controlled = False
+        self.started = False
+        self.belt_stopped: bool | None = None
+        self.latest: Telemetry | None = None
+        self._last_record_t = 0.0
+
+        self._lock = asyncio.Lock()
+        self._pending: _Pending | None = None
+        self._assembler = RecordAssembler()
+        self._telemetry = _Queue(maxlen=64)
+        self._events = _Queue(maxlen=256)
+        self._link_up = asyncio.Event()
+        self._record_seen = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+        self._sent_at: dict[int, float] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Treadmill:
+        if self._state == "closed":
+            raise RuntimeError("this Treadmill was closed; create a new one to connect again")
+        if self._state == "open":
+            raise RuntimeError("this Treadmill is already open")
+        self._state = "open"
+        try:
+            await self._open()
+        except BaseException:
+            await self._shutdown()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._shutdown()
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
+        if isinstance(self._target, str):
+            self._device, advertised = await find_treadmill(
+                self._target, self._scan_timeout, scanner_kwargs=self._scanner_kwargs
+            )
+            self.name = advertised or self._target
+        else:
+            self._device = self._target
+        self.address = self._device.address
+        if self._given_profile is None:
+            self.profile = match_device_profile(self.name, self._profiles)
+        await self._connect(self._connect_attempts)
+        self._last_record_t = loop.time()
+        self._spawn(self._watchdog(), "treadmill-watchdog")
+
+    async def _connect(self, attempts: int) -> None:
+        """Connect with bounded retries and backoff, then read and subscribe."""
+        delay = 0.5
+        last: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
+            client = BleakClient(
+                self._device or self.address,
+                disconnected_callback=self._on_disconnect,
+                timeout=self._connect_timeout,
+                **self._client_kwargs,
+            )
+            try:
+                async with _platform_errors(), asyncio.timeout(self._connect_timeout * 2):
+                    await client.connect()
+                self._client = client
+                await self._setup()
+            except NoAdapterError:
+                raise
+            except (TimeoutError, BleakError, LinkError, OSError) as exc:
+                last = exc
+                log.info("connect attempt %d to %s failed: %s", attempt + 1, self.name, exc)
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+                self._client = None
+                continue
+            self._link_up.set()
+            return
+        raise LinkLost(f"could not connect to {self.name} after {attempts} attempt(s): {last}")
+
+    async def _setup(self) -> None:
+        client = self._require_client()
+        self._assembler.reset()
+        if self.feature is None:
+            self.feature = FitnessMachineFeature.from_bytes(
+                await client.read_gatt_char(FITNESS_MACHINE_FEATURE_UUID)
+            )
+            self.speed_range = await self._read_range(SUPPORTED_SPEED_RANGE_UUID, SpeedRange)
+            self.incline_range = await self._read_range(
+                SUPPORTED_INCLINATION_RANGE_UUID, InclinationRange
+            )
+        await client.start_notify(FITNESS_MACHINE_CONTROL_POINT_UUID, self._on_indication)
+        await client.start_notify(TREADMILL_DATA_UUID, self._on_data)
+        await client.start_notify(FITNESS_MACHINE_STATUS_UUID, self._on_status)
+        await self._take_control()
+
+    async def _read_range(
+        self, uuid: str, kind: type[SpeedRange] | type[InclinationRange]
+    ) -> Any:
+        client = self._require_client()
+        if client.services.get_characteristic(uuid) is None:
+            return None
+        value = kind.from_bytes(await client.read_gatt_char(uuid))
+        if value.minimum == value.maximum == value.step == 0:
+            what = "speed" if kind is SpeedRange else "inclination"
+            self._note(
+                f"{self.name} reports an all-zero {what} range; using the "
+                f"'{self.profile.name}' device profile's range instead"
+            )
+            return None
+        return value
+
+    async def _take_control(self) -> None:
+        if self.profile.has("rejects_request_control"):
+            self.controlled = False
+            return
+        try:
+            await self._procedure(ControlRequest.request_control())
+        except CommandRejected as exc:
+            self._note(f"{self.name} refused Request Control ({exc}); continuing without it")
+            self.controlled = False
+        else:
+            self.controlled = True
+
+    async def _shutdown(self) -> None:
+        """Stop the belt and disconnect: shielded, bounded, and run once."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        self._closing = True
+        task = asyncio.ensure_future(self._stop_and_disconnect())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Cancelled while stopping: finish the stop anyway, then propagate.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(task), _STOP_TIMEOUT_S * 2)
+            raise
+
+    async def _stop_and_disconnect(self) -> None:
+        try:
+            async with asyncio.timeout(_STOP_TIMEOUT_S * 2):
+                if self._reconnecting is not None and not self._reconnecting.done():
+                    # A reconnect in progress sends Stop first; give it its chance.
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.shield(self._reconnecting), _STOP_TIMEOUT_S)
+                if self.connected:
+                    await self.stop_belt()
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001 - shutdown must go on
+            log.warning("could not confirm the belt stop on %s: %s", self.name, exc)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._reconnecting is not None:
+                self._reconnecting.cancel()
+            client, self._client = self._client, None
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(_STOP_TIMEOUT_S):
+                        await client.disconnect()
+            self._link_up.clear()
+            self._telemetry.close()
+            self._events.close()
+
+    # -------------------------------------------------------------- properties
+
+    @property
+    def connected(self) -> bool:
+        """The link is up (as far as bleak knows)."""
+        return self._client is not None and self._client.is_connected and self._link_up.is_set()
+
+    @property
+    def speed_limits(self) -> tuple[int, int, int]:
+        """(min, max, step) in 0.01 km/h: the machine's, or the profile's when distrusted."""
+        if self.speed_range is not None:
+            return (self.speed_range.minimum, self.speed_range.maximum, self.speed_range.step)
+        return self.profile.speed.raw
+
+    @property
+    def incline_limits(self) -> tuple[int, int, int]:
+        """(min, max, step) in 0.1 %: the machine's, or the profile's when distrusted."""
+        if self.incline_range is not None:
+            r = self.incline_range
+            return (r.minimum, r.maximum, r.step)
+        return self.profile.incline.raw
+
+    @property
+    def device_max_speed(self) -> int:
+        """The maximum speed the session's ceiling is capped by (0.01 km/h)."""
+        return self.speed_limits[1]
+
+    # -------------------------------------------------------------- procedures
+
+    async def _procedure(
+        self, request: ControlRequest, value: float | None = None
+    ) -> ControlResponse:
+        """Write one request, await the indication that names it, check the result."""
+        loop = asyncio.get_running_loop()
+        op_name = _op_name(request.op)
+        async with self._lock:
+            client = self._require_client()
+            # Machines echo our own stop/start as a "by the user" status: remember
+            # what we asked so the echo is not taken for a person at the console.
+            self._sent_at[request.op] = loop.time()
+            future: asyncio.Future[ControlResponse] = loop.create_future()
+            self._pending = _Pending(request.op, future)
+            try:
+                async with asyncio.timeout(self._command_timeout):
+                    await client.write_gatt_char(
+                        FITNESS_MACHINE_CONTROL_POINT_UUID, bytes(request), response=True
+                    )
+                    response = await future
+            except TimeoutError:
+                self._log_command(op_name, value, "timeout")
+                raise CommandTimeout(request.op, self._command_timeout, op_name) from None
+            except BleakError as exc:
+                self._log_command(op_name, value, f"error: {exc}")
+                raise LinkError(f"{op_name} failed on {self.name}: {exc}") from exc
+            finally:
+                self._pending = None
+        result = _result_name(response.result)
+        self._log_command(op_name, value, result)
+        if not response.succeeded:
+            if response.result == ResultCode.CONTROL_NOT_PERMITTED and request.op != 0:
+                self.controlled = False
+            raise CommandRejected(request.op, response.result, op_name, result)
+        return response
+
+    def _log_command(self, op: str, value: float | None, result: str) -> None:
+        if self._on_command is not None:
+            entry = CommandLog(asyncio.get_running_loop().time(), op, value, result)
+            self._on_command(entry)
+
+    async def start(self) -> None:
+        """Start or resume the belt."""
+        await self._procedure(ControlRequest.start_or_resume())
+        self.started = True
+
+    async def pause(self) -> None:
+        """Pause the belt (FTMS Stop or Pause, parameter pause)."""
+        await self._procedure(ControlRequest.pause())
+        self.started = False
+
+    async def stop_belt(self) -> bool:
+        """Command the belt to stop; True when the treadmill acknowledged it."""
+        try:
+            await self._procedure(ControlRequest.stop())
+        except CommandRejected:
+            self.belt_stopped = False
+            raise
+        self.started = False
+        self.belt_stopped = True
+        return True
+
+    async def set_speed(self, command: SafeCommand) -> None:
+        """Send a governor-approved speed (0.01 km/h); mph machines get 0.01 mph."""
+        if not isinstance(command, SafeCommand) or command.kind != "speed":
+            raise TypeError("set_speed takes a speed SafeCommand from the safety governor")
+        if command.value == 0:
+            await self.stop_belt()
+            return
+        if self.profile.has("needs_start_before_speed") and not self.started:
+            await self.start()
+        raw = command.value
+        if self.profile.has("speed_in_mph"):
+            raw = round(raw / KMH_PER_MPH)
+        await self._procedure(ControlRequest.set_target_speed(raw), command.value / 100)
+        self.belt_stopped = False
+
+    async def set_incline(self, command: SafeCommand) -> None:
+        """Send a governor-approved inclination (0.1 %)."""
+        if not isinstance(command, SafeCommand) or command.kind != "incline":
+            raise TypeError("set_incline takes an incline SafeCommand from the safety governor")
+        await self._procedure(
+            ControlRequest.set_target_inclination(command.value), command.value / 10
+        )
+
+    async def wait_for_speed(self, target: int, timeout: float | None = None) -> bool:
+        """Wait for the belt to reach ``target`` (0.01 km/h) within 0.2 km/h.
+
+        True once settled; False when the belt is moving toward the target but has
+        not arrived within ``timeout`` (default: the profile's settle time) — a slow
+        belt. Raises ``CommandIgnored`` when the belt made no progress at all.
+        """
+        timeout = self.profile.settle_time_s if timeout is None else timeout
+        start = self.latest.speed if self.latest is not None else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            now = self.latest.speed if self.latest is not None else None
+            if start is None:
+                start = now
+            if now is not None and abs(now - target) <= SETTLE_TOLERANCE:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._record_seen.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._record_seen.wait()
+        now = self.latest.speed if self.latest is not None else None
+        if start is not None and now is not None and abs(target - start) > SETTLE_TOLERANCE:
+            moved = (now - start) if target > start else (start - now)
+            if moved < SETTLE_TOLERANCE // 2:
+                raise CommandIgnored(
+                    ControlOp.SET_TARGET_SPEED,
+                    f"{self.name} acknowledged {target / 100:.2f} km/h but the belt stayed at "
+                    f"{now / 100:.2f} km/h for {timeout:g} s",
+                )
+        return False
+
+    # ---------------------------------------------------------------- streams
+
+    def telemetry(self) -> AsyncIterator[Telemetry]:
+        """Reassembled Treadmill Data records, in order, until the Treadmill closes."""
+        return self._telemetry.iterate()
+
+    def events(self) -> AsyncIterator[TreadmillEvent]:
+        """Status notifications and link events, until the Treadmill closes."""
+        return self._events.iterate()
+
+    @property
+    def telemetry_dropped(self) -> int:
+        """Records dropped because nobody read them in time."""
+        return self._telemetry.dropped
+
+    # ---------------------------------------------------------------- callbacks
+
+    def _on_indication(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        try:
+            response = ControlResponse.from_bytes(data)
+        except (FtmsDecodeError, ValueError) as exc:
+            self._emit(TreadmillEventKind.GARBAGE, detail=f"control point: {exc}")
+            return
+        pending = self._pending
+        if pending is None or pending.op != response.request_op or pending.future.done():
+            log.info("unexpected control point response %s", response)
+            return
+        pending.future.set_result(response)
+
+    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        try:
+            record = self._assembler.feed_bytes(data)
+        except (FtmsDecodeError, ValueError) as exc:
+            self._emit(TreadmillEventKind.GARBAGE, detail=f"treadmill data: {exc}")
+            return
+        if record is None:
+            return
+        t = asyncio.get_running_loop().time()
+        self._last_record_t = t
+        sample = Telemetry(t, record)
+        self.latest = sample
+        self._telemetry.put(sample)
+        self._record_seen.set()
+
+    def _on_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        try:
+            status = MachineStatus.from_bytes(data)
+        except (FtmsDecodeError, ValueError) as exc:
+            self._emit(TreadmillEventKind.GARBAGE, detail=f"status: {exc}")
+            return
+        echo_of = {
+            StatusOp.STOPPED_OR_PAUSED_BY_USER: ControlOp.STOP_OR_PAUSE,
+            StatusOp.STARTED_OR_RESUMED_BY_USER: ControlOp.START_OR_RESUME,
+        }.get(status.op)  # type: ignore[call-overload]
+        now = asyncio.get_running_loop().time()
+        if echo_of is not None and now - self._sent_at.get(echo_of, float("-inf")) < _ECHO_S:
+            self._emit(TreadmillEventKind.OTHER_STATUS, status.value, detail="echo of our command")
+            return
+        if status.op == StatusOp.STOPPED_OR_PAUSED_BY_USER:
+            kind = (
+                TreadmillEventKind.PAUSED_BY_USER
+                if status.value == 2
+                else TreadmillEventKind.STOPPED_BY_USER
+            )
+            self.started = False
+        else:
+            kind = _STATUS_KINDS.get(status.op, TreadmillEventKind.OTHER_STATUS)  # type: ignore[call-overload]
+        if kind in {TreadmillEventKind.CONTROL_LOST, TreadmillEventKind.RESET}:
+            self.controlled = False
+        if kind is TreadmillEventKind.SAFETY_KEY:
+            self.started = False
+        value = status.value
+        if kind is TreadmillEventKind.TARGET_SPEED_CHANGED and value is not None:
+            if self.profile.has("speed_in_mph"):
+                value = round(value * KMH_PER_MPH)
+        self._emit(kind, value, detail=f"status 0x{status.op:02X}")
+
+    def _on_disconnect(self, _client: BleakClient) -> None:
+        if self._closing or not self._link_up.is_set():
+            return
+        self._link_up.clear()
+        self._emit(TreadmillEventKind.LINK_LOST, detail="disconnected")
+        self._start_reconnect()
+
+    def _emit(self, kind: TreadmillEventKind, value: int | None = None, detail: str = "") -> None:
+        t = asyncio.get_running_loop().time()
+        self._events.put(TreadmillEvent(t, kind, value, detail))
+
+    def _note(self, message: str) -> None:
+        self.notes.append(message)
+        log.warning("%s", message)
+        with contextlib.suppress(RuntimeError):
+            self._emit(TreadmillEventKind.NOTE, detail=message)
+
+    # ----------------------------------------------------------- link recovery
+
+    async def _watchdog(self) -> None:
+        """No telemetry for ``watchdog_s`` while connected: treat the link as lost."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._watchdog_s / 4)
+            if self._closing:
+                return
+            if not self.connected:
+                continue
+            silent = loop.time() - self._last_record_t
+            if silent > self._watchdog_s:
+                self._emit(TreadmillEventKind.STALLED, detail=f"no telemetry for {silent:.1f} s")
+                self._link_up.clear()
+                self._emit(TreadmillEventKind.LINK_LOST, detail="telemetry stalled")
+                self._start_reconnect(drop_first=True)
+
+    def _start_reconnect(self, *, drop_first: bool = False) -> None:
+        if self._closing or (self._reconnecting is not None and not self._reconnecting.done()):
+            return
+        self._reconnecting = asyncio.get_running_loop().create_task(
+            self._reconnect(drop_first=drop_first), name="treadmill-reconnect"
+        )
+
+    async def _reconnect(self, *, drop_first: bool) -> None:
+        """Reconnect, take control, and send Stop before anything else."""
+        old, self._client = self._client, None
+        self.controlled = False
+        self.started = False
+        if old is not None and drop_first:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_STOP_TIMEOUT_S):
+                    await old.disconnect()
+        try:
+            await self._connect(self._reconnect_attempts)
+        except (LinkError, OSError) as exc:
+            self._emit(TreadmillEventKind.LINK_FAILED, detail=str(exc))
+            return
+        self._last_record_t = asyncio.get_running_loop().time()
+        try:
+            await self.stop_belt()
+        except (CommandRejected, CommandTimeout, LinkError) as exc:
+            self._emit(TreadmillEventKind.LINK_RESTORED, detail=f"reconnected; stop failed: {exc}")
+            return
+        self._emit(TreadmillEventKind.LINK_RESTORED, detail="reconnected and stopped the belt")
+
+    async def wait_link(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the link to be up; True when it is."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._link_up.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    # -------------------------------------------------------------------- misc
+
+    def _require_client(self) -> BleakClient:
+        if self._client is None:
+            raise LinkLost(f"not connected to {self.name}")
+        return self._client
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def set_command_log(self, callback: Callable[[CommandLog], None] | None) -> None:
+        """Where every control-point procedure is reported (the session record)."""
+        self._on_command = callback
+
+    def require_control(self) -> None:
+        """Raise ``ControlLost`` when the treadmill withdrew control permission."""
+        if not self.controlled and not self.profile.has("rejects_request_control"):
+            raise ControlLost(f"{self.name} withdrew control")

@@ -1,43 +1,64 @@
-"""Misbehaviour on request: ``--fault NAME[@SECONDS][:ARG]``.
+"""Misbehaviour on request: ``--fault NAME[@SECONDS][:ARG]``, repeatable.
 
 Each fault is something real treadmills do (``FTMS.md`` lists the reports): a
 person at the console, a safety key, a dying link, firmware that ignores or
-invents speeds. Timed faults fire once, ``SECONDS`` after power-on; untimed ones
-change the treadmill's behaviour for the whole run.
+invents speeds. Timed faults (``NAME@SECONDS``) fire once, that many seconds of
+loop time after power-on; standing faults (no ``@``) change the treadmill's
+behaviour for the whole run. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from retrorun.errors import UsageError
 
-__all__ = ["FAULTS", "Fault", "FaultPlan", "parse_fault"]
+__all__ = ["FAULTS", "Fault", "FaultKind", "FaultPlan", "parse_fault"]
 
-# name -> (needs a time, argument: None | "kmh" | "seconds" | "kmh_per_s", what it does)
-FAULTS: dict[str, tuple[bool, str | None, str]] = {
-    "console-speedup": (True, "kmh", "a person sets the belt to KMH at the console"),
-    "console-stop": (True, None, "the console's stop button"),
-    "safety-key": (True, None, "the safety key is pulled: the belt stops"),
-    "drop-link": (True, None, "the link dies; the belt keeps running"),
-    "stall": (True, "seconds", "no notifications for SECONDS"),
-    "reject-control": (False, None, "Request Control is refused"),
-    "ignore-speed": (False, None, "speed commands are acknowledged and ignored"),
-    "slow-ramp": (False, "kmh_per_s", "the belt accelerates at KMH_PER_S only"),
-    "spurious-speed": (True, "kmh", "the firmware jumps to KMH by itself"),
-    "reboot": (True, None, "the treadmill restarts: link lost, belt stopped"),
-    "garbage": (True, None, "one malformed Treadmill Data notification"),
-    "zero-ranges": (False, None, "supported ranges read as all zeros"),
+
+@dataclass(frozen=True, slots=True)
+class FaultKind:
+    """What a fault name takes: a time or not, an argument (its metavar) or not."""
+
+    timed: bool
+    arg: str | None  # the metavar of the argument, e.g. "KMH"; None: takes none
+    help: str
+
+
+FAULTS: dict[str, FaultKind] = {
+    "console-speedup": FaultKind(
+        timed=True, arg="KMH", help="a person sets the belt to KMH at the console"
+    ),
+    "console-stop": FaultKind(timed=True, arg=None, help="a person presses stop at the console"),
+    "safety-key": FaultKind(
+        timed=True, arg=None, help="the safety key is pulled: the belt stops at once"
+    ),
+    "drop-link": FaultKind(timed=True, arg=None, help="the link dies; the belt keeps running"),
+    "stall": FaultKind(timed=True, arg="SECONDS", help="no notifications for SECONDS"),
+    "reject-control": FaultKind(timed=False, arg=None, help="Request Control is refused (0x05)"),
+    "ignore-speed": FaultKind(timed=False, arg=None, help="speed commands succeed and are ignored"),
+    "slow-ramp": FaultKind(
+        timed=False, arg="KMH_PER_S", help="the belt changes speed at KMH_PER_S only"
+    ),
+    "spurious-speed": FaultKind(
+        timed=True, arg="KMH", help="the firmware changes speed to KMH by itself"
+    ),
+    "reboot": FaultKind(
+        timed=True, arg=None, help="the treadmill restarts: link lost, belt stopped, reset"
+    ),
+    "garbage": FaultKind(timed=True, arg=None, help="one malformed Treadmill Data notification"),
+    "zero-ranges": FaultKind(timed=False, arg=None, help="the supported ranges read as all zeros"),
 }
 
-_SPEC = re.compile(r"^(?P<name>[a-z-]+)(?:@(?P<at>[^:]+))?(?::(?P<arg>.+))?$")
+_MAX_TIME_S = 7 * 24 * 3600.0
+_MAX_KMH = 40.0
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One parsed fault: ``at`` in seconds after power-on (None: from the start)."""
+    """One parsed fault: ``at`` in seconds after power-on (None: standing)."""
 
     name: str
     at: float | None = None
@@ -58,34 +79,40 @@ def _number(spec: str, what: str, text: str) -> float:
     except ValueError:
         raise UsageError(f"fault {spec!r}: {what} must be a number, not {text!r}") from None
     if not math.isfinite(value) or value < 0:
-        raise UsageError(f"fault {spec!r}: {what} must be 0 or more, not {text}")
+        raise UsageError(f"fault {spec!r}: {what} must be a number >= 0, not {text!r}")
     return value
 
 
 def parse_fault(spec: str) -> Fault:
-    """Parse ``NAME[@SECONDS][:ARG]``; ``UsageError`` (one line, exit 2) when wrong."""
-    match = _SPEC.match(spec.strip())
-    if match is None or match["name"] not in FAULTS:
-        known = ", ".join(FAULTS)
-        name = match["name"] if match else spec
-        raise UsageError(f"unknown fault {name!r} in {spec!r} (known: {known})")
-    name = match["name"]
-    timed, arg_kind, _ = FAULTS[name]
-    at = _number(spec, "the time", match["at"]) if match["at"] is not None else None
-    if timed and at is None:
-        raise UsageError(f"fault {spec!r}: needs a time, e.g. {name}@30")
-    if not timed and at is not None:
-        raise UsageError(f"fault {spec!r}: {name} applies for the whole run and takes no @time")
-    arg = None
-    if arg_kind is None:
-        if match["arg"] is not None:
-            raise UsageError(f"fault {spec!r}: {name} takes no argument")
+    """Parse ``NAME[@SECONDS][:ARG]``; a wrong spec raises a one-line ``UsageError``."""
+    text = spec.strip()
+    head, colon, arg_text = text.partition(":")
+    name, at_sign, at_text = head.partition("@")
+    kind = FAULTS.get(name)
+    if kind is None:
+        raise UsageError(f"unknown fault {name!r} in {spec!r}; known: {', '.join(FAULTS)}")
+    usage = name + ("@SECONDS" if kind.timed else "") + (f":{kind.arg}" if kind.arg else "")
+    at: float | None = None
+    if at_sign:
+        if not kind.timed:
+            raise UsageError(f"fault {spec!r}: {name} lasts the whole run, takes no @; use {usage}")
+        at = _number(spec, "SECONDS", at_text)
+        if at > _MAX_TIME_S:
+            raise UsageError(f"fault {spec!r}: SECONDS must be at most {_MAX_TIME_S:g}")
+    elif kind.timed:
+        raise UsageError(f"fault {spec!r}: needs a time; use {usage}, e.g. {name}@30")
+    arg: float | None = None
+    if kind.arg is None:
+        if colon:
+            raise UsageError(f"fault {spec!r}: {name} takes no argument; use {usage}")
     else:
-        if match["arg"] is None:
-            raise UsageError(f"fault {spec!r}: needs :{arg_kind.upper()}")
-        arg = _number(spec, arg_kind.upper(), match["arg"])
-        if arg_kind == "kmh_per_s" and arg == 0:
-            raise UsageError(f"fault {spec!r}: a belt with no acceleration never moves")
+        if not colon or not arg_text:
+            raise UsageError(f"fault {spec!r}: needs :{kind.arg}; use {usage}")
+        arg = _number(spec, kind.arg, arg_text)
+        if kind.arg == "KMH_PER_S" and not 0 < arg <= 20:
+            raise UsageError(f"fault {spec!r}: KMH_PER_S must be above 0 and at most 20")
+        if kind.arg == "KMH" and arg > _MAX_KMH:
+            raise UsageError(f"fault {spec!r}: KMH must be at most {_MAX_KMH:g}")
     return Fault(name, at, arg)
 
 
@@ -96,21 +123,33 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     _fired: set[int] = field(default_factory=set)
 
+    @classmethod
+    def parse(cls, specs: Iterable[str]) -> FaultPlan:
+        """A plan from ``--fault`` values (``UsageError`` on the first bad one)."""
+        return cls([parse_fault(spec) for spec in specs])
+
     def has(self, name: str) -> bool:
-        """A standing fault (``reject-control``, ``ignore-speed``, ...) is on."""
+        """Whether a standing fault (``reject-control``, ``ignore-speed``, ...) is on."""
         return any(f.name == name and f.at is None for f in self.faults)
 
     def arg(self, name: str) -> float | None:
+        """The argument of a standing fault, or None when it is off."""
         for fault in self.faults:
             if fault.name == name and fault.at is None:
                 return fault.arg
         return None
 
     def due(self, now: float) -> list[Fault]:
-        """Timed faults whose time has come, each once, in time order."""
-        out = []
-        for index, fault in sorted(enumerate(self.faults), key=lambda p: p[1].at or 0.0):
-            if fault.at is not None and fault.at <= now and index not in self._fired:
-                self._fired.add(index)
-                out.append(fault)
-        return out
+        """Timed faults whose time has come and that have not fired, in time order."""
+        due = [
+            (fault.at, index, fault)
+            for index, fault in enumerate(self.faults)
+            if fault.at is not None and fault.at <= now and index not in self._fired
+        ]
+        due.sort(key=lambda item: (item[0], item[1]))
+        self._fired.update(index for _, index, _ in due)
+        return [fault for _, _, fault in due]
+
+    def pending(self) -> list[Fault]:
+        """Timed faults that have not fired yet."""
+        return [f for i, f in enumerate(self.faults) if f.at is not None and i not in self._fired]

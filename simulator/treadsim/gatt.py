@@ -9,6 +9,12 @@ value with no ``write=`` handler sends no ATT response (the client hangs), so th
 control point always has a handler that answers or raises ``ATT_Error``; the
 default advertising interval of 1 s makes every connect take a second, so the
 simulator advertises every 20 ms.
+
+:func:`serve_hci` does not use bumble's ``tcp-server:`` transport: that one shares one
+controller and one sink between successive clients, and a departed client's late
+"connection lost" cuts off the next client (its host never hears back), while the
+departed client's links stay up (the treadmill never advertises again). Here every
+TCP client gets a fresh virtual controller whose links die with the client.
 """
 
 from __future__ import annotations
@@ -21,15 +27,15 @@ from types import TracebackType
 from typing import Any, Self
 
 from bumble import att
-from bumble.controller import Controller
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import Address
 from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import AsyncPipeSink
+from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
+from retrorun.ble._controller import VirtualController, next_random_address
 from treadsim._api import AttError, GattApp, Send
 
 __all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci"]
@@ -40,24 +46,19 @@ FTMS_SERVICE = 0x1826
 FEATURE, TREADMILL_DATA, TRAINING_STATUS = 0x2ACC, 0x2ACD, 0x2AD3
 SPEED_RANGE, INCLINE_RANGE, CONTROL_POINT, STATUS = 0x2AD4, 0x2AD5, 0x2AD9, 0x2ADA
 
-_PERIPHERAL_ADDRESS = "F0:7E:AD:00:00:01"
-_counter = 0
-
 _P = Characteristic.Properties
-
-
-def _next_address() -> str:
-    global _counter  # noqa: PLW0603 - distinct addresses for several simulators on one link
-    _counter += 1
-    return f"F0:7E:AD:00:{(_counter >> 8) & 0xFF:02X}:{_counter & 0xFF:02X}"
 
 
 class Peripheral:
     """A simulated treadmill's Bluetooth side. ``async with`` powers it on and
-    advertises; leaving it disconnects and powers off.
+    advertises; leaving it disconnects and leaves the link.
 
     ``local_link``: a bumble ``LocalLink`` to put a new virtual controller on (the
-    central joins the same link). ``adv_interval_ms``: advertising interval.
+    central joins the same link; a new link if neither this nor ``hci`` is given).
+    ``hci``: serve from the controller behind an HCI transport instead (``usb:0``,
+    ``tcp-client:HOST:PORT`` to another process's :func:`serve_hci`).
+    ``adv_interval_ms``: advertising interval (bumble's default of 1 s makes every
+    connect take a second).
     """
 
     def __init__(
@@ -65,26 +66,41 @@ class Peripheral:
         app: GattApp,
         *,
         local_link: LocalLink | None = None,
+        hci: str | None = None,
         adv_interval_ms: int = 20,
         address: str | None = None,
     ) -> None:
+        if local_link is not None and hci is not None:
+            raise ValueError("give local_link or hci, not both")
         self.app = app
-        self.link = local_link if local_link is not None else LocalLink()
-        self.address = address or _next_address()
+        self.hci = hci
+        self.link = local_link if local_link is not None or hci is not None else LocalLink()
+        self.address = address or next_random_address(0xF0)
         self._adv_interval_ms = adv_interval_ms
-        self._controller = Controller("treadsim", link=self.link, public_address=self.address)
-        self.device = Device(
-            name=app.advertised_name,
-            address=Address(self.address),
-            host=Host(self._controller, AsyncPipeSink(self._controller)),
-        )
+        self._controller: VirtualController | None = None
+        self._transport: Any = None
+        self.device: Any = None
         self._chars: dict[int, Characteristic] = {}
         self._connection: Connection | None = None
         self._flush_lock = asyncio.Lock()
         self._closing = False
         self._advertising: asyncio.Task[None] | None = None
+        if self.link is not None:
+            self._controller = VirtualController(
+                "treadsim", link=self.link, public_address=self.address
+            )
+            self._attach(
+                Device(
+                    name=app.advertised_name,
+                    address=Address(self.address),
+                    host=Host(self._controller, AsyncPipeSink(self._controller)),
+                )
+            )
+
+    def _attach(self, device: Any) -> None:
+        self.device = device
         self._build_service()
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        device.on(device.EVENT_CONNECTION, self._on_connection)
 
     # -- the service -----------------------------------------------------------------
 
@@ -225,9 +241,32 @@ class Peripheral:
                     log.debug("could not send 0x%04X: %s", item.uuid, exc)
 
     async def __aenter__(self) -> Self:
-        await self.device.power_on()
-        await self._advertise()
+        if self.device is None:
+            from bumble.transport import open_transport
+
+            assert self.hci is not None
+            self._transport = await open_transport(self.hci)
+            self._attach(
+                Device.with_hci(
+                    self.app.advertised_name,
+                    Address(self.address),
+                    self._transport.source,
+                    self._transport.sink,
+                )
+            )
+        try:
+            await self.device.power_on()
+            await self._advertise()
+        except BaseException:
+            await self._close_transport()
+            raise
         return self
+
+    async def _close_transport(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                await transport.close()
 
     async def __aexit__(
         self,
@@ -248,8 +287,11 @@ class Peripheral:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await connection.disconnect()
-        with contextlib.suppress(KeyError, ValueError):
-            self.link.remove_controller(self._controller)
+        if self._controller is not None:
+            self._controller.drop_all()
+            with contextlib.suppress(KeyError, ValueError):
+                self._controller.link.remove_controller(self._controller)
+        await self._close_transport()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
@@ -257,20 +299,96 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         log.warning("treadsim GATT task failed: %r", task.exception())
 
 
+class _HciBridge(asyncio.Protocol):
+    """One TCP client of :func:`serve_hci`: a fresh virtual controller on the link for
+    as long as the client stays connected.
+
+    bumble's own ``tcp-server:`` transport shares one controller and one packet sink
+    between successive clients, and the old client's late "connection lost" clears
+    the new client's sink: the second host to connect never hears back. It also
+    keeps the old client's links up, so the peripheral never advertises again.
+    """
+
+    def __init__(self, link: LocalLink, bridges: set[_HciBridge]) -> None:
+        self._link = link
+        self._bridges = bridges
+        self._transport: asyncio.Transport | None = None
+        self._source = StreamPacketSource()
+        self._controller: VirtualController | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._controller = VirtualController(
+            "hci-bridge",
+            host_source=self._source,
+            host_sink=self,
+            link=self._link,
+            public_address=next_random_address(0xC0),
+        )
+        self._bridges.add(self)
+
+    def on_packet(self, packet: bytes) -> None:  # the controller's host sink
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(packet)
+
+    def data_received(self, data: bytes) -> None:
+        self._source.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._bridges.discard(self)
+        if self._controller is not None:
+            # The host behind this controller is gone: its links die with it.
+            self._controller.drop_all()
+            with contextlib.suppress(KeyError, ValueError):
+                self._link.remove_controller(self._controller)
+            self._controller = None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 @contextlib.asynccontextmanager
-async def serve_hci(local_link: LocalLink, spec: str) -> AsyncIterator[None]:
-    """Expose one more virtual controller on ``local_link`` over an HCI transport
-    (``tcp-server:127.0.0.1:PORT``): another process's host drives it as if it were a
-    USB dongle, and reaches every peripheral on the link."""
+async def serve_hci(local_link: LocalLink, spec: str) -> AsyncIterator[str]:
+    """Expose a virtual controller on ``local_link`` over an HCI transport
+    (``tcp-server:HOST:PORT``): another process's host drives it as if it were a USB
+    dongle, and reaches every peripheral on the link. Yields the spec actually served
+    (with the real port when PORT is 0). ``OSError`` if it cannot listen.
+
+    Each TCP client gets its own controller; when a client goes away, its links to
+    the peripherals are dropped (they advertise again) and the next client starts
+    clean. Other transports (``pty:``, ...) are served by one controller.
+    """
+    if spec.startswith("tcp-server:"):
+        host, _, port = spec.removeprefix("tcp-server:").rpartition(":")
+        bridges: set[_HciBridge] = set()
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _HciBridge(local_link, bridges),
+            host=None if host in {"", "_"} else host,
+            port=int(port),
+        )
+        bound = server.sockets[0].getsockname()[1]
+        try:
+            yield f"tcp-server:{host}:{bound}"
+        finally:
+            server.close()
+            for bridge in list(bridges):
+                bridge.close()
+            await asyncio.sleep(0)  # let connection_lost run: links dropped
+        return
+
     from bumble.transport import open_transport
 
     transport = await open_transport(spec)
-    controller = Controller(
+    controller = VirtualController(
         "hci-bridge", host_source=transport.source, host_sink=transport.sink, link=local_link
     )
     try:
-        yield
+        yield spec
     finally:
+        controller.drop_all()
         with contextlib.suppress(KeyError, ValueError):
             local_link.remove_controller(controller)
         with contextlib.suppress(Exception):

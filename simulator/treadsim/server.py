@@ -1,25 +1,31 @@
 """The treadmill's FTMS server, sans I/O: bytes in, bytes out, physics inside.
 
-``FtmsServer`` implements :class:`treadsim._api.GattApp`; ``treadsim.gatt``
-serves it over bumble and ``treadsim.runtime`` calls :meth:`FtmsServer.tick`
-on the loop clock. It follows FTMS v1.0 where real machines do (Request Control
-first, one procedure at a time, indications required, ranges enforced, control
-lost on disconnect, a status notification for every change, console ones
-included) and misbehaves where the device profile's quirks or the fault plan say.
+``FtmsServer`` implements :class:`treadsim._api.GattApp`; ``treadsim.gatt`` serves
+it over bumble and ``treadsim.runtime`` calls :meth:`FtmsServer.tick` on the loop
+clock. Nothing here reads a clock or touches a socket: time is what ``tick`` says.
+
+It follows FTMS v1.0 where a good machine does — Request Control first (else result
+0x05), one procedure at a time (ATT 0xFE while the previous response has not been
+handed to the GATT layer), indications required (ATT 0xFD), targets outside the
+supported range refused (0x03), unknown op codes refused (0x02), control lost on
+disconnection, a Fitness Machine Status notification for every change including
+those made at the console — and misbehaves where the device profile's quirks or the
+fault plan say so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Final, TypeAlias
 
 from retrorun.devices import DeviceProfile
+from retrorun.energy import kcal_per_min
 from retrorun.ftms import (
     ControlOp,
     ControlRequest,
     ControlResponse,
     FitnessMachineFeature,
-    FtmsDecodeError,
+    FtmsError,
     InclinationRange,
     MachineFeature,
     MachineStatus,
@@ -32,7 +38,6 @@ from retrorun.ftms import (
     TrainingStatus,
     TrainingStatusCode,
     TreadmillData,
-    TreadmillDataFlags,
     split_record,
 )
 from treadsim._api import (
@@ -45,43 +50,110 @@ from treadsim._api import (
 from treadsim.faults import Fault, FaultPlan
 from treadsim.physics import Belt
 
-__all__ = ["FtmsServer"]
+__all__ = [
+    "CONTROL_POINT",
+    "FEATURE",
+    "GARBAGE",
+    "INCLINE_RANGE",
+    "SPEED_RANGE",
+    "STATUS",
+    "TRAINING_STATUS",
+    "TREADMILL_DATA",
+    "FtmsServer",
+]
 
-FEATURE, TREADMILL_DATA, TRAINING_STATUS = 0x2ACC, 0x2ACD, 0x2AD3
-SPEED_RANGE, INCLINE_RANGE, CONTROL_POINT, STATUS = 0x2AD4, 0x2AD5, 0x2AD9, 0x2ADA
+# 16-bit characteristic UUIDs, as the GATT layer names them (see treadsim._api).
+FEATURE: Final = 0x2ACC
+TREADMILL_DATA: Final = 0x2ACD
+TRAINING_STATUS: Final = 0x2AD3
+SPEED_RANGE: Final = 0x2AD4
+INCLINE_RANGE: Final = 0x2AD5
+CONTROL_POINT: Final = 0x2AD9
+STATUS: Final = 0x2ADA
 
 KMH_PER_MPH: Final = 1.609344
-_ATT_INVALID_LENGTH: Final = 0x0D
-_GARBAGE: Final = bytes([0x04, 0x00, 0x10])  # announces a distance it does not carry
+DEFAULT_MTU: Final = 23
+#: The ``garbage`` fault's notification: flags announce speed and total distance
+#: (5 bytes) but only 1 byte follows, so any decoder must reject it.
+GARBAGE: Final = bytes([0x04, 0x00, 0x10])
+_ATT_INVALID_ATTRIBUTE_LENGTH: Final = 0x0D
 _REBOOT_SILENCE_S: Final = 2.0
+
+_SUPPORTED_OPS: Final = frozenset(
+    {
+        ControlOp.REQUEST_CONTROL,
+        ControlOp.RESET,
+        ControlOp.SET_TARGET_SPEED,
+        ControlOp.SET_TARGET_INCLINATION,
+        ControlOp.START_OR_RESUME,
+        ControlOp.STOP_OR_PAUSE,
+        ControlOp.SET_TARGETED_DISTANCE,
+        ControlOp.SET_TARGETED_TRAINING_TIME,
+    }
+)
+
+_Handler: TypeAlias = Callable[[tuple[int, ...]], tuple[int, list[MachineStatus]]]
 
 
 class FtmsServer:
-    """A simulated FTMS treadmill. See the module docstring."""
+    """A simulated FTMS treadmill (see the module docstring)."""
 
-    def __init__(self, profile: DeviceProfile, *, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self, profile: DeviceProfile, *, faults: FaultPlan | None = None, weight_kg: float = 70.0
+    ) -> None:
         self.profile = profile
-        self.faults = faults or FaultPlan()
+        self.faults = faults if faults is not None else FaultPlan()
+        self.weight_kg = weight_kg
         self.belt = self._new_belt()
+        self.is_connected = False
         self.controlled = False
-        self.connected_now = False
-        self.mtu = 23
+        self.mtu = DEFAULT_MTU
         self.targeted_distance: int | None = None
         self.targeted_time: int | None = None
         self._queue: list[Outgoing] = []
         self._response_pending = False
         self._last_tick: float | None = None
-        self._next_notify = 0.0
-        self._silent_until = 0.0
+        self._next_notify: float | None = None
+        self._silent_until = float("-inf")
 
     def _new_belt(self) -> Belt:
-        accel = self.profile.accel_kmh_per_s
-        slow = self.faults.arg("slow-ramp")
-        if slow is not None:
-            accel = min(accel, slow)
-        return Belt(accel, self.profile.decel_kmh_per_s, self.profile.incline_pct_per_s)
+        belt = Belt.for_profile(self.profile, accel=self.faults.arg("slow-ramp"))
+        belt.weight_kg = self.weight_kg
+        return belt
 
-    # -- GattApp -------------------------------------------------------------------------
+    # -- what the model is -------------------------------------------------------------
+
+    def _has(self, quirk: str) -> bool:
+        return quirk in self.profile.quirks
+
+    @property
+    def has_incline(self) -> bool:
+        return self.profile.incline.max_pct > self.profile.incline.min_pct
+
+    def _features(self) -> FitnessMachineFeature:
+        machine = (
+            MachineFeature.AVERAGE_SPEED
+            | MachineFeature.TOTAL_DISTANCE
+            | MachineFeature.EXPENDED_ENERGY
+            | MachineFeature.HEART_RATE_MEASUREMENT
+            | MachineFeature.ELAPSED_TIME
+        )
+        target = (
+            TargetSettingFeature.SPEED
+            | TargetSettingFeature.DISTANCE
+            | TargetSettingFeature.TRAINING_TIME
+        )
+        if self.has_incline:
+            machine |= MachineFeature.INCLINATION
+            target |= TargetSettingFeature.INCLINATION
+        if self._has("step_count_bit13"):
+            machine |= MachineFeature.STEP_COUNT
+        return FitnessMachineFeature(machine, target)
+
+    def _zero_ranges(self) -> bool:
+        return self._has("zero_ranges") or self.faults.has("zero-ranges")
+
+    # -- GattApp -----------------------------------------------------------------------
 
     @property
     def advertised_name(self) -> str:
@@ -90,26 +162,9 @@ class FtmsServer:
     def service_data(self) -> bytes:
         return bytes(ServiceData())
 
-    def _zero_ranges(self) -> bool:
-        return self.profile.has("zero_ranges") or self.faults.has("zero-ranges")
-
     def read(self, uuid: int) -> bytes:
         if uuid == FEATURE:
-            machine = (
-                MachineFeature.AVERAGE_SPEED
-                | MachineFeature.TOTAL_DISTANCE
-                | MachineFeature.INCLINATION
-                | MachineFeature.EXPENDED_ENERGY
-                | MachineFeature.HEART_RATE_MEASUREMENT
-                | MachineFeature.ELAPSED_TIME
-            )
-            target = (
-                TargetSettingFeature.SPEED
-                | TargetSettingFeature.INCLINATION
-                | TargetSettingFeature.DISTANCE
-                | TargetSettingFeature.TRAINING_TIME
-            )
-            return bytes(FitnessMachineFeature(machine, target))
+            return bytes(self._features())
         if uuid == SPEED_RANGE:
             if self._zero_ranges():
                 return bytes(SpeedRange(0, 0, 0))
@@ -119,20 +174,28 @@ class FtmsServer:
                 return bytes(InclinationRange(0, 0, 0))
             return bytes(InclinationRange(*self.profile.incline.raw))
         if uuid == TRAINING_STATUS:
-            code = TrainingStatusCode.MANUAL_MODE if self.belt.running else TrainingStatusCode.IDLE
-            return bytes(TrainingStatus(status=code))
+            return bytes(TrainingStatus(status=self._training_status()))
         return b""
 
+    def _training_status(self) -> int:
+        if self.belt.running:
+            return TrainingStatusCode.MANUAL_MODE
+        if self.belt.paused or self.belt.moving:
+            return TrainingStatusCode.POST_WORKOUT
+        return TrainingStatusCode.IDLE
+
     def set_mtu(self, mtu: int) -> None:
-        self.mtu = mtu
+        self.mtu = max(DEFAULT_MTU, mtu)
 
     def connected(self) -> None:
-        self.connected_now = True
-        self.mtu = 23
+        self.is_connected = True
+        self.controlled = False
+        self.mtu = DEFAULT_MTU
+        self._response_pending = False
 
     def disconnected(self) -> None:
-        """Control is lost with the link; the belt keeps doing what it did."""
-        self.connected_now = False
+        """The link is gone: control is lost; the belt keeps doing what it did."""
+        self.is_connected = False
         self.controlled = False
         self._response_pending = False
         self._queue.clear()
@@ -142,18 +205,22 @@ class FtmsServer:
         self._response_pending = False
         return out
 
-    # -- the control point ---------------------------------------------------------------
+    # -- the control point -------------------------------------------------------------
 
     def write_control_point(self, data: bytes, *, indications_enabled: bool) -> None:
         if not indications_enabled:
-            raise AttError(ATT_CCCD_IMPROPERLY_CONFIGURED)
+            raise AttError(ATT_CCCD_IMPROPERLY_CONFIGURED, "enable indications first")
         if self._response_pending:
-            raise AttError(ATT_PROCEDURE_ALREADY_IN_PROGRESS)
+            raise AttError(ATT_PROCEDURE_ALREADY_IN_PROGRESS, "previous procedure in progress")
         if not data:
-            raise AttError(_ATT_INVALID_LENGTH)
+            raise AttError(_ATT_INVALID_ATTRIBUTE_LENGTH, "empty control point write")
+        if data[0] not in _SUPPORTED_OPS:
+            self._respond(data[0], ResultCode.OP_CODE_NOT_SUPPORTED)
+            return
         try:
             request = ControlRequest.from_bytes(data)
-        except (FtmsDecodeError, ValueError):
+        except (FtmsError, ValueError):
+            # A known op code with a parameter too short for it.
             self._respond(data[0], ResultCode.INVALID_PARAMETER)
             return
         result, statuses = self._handle(request)
@@ -162,190 +229,243 @@ class FtmsServer:
             self._status(status)
 
     def _respond(self, op: int, result: int) -> None:
-        self._queue.append(
-            Outgoing(CONTROL_POINT, bytes(ControlResponse(op, result)), Send.INDICATE)
-        )
+        response = ControlResponse(op, result)
+        self._queue.append(Outgoing(CONTROL_POINT, bytes(response), Send.INDICATE))
         self._response_pending = True
 
     def _status(self, status: MachineStatus) -> None:
-        self._queue.append(Outgoing(STATUS, bytes(status)))
+        if self.is_connected:
+            self._queue.append(Outgoing(STATUS, bytes(status)))
 
-    def _speed_status(self) -> MachineStatus:
-        value = self.belt.target
-        if self.profile.has("speed_in_mph"):
-            value = round(value / KMH_PER_MPH)
-        return MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (value,))
+    def _needs_control(self) -> bool:
+        """Whether procedures need Request Control first (not on machines refusing it)."""
+        return not (self._has("rejects_request_control") and not self.faults.has("reject-control"))
 
     def _handle(self, request: ControlRequest) -> tuple[int, list[MachineStatus]]:
         op = request.op
         if op == ControlOp.REQUEST_CONTROL:
             if self.faults.has("reject-control"):
                 return ResultCode.CONTROL_NOT_PERMITTED, []
-            if self.profile.has("rejects_request_control"):
+            if self._has("rejects_request_control"):
                 return ResultCode.OP_CODE_NOT_SUPPORTED, []
             self.controlled = True
             return ResultCode.SUCCESS, []
-        without_control = self.profile.has("rejects_request_control") and not self.faults.has(
-            "reject-control"
-        )
-        if not self.controlled and not without_control:
+        handlers: dict[int, _Handler] = {
+            ControlOp.RESET: self._reset,
+            ControlOp.SET_TARGET_SPEED: self._set_speed,
+            ControlOp.SET_TARGET_INCLINATION: self._set_incline,
+            ControlOp.START_OR_RESUME: self._start,
+            ControlOp.STOP_OR_PAUSE: self._stop_or_pause,
+            ControlOp.SET_TARGETED_DISTANCE: self._set_distance,
+            ControlOp.SET_TARGETED_TRAINING_TIME: self._set_time,
+        }
+        handler = handlers.get(op)
+        if handler is None:
+            return ResultCode.OP_CODE_NOT_SUPPORTED, []
+        if not self.controlled and self._needs_control():
             return ResultCode.CONTROL_NOT_PERMITTED, []
-        belt = self.belt
-        if op == ControlOp.RESET:
-            belt.stop()
-            belt.target_incline = 0
-            self.controlled = False
-            return ResultCode.SUCCESS, [MachineStatus(StatusOp.RESET)]
-        if op == ControlOp.SET_TARGET_SPEED:
-            (raw,) = request.values
-            if self.profile.has("speed_in_mph"):
-                raw = round(raw * KMH_PER_MPH)
-            low, high, _step = self.profile.speed.raw
-            if not low <= raw <= high:
-                return ResultCode.INVALID_PARAMETER, []
-            if self.profile.has("needs_start_before_speed") and not belt.running:
-                return ResultCode.OPERATION_FAILED, []
-            if self.profile.has("ignores_speed_commands") or self.faults.has("ignore-speed"):
-                return ResultCode.SUCCESS, []
-            belt.target = raw
-            belt.start()
-            return ResultCode.SUCCESS, [self._speed_status()]
-        if op == ControlOp.SET_TARGET_INCLINATION:
-            (raw,) = request.values
-            low, high, _step = self.profile.incline.raw
-            if not low <= raw <= high:
-                return ResultCode.INVALID_PARAMETER, []
-            belt.target_incline = raw
-            return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGET_INCLINE_CHANGED, (raw,))]
-        if op == ControlOp.START_OR_RESUME:
-            belt.start()
-            return ResultCode.SUCCESS, [MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER)]
-        if op == ControlOp.STOP_OR_PAUSE:
-            (control,) = request.values
-            if control not in (StopOrPause.STOP, StopOrPause.PAUSE):
-                return ResultCode.INVALID_PARAMETER, []
-            belt.stop()
-            return ResultCode.SUCCESS, [
-                MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (control,))
-            ]
-        if op == ControlOp.SET_TARGETED_DISTANCE:
-            (self.targeted_distance,) = request.values
+        return handler(request.values)
+
+    def _reset(self, _values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        self.belt.stop()
+        self.belt.target_incline = 0
+        self.targeted_distance = self.targeted_time = None
+        self.controlled = False
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.RESET)]
+
+    def _set_speed(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        (sent,) = values
+        raw = round(sent * KMH_PER_MPH) if self._has("speed_in_mph") else sent
+        low, high, _step = self.profile.speed.raw
+        if not low <= raw <= high:
+            return ResultCode.INVALID_PARAMETER, []
+        if self._has("needs_start_before_speed") and not self.belt.running:
+            return ResultCode.OPERATION_FAILED, []
+        if self._has("ignores_speed_commands") or self.faults.has("ignore-speed"):
             return ResultCode.SUCCESS, []
-        if op == ControlOp.SET_TARGETED_TRAINING_TIME:
-            (self.targeted_time,) = request.values
-            return ResultCode.SUCCESS, []
-        return ResultCode.OP_CODE_NOT_SUPPORTED, []
+        # A stopped belt starts toward the target; the status is the speed change only
+        # (a Started status would read as someone pressing start at the console).
+        self.belt.set_target(raw)
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (sent,))]
 
-    # -- the console: what a person at the machine can press ------------------------------
+    def _set_incline(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        (raw,) = values
+        # A flat deck (range 0..0) accepts 0 and refuses anything else, as real ones do.
+        low, high, _step = self.profile.incline.raw
+        if not low <= raw <= high:
+            return ResultCode.INVALID_PARAMETER, []
+        self.belt.target_incline = raw
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGET_INCLINE_CHANGED, (raw,))]
 
-    def console_speed(self, delta: int) -> None:
-        """Speed +/- ``delta`` (0.01 km/h) at the console."""
-        low, high, _ = self.profile.speed.raw
-        base = self.belt.target if self.belt.running else 0
-        self.console_set_speed(min(max(base + delta, low), high))
-
-    def console_set_speed(self, raw: int) -> None:
-        self.belt.target = raw
+    def _start(self, _values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
         self.belt.start()
-        self._status(self._speed_status())
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER)]
+
+    def _stop_or_pause(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        (control,) = values
+        if control == StopOrPause.STOP:
+            self.belt.stop()
+        elif control == StopOrPause.PAUSE:
+            self.belt.pause()
+        else:
+            return ResultCode.INVALID_PARAMETER, []
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (control,))]
+
+    def _set_distance(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        (self.targeted_distance,) = values
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGETED_DISTANCE_CHANGED, values)]
+
+    def _set_time(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        (self.targeted_time,) = values
+        return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGETED_TRAINING_TIME_CHANGED, values)]
+
+    # -- the console: what a person at the machine can press ---------------------------
+
+    def _target_status(self) -> MachineStatus:
+        """Target speed changed, in the unit this model's control point speaks."""
+        value = self.belt.target
+        if self._has("speed_in_mph"):
+            value = round(value / KMH_PER_MPH)
+        return MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (value,))
+
+    def console_speed(self, value: int, *, absolute: bool = False) -> None:
+        """The speed buttons: ``value`` 0.01 km/h up (or down, if negative), or the
+        speed itself with ``absolute``. Clamped to the model's range; a stopped belt
+        starts. Each change sends its status notification(s)."""
+        low, high, _step = self.profile.speed.raw
+        base = self.belt.target if self.belt.running else 0
+        raw = value if absolute else base + value
+        raw = min(max(raw, low), high)
+        was_running = self.belt.running
+        if was_running and raw == self.belt.target:
+            return
+        self.belt.set_target(raw)
+        if not was_running:
+            self._status(MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER))
+        self._status(self._target_status())
 
     def console_stop(self) -> None:
+        """The stop button."""
         self.belt.stop()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.STOP,)))
 
     def console_pause(self) -> None:
-        self.belt.stop()
+        """The pause button: the belt comes to rest and keeps its target."""
+        self.belt.pause()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.PAUSE,)))
 
     def console_start(self) -> None:
+        """The start button: start, or resume at the paused target."""
         self.belt.start()
         self._status(MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER))
 
     def safety_key(self) -> None:
-        """The key is pulled: the motor is cut and the belt stops at once."""
-        self.belt.stop()
-        self.belt.speed = 0.0
+        """The safety key is pulled: the motor is cut and the belt is at rest at once."""
+        self.belt.halt()
         self._status(MachineStatus(StatusOp.STOPPED_BY_SAFETY_KEY))
 
-    # -- time ---------------------------------------------------------------------------
+    # -- time --------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Advance to ``now`` (seconds since power-on): faults, physics, telemetry."""
+        """Advance to ``now`` (loop seconds since power-on): faults, physics, telemetry."""
         last = self._last_tick if self._last_tick is not None else now
         self._last_tick = now
         for fault in self.faults.due(now):
             self._fire(fault, now)
         self.belt.step(now - last)
+        period = self.profile.notify_period_s
+        if self._next_notify is None:
+            self._next_notify = now
         if now + 1e-9 >= self._next_notify:
-            self._next_notify = now + self.profile.notify_period_s
-            if self.connected_now and now >= self._silent_until:
+            # Keep the cadence on the grid; after a long gap, restart it from now.
+            self._next_notify += period
+            if self._next_notify <= now:
+                self._next_notify = now + period
+            if self.is_connected and now >= self._silent_until:
                 self._notify_data()
 
     def _fire(self, fault: Fault, now: float) -> None:
         name, arg = fault.name, fault.arg or 0.0
         if name == "console-speedup":
-            self.console_set_speed(round(arg * 100))
+            # The worst case of a console change: the belt is at KMH at once (the
+            # keyboard's console_speed ramps like any speed change).
+            self.console_speed(round(arg * 100), absolute=True)
+            self.belt.speed = float(self.belt.target)
         elif name == "console-stop":
             self.console_stop()
         elif name == "safety-key":
             self.safety_key()
         elif name == "drop-link":
-            self._queue.append(Outgoing(0, b"", Send.DISCONNECT))
+            self._drop_link()
         elif name == "stall":
-            self._silent_until = now + arg
+            self._silent_until = max(self._silent_until, now + arg)
         elif name == "spurious-speed":
-            self.belt.target = round(arg * 100)
+            # The firmware jumps to a speed by itself, with no status notification.
+            self.belt.set_target(round(arg * 100))
             self.belt.speed = float(self.belt.target)
-            self.belt.start()
         elif name == "reboot":
-            self._queue.append(Outgoing(0, b"", Send.DISCONNECT))
+            self._drop_link()
             self.belt = self._new_belt()
-            self.controlled = False
-            self._silent_until = now + _REBOOT_SILENCE_S
-        elif name == "garbage":
-            self._queue.append(Outgoing(TREADMILL_DATA, _GARBAGE))
+            self.targeted_distance = self.targeted_time = None
+            self._silent_until = max(self._silent_until, now + _REBOOT_SILENCE_S)
+        elif name == "garbage" and self.is_connected:
+            self._queue.append(Outgoing(TREADMILL_DATA, GARBAGE))
+
+    def _drop_link(self) -> None:
+        if self.is_connected:
+            self._queue.append(Outgoing(0, b"", Send.DISCONNECT))
+        self.is_connected = False
+        self.controlled = False
+
+    # -- telemetry ---------------------------------------------------------------------
 
     def record(self) -> TreadmillData:
-        """The Treadmill Data record the console would send now."""
+        """The whole Treadmill Data record the machine would send now."""
         belt = self.belt
-        speed = belt.speed_raw
-        if self.profile.has("speed_in_mph"):
-            speed = round(speed / KMH_PER_MPH)
         kmh = belt.speed / 100
-        fields: dict[str, Any] = {
-            "speed": speed,
-            "total_distance": round(belt.distance_m),
-            "inclination": belt.incline_raw,
-            "ramp_angle": None,
-            "total_energy": round(belt.energy_kcal),
-            "energy_per_hour": None,
-            "energy_per_minute": None,
-            "heart_rate": round(belt.heart_rate),
-            "elapsed_time": round(belt.elapsed_s),
-        }
-        if kmh > 0:
-            fields["average_speed"] = speed
-        if self.profile.has("step_count_bit13"):
-            fields["step_count"] = round(belt.steps)
-        return TreadmillData(flags=TreadmillDataFlags(0), **fields)
+        per_min = 0.0
+        if belt.moving:
+            per_min = kcal_per_min(kmh, belt.incline / 10, belt.weight_kg, backward=False)
+        return TreadmillData(
+            speed=belt.speed_raw,
+            average_speed=belt.average_speed_raw,
+            total_distance=min(round(belt.distance_m), 0xFFFFFF),
+            inclination=belt.incline_raw if self.has_incline else None,
+            ramp_angle=None,
+            total_energy=min(round(belt.energy_kcal), 0xFFFE),
+            energy_per_hour=min(round(per_min * 60), 0xFFFE),
+            energy_per_minute=min(round(per_min), 0xFE),
+            heart_rate=min(round(belt.heart_rate), 0xFF),
+            elapsed_time=min(round(belt.elapsed_s), 0xFFFF),
+            step_count=min(round(belt.steps), 0xFFFFFF) if self._has("step_count_bit13") else None,
+        )
 
-    def _notify_data(self) -> None:
+    def data_payloads(self) -> list[bytes]:
+        """The notifications one record travels in at the current MTU (and quirks)."""
         record = self.record()
         whole = bytes(record)
         limit = self.mtu - 3
-        if self.profile.has("split_records"):
-            limit = min(limit, 20)
-        parts = [whole] if len(whole) <= limit else split_record(record, limit)
-        self._queue.extend(Outgoing(TREADMILL_DATA, part) for part in parts)
+        if self._has("split_records"):
+            limit = min(limit, len(whole) - 1)
+        if len(whole) <= limit:
+            return [whole]
+        try:
+            return split_record(record, limit)
+        except FtmsError:
+            return [whole]  # too small to cut (a quirky split of a tiny record)
 
-    def state_dict(self, now: float) -> dict[str, Any]:
+    def _notify_data(self) -> None:
+        self._queue.extend(Outgoing(TREADMILL_DATA, p) for p in self.data_payloads())
+
+    def state_dict(self, now: float) -> dict[str, float | bool]:
         """One line of the state log: what the belt really did."""
+        belt = self.belt
         return {
             "t": round(now, 3),
-            "belt_kmh": round(self.belt.speed / 100, 3),
-            "target_kmh": self.belt.target / 100 if self.belt.running else 0.0,
-            "incline_pct": round(self.belt.incline / 10, 2),
-            "running": self.belt.running,
-            "connected": self.connected_now,
+            "belt_kmh": round(belt.speed / 100, 3),
+            "target_kmh": belt.target / 100 if belt.running else 0.0,
+            "incline_pct": round(belt.incline / 10, 2),
+            "running": belt.running,
+            "connected": self.is_connected,
             "controlled": self.controlled,
         }

@@ -1,116 +1,166 @@
 """The paced virtual clock behind ``--speedup N``.
 
 A scaled wall clock (loop time = N x wall time) fires timers late at high N and
-lets a CPU pause look like seconds of silence. Instead, ``PacedEventLoop.time()``
+turns a short CPU pause into many seconds of silence. Instead, ``PacedEventLoop.time()``
 is a virtual time that stands still while callbacks run and moves only while the
-loop waits in its selector: to the earlier of the next timer's deadline and N
-times the wall time spent waiting. Timers then fire exactly on their deadlines,
-CPU work costs no loop time, and a machine that falls behind runs slower rather
-than skipping ahead (it re-anchors after ``_MAX_LAG_S`` of lag). Real I/O (a
-socket, a subprocess pipe) still wakes the loop at once. N = 1 tracks wall time.
+loop waits in its selector, to the earlier of the next timer's deadline and where
+N x wall time says it should be. So:
+
+* timers fire exactly on their deadlines (``loop.time()`` in the callback equals
+  the time it was scheduled for);
+* CPU work costs no loop time, and work that is ready to run (callbacks, a chain of
+  ``await``s inside the process) always completes before time moves on;
+* small CPU costs are won back by waiting less, so the rate stays N; once the loop is
+  more than ``MAX_LAG_S`` wall seconds behind, pacing re-anchors and the run goes
+  slower instead of firing a burst of overdue timers;
+* real I/O (a socket, a subprocess pipe, ``call_soon_threadsafe``) still wakes the loop
+  at once, and the wall time it took counts N times over.
+
+A loop that never goes idle (``while True: await asyncio.sleep(0)``) freezes the
+clock. At N = 1 the loop is a plain ``SelectorEventLoop`` on the wall clock, as a
+real session on a real treadmill expects.
+
+Run a coroutine with ``run(main(), speedup=N)``, or pass ``loop_factory(N)`` to
+``asyncio.Runner``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from time import monotonic as _monotonic
 from typing import Any, TypeVar
 
-__all__ = ["PacedEventLoop", "loop_factory", "run"]
+__all__ = ["MAX_LAG_S", "PacedEventLoop", "loop_factory", "run"]
 
 T = TypeVar("T")
 
-_MAX_LAG_S = 0.25  # wall seconds behind schedule before pacing re-anchors
+MAX_LAG_S = 0.25
+"""Wall seconds the loop may fall behind its pace before pacing re-anchors."""
+
+_MAX_WAIT_S = 86400.0  # asyncio's own cap on one selector wait
+
+_SelectResult = list[tuple[selectors.SelectorKey, int]]
+
+
+def _check_speedup(speedup: float) -> float:
+    value = float(speedup)
+    if not (math.isfinite(value) and value >= 1):
+        raise ValueError(f"speedup must be a finite number >= 1, not {speedup!r}")
+    return value
 
 
 class _PacedSelector(selectors.BaseSelector):
-    """Wraps the loop's selector: waits in wall time, advances virtual time."""
+    """Wraps the loop's real selector; ``select`` goes through the loop's pacing."""
 
     def __init__(self, inner: selectors.BaseSelector, loop: PacedEventLoop) -> None:
-        self._inner = inner
+        self.inner = inner
         self._loop = loop
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
+        return self.inner.register(fileobj, events, data)
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
+        return self.inner.unregister(fileobj)
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.modify(fileobj, events, data)
+        return self.inner.modify(fileobj, events, data)
 
     def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.get_key(fileobj)
+        return self.inner.get_key(fileobj)
 
-    def get_map(self) -> Any:
-        return self._inner.get_map()
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self.inner.get_map()
 
     def close(self) -> None:
-        self._inner.close()
+        self.inner.close()
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._loop._paced_select(self._inner, timeout)
+    def select(self, timeout: float | None = None) -> _SelectResult:
+        return self._loop._paced_select(self.inner, timeout)
 
 
 class PacedEventLoop(asyncio.SelectorEventLoop):
     """A selector event loop on a paced virtual clock (see the module docstring)."""
 
     def __init__(self, speedup: float = 1.0) -> None:
-        self._speedup = float(speedup)
-        self._virtual = 0.0
-        self._anchor_wall = time.monotonic()
-        self._anchor_virtual = 0.0
-        super().__init__()
-        if not speedup >= 1:
+        try:
+            self._speedup = _check_speedup(speedup)
+        except ValueError:
+            super().__init__()  # a whole loop, so that its __del__ does not fail
             self.close()
-            raise ValueError(f"speedup must be 1 or more, not {speedup}")
-        self._selector = _PacedSelector(self._selector, self)  # type: ignore[has-type]
+            raise
+        now = _monotonic()
+        self._virtual = now  # start where a normal loop's clock would be
+        self._anchor_wall = now
+        self._anchor_virtual = now
+        if self._speedup == 1:
+            super().__init__()
+        else:
+            super().__init__(_PacedSelector(selectors.DefaultSelector(), self))
 
     @property
     def speedup(self) -> float:
+        """How many loop seconds pass per wall second while the loop is idle."""
         return self._speedup
 
     def time(self) -> float:
+        if self._speedup == 1:
+            return super().time()
         return self._virtual
 
-    def _paced_select(
-        self, inner: selectors.BaseSelector, timeout: float | None
-    ) -> list[tuple[selectors.SelectorKey, int]]:
+    def _next_deadline(self, timeout: float) -> float:
+        """The exact ``when`` of the timer that ``timeout`` was computed from."""
+        scheduled = getattr(self, "_scheduled", None)  # BaseEventLoop's timer heap
+        if scheduled:
+            return float(scheduled[0].when())
+        return self._virtual + timeout
+
+    def _paced_select(self, inner: selectors.BaseSelector, timeout: float | None) -> _SelectResult:
+        if timeout is not None and timeout <= 0:
+            # Callbacks are ready to run: poll without waiting, and hold the clock so
+            # in-process work always finishes before any timer can fire.
+            return inner.select(0)
         n = self._speedup
-        wall_now = time.monotonic()
-        # Where virtual time "should" be by the wall clock; re-anchor when behind.
-        ideal = self._anchor_virtual + (wall_now - self._anchor_wall) * n
-        if ideal - self._virtual > _MAX_LAG_S * n:
-            self._anchor_wall = wall_now
+        wall = _monotonic()
+        if self._anchor_virtual + (wall - self._anchor_wall) * n - self._virtual > MAX_LAG_S * n:
+            self._anchor_wall = wall  # too far behind: run slower, do not skip ahead
             self._anchor_virtual = self._virtual
-            ideal = self._virtual
-        if timeout is None:
-            wall_timeout = None
+        paced = self._anchor_virtual + (wall - self._anchor_wall) * n
+        deadline = None if timeout is None else self._next_deadline(timeout)
+        if deadline is None:
+            wall_timeout: float | None = None
         else:
-            # Wait until the wall clock catches up with the deadline, not longer.
-            deadline = self._virtual + max(timeout, 0.0)
-            wall_timeout = max((deadline - ideal) / n, 0.0)
+            wall_timeout = min(max((deadline - paced) / n, 0.0), _MAX_WAIT_S)
         events = inner.select(wall_timeout)
-        wall_after = time.monotonic()
-        by_wall = self._anchor_virtual + (wall_after - self._anchor_wall) * n
-        target = by_wall if timeout is None else min(by_wall, self._virtual + max(timeout, 0.0))
-        if not events and timeout is not None:
-            # Nothing woke us early: the next timer is due now, exactly.
-            target = self._virtual + max(timeout, 0.0)
+        paced = self._anchor_virtual + (_monotonic() - self._anchor_wall) * n
+        if deadline is None:
+            target = paced
+        elif not events and wall_timeout is not None and wall_timeout < _MAX_WAIT_S:
+            target = deadline  # the wait ran out: the next timer is due, exactly now
+        else:
+            target = min(paced, deadline)
         self._virtual = max(self._virtual, target)
         return events
 
 
 def loop_factory(speedup: float) -> Callable[[], asyncio.AbstractEventLoop]:
-    """For ``asyncio.Runner(loop_factory=...)``: a plain loop at 1x, else paced."""
-    if speedup == 1:
-        return asyncio.new_event_loop
-    return lambda: PacedEventLoop(speedup)
+    """A factory for ``asyncio.Runner(loop_factory=...)``; checks ``speedup`` now."""
+    value = _check_speedup(speedup)
+
+    def factory() -> asyncio.AbstractEventLoop:
+        return PacedEventLoop(value)
+
+    return factory
 
 
 def run(main: Coroutine[Any, Any, T], *, speedup: float = 1.0) -> T:
-    """``asyncio.run`` on the paced clock."""
-    with asyncio.Runner(loop_factory=loop_factory(speedup)) as runner:
+    """Like ``asyncio.run``, on a ``PacedEventLoop`` at ``speedup``."""
+    try:
+        factory = loop_factory(speedup)
+    except ValueError:
+        main.close()  # never started: close it so it does not warn "never awaited"
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)

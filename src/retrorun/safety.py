@@ -1,33 +1,39 @@
-"""The safety governor: the one choke point every speed and incline command passes.
+"""The safety governor: the one path to a speed or incline command.
 
-``SafetyGovernor`` is pure (no clock, no I/O): the session passes loop time in,
-and gets back ``SafeCommand`` values, the only thing ``Treadmill.set_speed`` and
-``set_incline`` accept. Rules (``DOMAIN.md``, "Safety rules"), all in integer
-FTMS units so that no float rounding can cross a ceiling:
+Every rule of ``DOMAIN.md`` ("Safety rules the controller enforces") that concerns a
+*value* lives here: the backward ceiling, the backward ramp, turn-arounds, the
+backward incline limit, the reaction to a belt that runs over the ceiling, and the
+heart-rate ceiling. The session engine asks; the governor answers with a
+:class:`SafeCommand` (the only kind of value the treadmill client will send) or a
+:class:`Reaction` to one telemetry record.
 
-1. While the runner does not face forward, no speed command exceeds the ceiling
-   ``min(profile, user, device max)``.
-2. While not forward, speed rises by at most 0.5 km/h per command, 2 s apart;
-   decreases are immediate and whole.
-3. Direction changes only at turn-around speed (<= 2 km/h, or a stopped belt).
-4. Backward incline at most 10 % (15 % with ``allow_steep``).
-5. A telemetry record more than 0.3 km/h over the ceiling while backward is
-   answered on that record with a command back to the ceiling; still over two
-   records later, the belt stops.
-6. Heart rate above the runner's maximum slows the belt; far above, or for long,
-   it stops.
+The governor is pure: no asyncio, no clock of its own, no I/O. Times are the event
+loop's clock, passed in by the caller, so tests drive it with plain numbers.
+
+Units: speeds integer 0.01 km/h, inclines integer 0.1 %, heart rate bpm.
+
+Judgements of ours where ``DOMAIN.md`` gives no figure (rule 8 says only "above the
+user's maximum, slow to the recovery speed; persisting, stop"):
+
+* ``HR_FAR_OVER_BPM``: more than 10 bpm over the maximum stops the belt at once;
+* ``HR_PERSIST_S``: over the maximum for 30 s, despite slowing, stops the belt;
+* slowing is ``RAMP_STEP`` per ``RAMP_INTERVAL_S`` down to the device minimum (the
+  recovery speed), and no speed increase is allowed while heart rate is high.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from retrorun.errors import SafetyStop
 from retrorun.events import Direction
 from retrorun.limits import (
-    BACKWARD_INCLINE_MAX,
     BACKWARD_INCLINE_STEEP_MAX,
     OVER_CEILING_TOLERANCE,
     PROFILE_LIMITS,
@@ -38,56 +44,94 @@ from retrorun.limits import (
     RunnerProfile,
 )
 
-__all__ = ["Reaction", "ReactionKind", "SafeCommand", "SafetyGovernor"]
+__all__ = [
+    "HR_FAR_OVER_BPM",
+    "HR_PERSIST_S",
+    "STOP_AFTER_OVER_RECORDS",
+    "Reaction",
+    "ReactionKind",
+    "SafeCommand",
+    "SafetyGovernor",
+]
 
-_TOKEN: Final = object()
-_HR_STOP_MARGIN: Final = 10  # bpm over the maximum: stop at once
-_HR_SLOW_RECORDS: Final = 30  # records over the maximum before a stop
-_VIOLATION_RECORDS: Final = 2  # "still over two records later"
+HR_FAR_OVER_BPM = 10  # judgement: this far over the maximum stops the belt at once
+HR_PERSIST_S = 30.0  # judgement: over the maximum this long, despite slowing, stops the belt
+# A record over the ceiling is corrected; if the belt is still over two records later
+# (the third consecutive over-ceiling record), the belt is stopped.
+STOP_AFTER_OVER_RECORDS = 3
+
+
+class _Mint(threading.local):
+    depth: int = 0
+
+
+_mint = _Mint()
+
+
+@contextmanager
+def _minting() -> Iterator[None]:
+    _mint.depth += 1
+    try:
+        yield
+    finally:
+        _mint.depth -= 1
 
 
 class ReactionKind(enum.Enum):
+    """What the monitor must do about one telemetry record."""
+
     NONE = "none"
-    CORRECT = "correct"  # command the belt back to the ceiling
-    SLOW = "slow"  # heart rate: slow down
+    CORRECT = "correct"  # send the command: the belt is over the ceiling
+    SLOW = "slow"  # send the command: heart rate is over the maximum
     STOP = "stop"  # stop the belt and end the session
 
 
 @dataclass(frozen=True, slots=True)
 class SafeCommand:
-    """A speed (0.01 km/h) or incline (0.1 %) the governor allows. Only the governor
-    can make one: constructing it elsewhere raises ``TypeError``."""
+    """A speed or incline value the governor has approved.
+
+    Only the governor can make one: construction anywhere else (including
+    ``dataclasses.replace``) raises ``TypeError``, so a value that reaches the
+    treadmill client as a ``SafeCommand`` has passed every rule.
+    """
 
     kind: Literal["speed", "incline"]
-    value: int
-    requested: int
-    clamped: bool
-    _token: object = None
+    value: int  # what to send: 0.01 km/h or 0.1 %
+    requested: int  # what was asked for
+    clamped: bool  # value was lowered by a ceiling or a limit
 
     def __post_init__(self) -> None:
-        if self._token is not _TOKEN:
-            raise TypeError("only the SafetyGovernor makes SafeCommands")
+        if _mint.depth <= 0:
+            raise TypeError("only the SafetyGovernor makes SafeCommand values")
 
 
 @dataclass(frozen=True, slots=True)
 class Reaction:
-    """What the monitor must do about one telemetry record."""
+    """The governor's answer to one telemetry record (``command`` is what to send)."""
 
     kind: ReactionKind
-    command: SafeCommand | None = None
-    reason: str = ""
+    command: SafeCommand | None
+    reason: str
 
 
-_NONE: Final = Reaction(ReactionKind.NONE)
+_NO_REACTION = Reaction(ReactionKind.NONE, None, "")
 
 
-def _speed(value: int, requested: int) -> SafeCommand:
-    return SafeCommand("speed", value, requested, value < requested, _TOKEN)
+def _check_range(name: str, rng: tuple[int, int, int], *, nonnegative: bool) -> None:
+    lo, hi, step = rng
+    if step <= 0 or hi < lo or (nonnegative and lo < 0):
+        raise ValueError(f"{name} {rng} is not a usable (min, max, step) range")
 
 
 class SafetyGovernor:
-    """See the module docstring. ``ceiling`` is the effective backward ceiling the
-    caller computed; the governor applies ``min(ceiling, device max)`` again."""
+    """Applies the safety rules to every speed and incline command of one session.
+
+    ``ceiling`` is the effective backward ceiling, ``min(profile, user, device max)``
+    from :func:`retrorun.limits.effective_backward_ceiling`; the governor applies
+    ``min(ceiling, device max)`` again, so a caller that forgot the device cannot
+    raise it. ``speed_range`` and ``incline_range`` are the device's
+    ``(min, max, step)`` (FTMS 0x2AD4 / 0x2AD5, or the device profile's fallback).
+    """
 
     def __init__(
         self,
@@ -100,157 +144,297 @@ class SafetyGovernor:
         max_heart_rate: int | None = None,
         direction: Direction = Direction.FORWARD,
     ) -> None:
-        low, high, step = speed_range
+        _check_range("speed range", speed_range, nonnegative=True)
+        _check_range("incline range", incline_range, nonnegative=False)
+        limits = PROFILE_LIMITS[profile]
         if ceiling <= 0:
-            raise ValueError(f"a backward ceiling must be above 0, not {ceiling}")
-        if high > 0:
-            ceiling = min(ceiling, high)
+            raise ValueError(f"backward ceiling must be above 0, got {ceiling}")
+        if max_heart_rate is not None and max_heart_rate <= 0:
+            raise ValueError(f"maximum heart rate must be above 0, got {max_heart_rate}")
+        # Rehab and older adults: incline <= 10 % backward whatever the flag says.
+        backward_incline = (
+            BACKWARD_INCLINE_STEEP_MAX
+            if allow_steep and not limits.walking_only
+            else limits.backward_incline_max
+        )
+        if incline_range[0] > backward_incline:
+            raise ValueError(
+                f"incline range {incline_range} starts above the backward maximum"
+                f" {backward_incline}"
+            )
         self._profile = profile
-        self._ceiling = ceiling
-        self._low, self._high, self._step = max(low, 0), high, max(step, 1)
+        self._stop_at_turnaround = limits.stop_at_turnaround
+        self._ceiling = min(ceiling, speed_range[1])
+        self._speed_range = speed_range
         self._incline_range = incline_range
-        self._incline_max = BACKWARD_INCLINE_STEEP_MAX if allow_steep else BACKWARD_INCLINE_MAX
+        self._backward_incline_max = backward_incline
         self._max_hr = max_heart_rate
         self._direction = direction
         self._commanded = 0
-        self._last_raise = float("-inf")
-        self._over = 0
-        self._hr_over = 0
+        self._resend = False
+        self._incline: int | None = None
+        self._last_increase = -math.inf
+        self._over_records = 0
+        self._hr_over_since: float | None = None
+        self._last_slow = -math.inf
+
+    # -- state -----------------------------------------------------------------
 
     @property
     def direction(self) -> Direction:
+        """Which way the runner faces now (``turning`` counts as backward)."""
         return self._direction
 
     @property
     def ceiling(self) -> int:
+        """The effective backward ceiling, ``min(ceiling, device max)``."""
         return self._ceiling
 
     @property
     def commanded(self) -> int:
-        """The last speed commanded (0.01 km/h); 0 at start and after a stop."""
+        """The last speed command the governor issued (0 at start and after a stop)."""
         return self._commanded
 
-    def _limited(self) -> bool:
-        return self._direction is not Direction.FORWARD
+    @property
+    def commanded_incline(self) -> int | None:
+        """The last incline command the governor issued (None before the first)."""
+        return self._incline
+
+    @property
+    def heart_rate_high(self) -> bool:
+        """Heart rate is over the maximum: speed increases are held."""
+        return self._hr_over_since is not None
+
+    # -- speed -----------------------------------------------------------------
+
+    def _speed_grid(self, value: int) -> int:
+        """Quantise ``value`` (>= device min) down to the device's step."""
+        lo, _, step = self._speed_range
+        return lo + (value - lo) // step * step
+
+    def _speed_upper(self) -> int:
+        return self._speed_range[1] if self._direction is Direction.FORWARD else self._ceiling
 
     def clamp_target(self, desired: int) -> int:
-        """Where a request for ``desired`` ends up once every ramp step is taken."""
-        if desired <= 0:
-            return 0
-        value = desired
-        if self._high > 0:
-            value = min(value, self._high)
-        if self._limited():
-            value = min(value, self._ceiling)
-        if self._step > 1:
-            value -= (value - self._low) % self._step if value > self._low else 0
-        value = max(value, self._low) if value > 0 else 0
-        if self._limited() and value > self._ceiling:
-            # A device minimum above the ceiling: nothing safe to send but a stop.
-            return 0
-        return value
+        """Where a request for ``desired`` ends up (0, or below, is 0).
 
-    def next_ramp_time(self) -> float:
-        """When :meth:`request_speed` may next raise the speed while not forward."""
-        return self._last_raise + RAMP_INTERVAL_S
+        Otherwise within the device's min..max, quantised down to its step, and at or
+        under the ceiling while not facing forward. When the ceiling is below the
+        device minimum, no backward speed is safe: the answer is 0.
+        """
+        if desired <= 0:  # a -0.1 km/h nudge at a stopped belt stays stopped
+            return 0
+        lo = self._speed_range[0]
+        upper = self._speed_upper()
+        if upper < lo:
+            return 0
+        return self._speed_grid(min(max(desired, lo), upper))
+
+    def _was_clamped(self, desired: int, target: int) -> bool:
+        """True when a ceiling or the device max, not the step grid, lowered ``desired``."""
+        if desired <= 0:
+            return False
+        return target < self._speed_grid(max(desired, self._speed_range[0]))
+
+    def _speed_command(self, value: int, requested: int, *, clamped: bool) -> SafeCommand:
+        with _minting():
+            command = SafeCommand("speed", value, requested, clamped)
+        self._commanded = value
+        self._resend = False
+        return command
 
     def request_speed(self, desired: int, now: float) -> SafeCommand | None:
-        """The next command toward ``desired``, or None (nothing to send yet)."""
-        target = self.clamp_target(desired)
-        if target == self._commanded:
-            return None
-        if target < self._commanded:
-            self._commanded = target
-            return _speed(target, desired)
-        value = target
-        if self._limited():
-            if now < self.next_ramp_time():
-                return None
-            value = min(target, self._commanded + RAMP_STEP)
-            if value > self._low and self._step > 1:
-                value -= (value - self._low) % self._step
-            value = max(value, self._low)
-            if value <= self._commanded:
-                return None
-        self._last_raise = now
-        self._commanded = value
-        return _speed(value, desired)
+        """The next command toward ``clamp_target(desired)``, or None.
 
-    def request_incline(self, desired: int, now: float) -> SafeCommand:
-        """An incline command within the device range and the backward limit."""
-        low, high, _step = self._incline_range
-        value = desired
-        if high > low:
-            value = min(max(value, low), high)
-        if self._limited():
-            value = min(value, self._incline_max)
-        return SafeCommand("incline", value, desired, value < desired, _TOKEN)
+        Decreases go at once, all the way. Increases facing forward go at once too;
+        while not facing forward, each is at most ``RAMP_STEP`` above the commanded
+        speed and at least ``RAMP_INTERVAL_S`` after the previous increase (None until
+        then: ask again at :meth:`next_ramp_time`). Two deliberate exceptions: from a
+        stopped belt the first step may go to the device minimum, and a device whose
+        step is coarser than ``RAMP_STEP`` moves one device step. No increase is
+        allowed while heart rate is over the maximum.
+        """
+        target = self.clamp_target(desired)
+        clamped = self._was_clamped(desired, target)
+        current = self._commanded
+        if target < current or (target == current and self._resend):
+            return self._speed_command(target, desired, clamped=clamped)
+        if target == current or self.heart_rate_high:
+            return None
+        if self._direction is not Direction.FORWARD:
+            if now < self._last_increase + RAMP_INTERVAL_S:
+                return None
+            lo, _, step = self._speed_range
+            candidate = current + RAMP_STEP
+            candidate = lo if candidate < lo else self._speed_grid(candidate)
+            if candidate <= current:
+                candidate = current + step if current >= lo else lo
+            if candidate < target:
+                target, clamped = candidate, False
+        self._last_increase = now
+        return self._speed_command(target, desired, clamped=clamped)
+
+    def next_ramp_time(self) -> float:
+        """When :meth:`request_speed` may next raise speed (``-inf``: any time)."""
+        return self._last_increase + RAMP_INTERVAL_S
 
     def turnaround_command(self, now: float) -> SafeCommand:
-        """Slow to turn-around speed, or stop for profiles that stop to turn."""
-        if PROFILE_LIMITS[self._profile].stop_at_turnaround:
-            value = 0
-        else:
-            value = min(self._commanded, TURNAROUND_SPEED)
-        self._commanded = value
-        return _speed(value, value)
+        """Slow for a turn-around: to ``min(commanded, TURNAROUND_SPEED)``, or stop.
+
+        Profiles that stop at turn-arounds (``older-adult``, ``rehab``) get 0.
+        """
+        del now  # part of the interface: every command is issued at a time
+        requested = 0 if self._stop_at_turnaround else TURNAROUND_SPEED
+        value = min(self._commanded, requested)
+        if value > 0:
+            lo = self._speed_range[0]
+            value = 0 if value < lo else self._speed_grid(value)
+        return self._speed_command(value, requested, clamped=False)
 
     def set_direction(self, direction: Direction, now: float, *, belt_speed: int) -> None:
-        """Change which way the runner faces; only at turn-around speed."""
+        """Record a direction change; the belt must be at turn-around speed for it.
+
+        Any change of direction (into ``turning``, out of it, or straight across) with
+        the belt above ``TURNAROUND_SPEED + SETTLE_TOLERANCE`` raises
+        :class:`SafetyStop` and changes nothing. Leaving ``forward`` clamps the
+        commanded speed to the ceiling (the next :meth:`request_speed` re-sends it
+        if that lowered it) and later increases ramp from there.
+        """
+        del now  # kept for the interface: the ramp timer keeps its last increase
         if direction is self._direction:
             return
         if belt_speed > TURNAROUND_SPEED + SETTLE_TOLERANCE:
             raise SafetyStop(
-                "turnaround",
-                f"cannot turn around at {belt_speed / 100:.2f} km/h "
-                f"(at most {TURNAROUND_SPEED / 100:.1f} km/h)",
+                "turnaround_too_fast",
+                f"cannot change direction from {self._direction} to {direction} with the belt"
+                f" at {belt_speed / 100:.2f} km/h (at most"
+                f" {(TURNAROUND_SPEED + SETTLE_TOLERANCE) / 100:.2f} km/h)",
             )
         self._direction = direction
-        self._over = 0
-        if self._limited():
-            self._commanded = min(self._commanded, self._ceiling)
-            self._last_raise = now
-
-    def observe(self, speed: int, now: float, heart_rate: int | None) -> Reaction:
-        """React to one telemetry record (belt speed in 0.01 km/h)."""
-        if self._limited() and speed > self._ceiling + OVER_CEILING_TOLERANCE:
-            self._over += 1
-            if self._over > _VIOLATION_RECORDS:
-                return Reaction(
-                    ReactionKind.STOP,
-                    None,
-                    f"belt at {speed / 100:.2f} km/h stayed over the "
-                    f"{self._ceiling / 100:.1f} km/h ceiling",
-                )
-            self._commanded = min(self._commanded, self._ceiling)
-            if self._commanded == 0:
-                self._commanded = self.clamp_target(self._ceiling)
-            command = _speed(self._commanded, speed)
-            return Reaction(
-                ReactionKind.CORRECT,
-                command,
-                f"belt at {speed / 100:.2f} km/h, over the {self._ceiling / 100:.1f} km/h ceiling",
-            )
-        self._over = 0
-        if self._max_hr is not None and heart_rate is not None and heart_rate > self._max_hr:
-            self._hr_over += 1
-            if heart_rate > self._max_hr + _HR_STOP_MARGIN or self._hr_over > _HR_SLOW_RECORDS:
-                return Reaction(
-                    ReactionKind.STOP, None, f"heart rate {heart_rate} bpm over {self._max_hr}"
-                )
-            lower = self.clamp_target(max(self._commanded - RAMP_STEP, self._low))
-            if lower < self._commanded:
-                self._commanded = lower
-                return Reaction(
-                    ReactionKind.SLOW,
-                    _speed(lower, lower),
-                    f"heart rate {heart_rate} bpm over {self._max_hr}: slowing down",
-                )
-            return _NONE
-        self._hr_over = 0
-        return _NONE
+        if direction is Direction.FORWARD:
+            self._over_records = 0  # turning -> backward keeps counting: both are limited
+        if direction is not Direction.FORWARD and self._commanded > 0:
+            clamped = self.clamp_target(self._commanded)
+            if clamped < self._commanded:
+                self._commanded = clamped
+                self._resend = True
 
     def reset_after_stop(self) -> None:
-        """The belt was stopped outside :meth:`request_speed` (stop, console, link)."""
+        """The belt was stopped outside :meth:`request_speed`: the commanded speed is 0."""
         self._commanded = 0
-        self._over = 0
+        self._resend = False
+
+    # -- incline ---------------------------------------------------------------
+
+    def _incline_upper(self) -> int:
+        hi = self._incline_range[1]
+        if self._direction is Direction.FORWARD:
+            return hi
+        return min(hi, self._backward_incline_max)
+
+    def request_incline(self, desired: int, now: float) -> SafeCommand:
+        """An incline command within the device range and, backward, at most 10 %.
+
+        15 % with ``allow_steep``, except for the walking-only profiles (``rehab``,
+        ``older-adult``), which stay at 10 %. Quantised down to the device step.
+        """
+        del now  # part of the interface: every command is issued at a time
+        lo, _, step = self._incline_range
+        upper = self._incline_upper()
+        value = lo + (min(max(desired, lo), upper) - lo) // step * step
+        on_grid = lo + (max(desired, lo) - lo) // step * step
+        with _minting():
+            command = SafeCommand("incline", value, desired, value < on_grid)
+        self._incline = value
+        return command
+
+    def incline_correction(self, now: float) -> SafeCommand | None:
+        """A command lowering the incline when the last one is over today's limit.
+
+        After a change to backward, the incline set while facing forward may be too
+        steep; the engine asks this after every :meth:`set_direction`.
+        """
+        if self._incline is None or self._incline <= self._incline_upper():
+            return None
+        return self.request_incline(self._incline, now)
+
+    # -- telemetry -------------------------------------------------------------
+
+    def observe(self, speed: int, now: float, heart_rate: int | None) -> Reaction:
+        """React to one telemetry record (belt ``speed``, ``heart_rate`` when known).
+
+        Backward (or turning) more than ``OVER_CEILING_TOLERANCE`` over the ceiling:
+        ``CORRECT`` with a command back under the ceiling on this very record, and
+        ``STOP`` when the belt is still over two records later. Heart rate over the
+        maximum: ``SLOW`` (a command ``RAMP_STEP`` lower, at most one per
+        ``RAMP_INTERVAL_S``, down to the device minimum); more than
+        ``HR_FAR_OVER_BPM`` over, or over for ``HR_PERSIST_S``: ``STOP``.
+        """
+        over = (
+            self._direction is not Direction.FORWARD
+            and speed > self._ceiling + OVER_CEILING_TOLERANCE
+        )
+        self._over_records = self._over_records + 1 if over else 0
+        if over and self._over_records >= STOP_AFTER_OVER_RECORDS:
+            return self._stop(
+                f"belt at {speed / 100:.2f} km/h, still over the {self._ceiling / 100:.2f}"
+                " km/h ceiling after correction"
+            )
+        hr_stop = self._heart_rate_stop(heart_rate, now)
+        if hr_stop is not None:
+            return self._stop(hr_stop)
+        slow_to = self._slow_target(now)
+        if over:
+            ceiling_value = self.clamp_target(self._ceiling)
+            value = min(self._commanded, ceiling_value) if self._commanded > 0 else ceiling_value
+            reason = (
+                f"belt at {speed / 100:.2f} km/h is over the {self._ceiling / 100:.2f} km/h ceiling"
+            )
+            if slow_to is not None and slow_to < value:
+                value = slow_to
+                self._last_slow = now
+                reason += f"; heart rate {heart_rate} bpm over {self._max_hr} bpm"
+            command = self._speed_command(value, value, clamped=False)
+            return Reaction(ReactionKind.CORRECT, command, reason)
+        if slow_to is not None:
+            self._last_slow = now
+            command = self._speed_command(slow_to, slow_to, clamped=False)
+            return Reaction(
+                ReactionKind.SLOW,
+                command,
+                f"heart rate {heart_rate} bpm over the {self._max_hr} bpm maximum",
+            )
+        return _NO_REACTION
+
+    def _stop(self, reason: str) -> Reaction:
+        command = self._speed_command(0, 0, clamped=False)
+        return Reaction(ReactionKind.STOP, command, reason)
+
+    def _heart_rate_stop(self, heart_rate: int | None, now: float) -> str | None:
+        """Update the heart-rate state; a reason when it calls for a stop."""
+        if heart_rate is None or self._max_hr is None:
+            return None  # unknown: keep the state as it was
+        if heart_rate <= self._max_hr:
+            self._hr_over_since = None
+            return None
+        if heart_rate > self._max_hr + HR_FAR_OVER_BPM:
+            return f"heart rate {heart_rate} bpm far over the {self._max_hr} bpm maximum"
+        if self._hr_over_since is None:
+            self._hr_over_since = now
+        elif now - self._hr_over_since >= HR_PERSIST_S:
+            return (
+                f"heart rate over the {self._max_hr} bpm maximum for"
+                f" {now - self._hr_over_since:.0f} s"
+            )
+        return None
+
+    def _slow_target(self, now: float) -> int | None:
+        """The next heart-rate slow-down step, when one is due and possible."""
+        if not self.heart_rate_high or now < self._last_slow + RAMP_INTERVAL_S:
+            return None
+        lo = self._speed_range[0]
+        current = self._commanded
+        if current <= lo:
+            return None  # at the recovery speed (or stopped): nothing lower to send
+        lower = current - RAMP_STEP
+        return lo if lower <= lo else self._speed_grid(lower)

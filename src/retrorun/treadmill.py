@@ -199,7 +199,7 @@ async def _platform_errors() -> AsyncIterator[None]:
         raise NoAdapterError(str(exc) or "no system bus") from exc
     except BleakError as exc:
         text = str(exc).lower()
-        if "adapter" in text or "bluetooth" in text and "not" in text or "dbus" in text:
+        if "adapter" in text or ("bluetooth" in text and "not" in text) or "dbus" in text:
             raise NoAdapterError(str(exc)) from exc
         raise LinkError(f"Bluetooth: {exc}") from exc
 
@@ -252,7 +252,9 @@ async def find_treadmill(
             wanted, timeout, **dict(scanner_kwargs or {})
         )
     if device is None:
-        raise DeviceNotFoundError(f"no FTMS treadmill named {name_or_address!r} found in {timeout:g} s")
+        raise DeviceNotFoundError(
+            f"no FTMS treadmill named {name_or_address!r} found in {timeout:g} s"
+        )
     return device, names.get(device.address, device.name or name_or_address)
 
 
@@ -464,9 +466,7 @@ class Treadmill:
         await client.start_notify(FITNESS_MACHINE_STATUS_UUID, self._on_status)
         await self._take_control()
 
-    async def _read_range(
-        self, uuid: str, kind: type[SpeedRange] | type[InclinationRange]
-    ) -> Any:
+    async def _read_range(self, uuid: str, kind: type[SpeedRange] | type[InclinationRange]) -> Any:
         client = self._require_client()
         if client.services.get_characteristic(uuid) is None:
             return None
@@ -663,7 +663,7 @@ class Treadmill:
             if now is not None and abs(now - target) <= SETTLE_TOLERANCE:
                 return True
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 1e-3:  # arrived (clocks round; never spin on a sliver)
                 break
             self._record_seen.clear()
             with contextlib.suppress(TimeoutError):
@@ -679,6 +679,13 @@ class Treadmill:
                     f"{now / 100:.2f} km/h for {timeout:g} s",
                 )
         return False
+
+    async def next_record(self, timeout: float) -> None:
+        """Wait for the next telemetry record, at most ``timeout`` seconds."""
+        self._record_seen.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(timeout, 0.0)):
+                await self._record_seen.wait()
 
     # ---------------------------------------------------------------- streams
 
@@ -752,9 +759,12 @@ class Treadmill:
         if kind is TreadmillEventKind.SAFETY_KEY:
             self.started = False
         value = status.value
-        if kind is TreadmillEventKind.TARGET_SPEED_CHANGED and value is not None:
-            if self.profile.has("speed_in_mph"):
-                value = round(value * KMH_PER_MPH)
+        if (
+            kind is TreadmillEventKind.TARGET_SPEED_CHANGED
+            and value is not None
+            and self.profile.has("speed_in_mph")
+        ):
+            value = round(value * KMH_PER_MPH)
         self._emit(kind, value, detail=f"status 0x{status.op:02X}")
 
     def _on_disconnect(self, _client: BleakClient) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bumble.link import LocalLink
 
 from retrorun.ble import Link, open_link
-from retrorun.devices import DeviceProfile, builtin_device_profiles
+from retrorun.devices import DeviceProfile, builtin_device_profiles, match_device_profile
 from retrorun.treadmill import Treadmill
 from treadsim.runtime import Simulator
 
@@ -46,7 +46,7 @@ async def rig(
     profile: DeviceProfile | None = None, faults: Sequence[str] = ()
 ) -> AsyncIterator[Rig]:
     link = LocalLink()
-    chosen = profile or builtin_device_profiles()[0]
+    chosen = profile or match_device_profile(None)
     async with (
         Simulator(chosen, faults=faults, local_link=link) as sim,
         open_link(local_link=link) as ble,

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from client_support import rig
 
-from retrorun.devices import DeviceProfile, builtin_device_profiles
+from retrorun.devices import DeviceProfile, match_device_profile
 from retrorun.errors import CommandIgnored, CommandRejected, DeviceNotFoundError
 from retrorun.limits import RunnerProfile
 from retrorun.safety import SafetyGovernor
@@ -24,7 +24,7 @@ def governor(limits: tuple[int, int, int], incline: tuple[int, int, int]) -> Saf
 
 
 def quirky(*quirks: str) -> DeviceProfile:
-    data = builtin_device_profiles()[0].model_dump()
+    data = match_device_profile(None).model_dump()
     data["name"] = "Quirky Mill"
     data["quirks"] = {q: {"source": "test", "note": "test"} for q in quirks}
     return DeviceProfile.model_validate(data)

@@ -1,227 +1,321 @@
-"""The simulated treadmill's FTMS server, through bytes only (no Bluetooth)."""
+"""The FTMS server through bytes only: reads, procedures, result codes, telemetry."""
 
 from __future__ import annotations
 
 import pytest
+from sim_support import control, generic, make, records, run_for, send, with_quirks
 
-from retrorun.devices import DeviceProfile, builtin_device_profiles
-from retrorun.errors import UsageError
 from retrorun.ftms import (
     ControlRequest,
     ControlResponse,
+    FitnessMachineFeature,
+    InclinationRange,
+    MachineFeature,
     MachineStatus,
-    RecordAssembler,
-    ResultCode,
+    ServiceData,
     SpeedRange,
     StatusOp,
+    TargetSettingFeature,
+    TrainingStatus,
+    TrainingStatusCode,
     TreadmillData,
 )
-from treadsim._api import AttError, Outgoing, Send
-from treadsim.faults import FaultPlan, parse_fault
-from treadsim.physics import Belt
-from treadsim.server import FtmsServer
+from treadsim._api import AttError, GattApp, Send
+from treadsim.server import (
+    CONTROL_POINT,
+    FEATURE,
+    INCLINE_RANGE,
+    SPEED_RANGE,
+    STATUS,
+    TRAINING_STATUS,
+    TREADMILL_DATA,
+    FtmsServer,
+)
 
-CONTROL, STATUS, DATA = 0x2AD9, 0x2ADA, 0x2ACD
-
-
-def generic() -> DeviceProfile:
-    return builtin_device_profiles()[0]
-
-
-def with_quirks(*quirks: str) -> DeviceProfile:
-    base = generic().model_dump()
-    base["quirks"] = {q: {"source": "test", "note": "test"} for q in quirks}
-    return DeviceProfile.model_validate(base)
+SUCCESS, NOT_SUPPORTED, INVALID, FAILED, NOT_PERMITTED = 0x01, 0x02, 0x03, 0x04, 0x05
 
 
-def make(profile: DeviceProfile | None = None, *faults: str) -> FtmsServer:
-    server = FtmsServer(profile or generic(), faults=FaultPlan([parse_fault(f) for f in faults]))
-    server.connected()
-    return server
+def test_it_is_a_gatt_app() -> None:
+    app: GattApp = make()
+    assert app.advertised_name == "Generic FTMS"
+    data = ServiceData.from_bytes(app.service_data())
+    assert data == ServiceData()
 
 
-def send(server: FtmsServer, request: ControlRequest) -> tuple[int, list[MachineStatus]]:
-    server.write_control_point(bytes(request), indications_enabled=True)
-    out = server.drain()
-    responses = [ControlResponse.from_bytes(o.payload) for o in out if o.uuid == CONTROL]
-    assert len(responses) == 1
-    assert responses[0].request_op == request.op
-    statuses = [MachineStatus.from_bytes(o.payload) for o in out if o.uuid == STATUS]
-    return responses[0].result, statuses
-
-
-def run_for(server: FtmsServer, seconds: float, start: float = 0.0) -> list[Outgoing]:
-    out: list[Outgoing] = []
-    t = start
-    while t < start + seconds - 1e-9:
-        t += 0.1
-        server.tick(t)
-        out.extend(server.drain())
-    return out
-
-
-def records(out: list[Outgoing]) -> list[TreadmillData]:
-    assembler = RecordAssembler()
-    found = []
-    for o in out:
-        if o.uuid == DATA and o.payload != bytes([0x04, 0x00, 0x10]):
-            record = assembler.feed_bytes(o.payload)
-            if record is not None:
-                found.append(record)
-    return found
-
-
-def test_request_control_comes_first() -> None:
+def test_reads_feature_ranges_and_training_status() -> None:
     server = make()
-    assert send(server, ControlRequest.set_target_speed(300))[0] == ResultCode.CONTROL_NOT_PERMITTED
-    assert send(server, ControlRequest.request_control())[0] == ResultCode.SUCCESS
-    result, statuses = send(server, ControlRequest.set_target_speed(300))
-    assert result == ResultCode.SUCCESS
-    assert statuses == [MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (300,))]
+    feature = FitnessMachineFeature.from_bytes(server.read(FEATURE))
+    assert feature.machine & MachineFeature.INCLINATION
+    assert feature.target & TargetSettingFeature.SPEED
+    assert feature.target & TargetSettingFeature.INCLINATION
+    assert not feature.machine & MachineFeature.STEP_COUNT
+    assert SpeedRange.from_bytes(server.read(SPEED_RANGE)) == SpeedRange(50, 1600, 10)
+    assert InclinationRange.from_bytes(server.read(INCLINE_RANGE)) == InclinationRange(0, 150, 5)
+    status = TrainingStatus.from_bytes(server.read(TRAINING_STATUS))
+    assert status.status == TrainingStatusCode.IDLE
+    control(server)
+    send(server, ControlRequest.start_or_resume())
+    status = TrainingStatus.from_bytes(server.read(TRAINING_STATUS))
+    assert status.status == TrainingStatusCode.MANUAL_MODE
+    assert server.read(0x2A00) == b""
 
 
-def test_ranges_unknown_ops_and_att_errors() -> None:
+def test_flat_deck_has_no_incline_feature_and_accepts_only_zero() -> None:
+    server = make(with_quirks(incline={"min_pct": 0, "max_pct": 0}))
+    feature = FitnessMachineFeature.from_bytes(server.read(FEATURE))
+    assert not feature.machine & MachineFeature.INCLINATION
+    assert not feature.target & TargetSettingFeature.INCLINATION
+    control(server)
+    assert send(server, ControlRequest.set_target_inclination(0))[0] == SUCCESS
+    assert send(server, ControlRequest.set_target_inclination(10))[0] == INVALID
+    record = records(run_for(server, 1.0))[0]
+    assert record.inclination is None
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ControlRequest.reset(),
+        ControlRequest.set_target_speed(300),
+        ControlRequest.set_target_inclination(10),
+        ControlRequest.start_or_resume(),
+        ControlRequest.stop(),
+        ControlRequest.pause(),
+        ControlRequest.set_targeted_distance(1000),
+        ControlRequest.set_targeted_training_time(600),
+    ],
+)
+def test_every_procedure_needs_control_first(request_: ControlRequest) -> None:
     server = make()
-    send(server, ControlRequest.request_control())
-    assert send(server, ControlRequest.set_target_speed(2000))[0] == ResultCode.INVALID_PARAMETER
-    assert send(server, ControlRequest.set_target_inclination(500))[0] == (
-        ResultCode.INVALID_PARAMETER
+    assert send(server, request_) == (NOT_PERMITTED, [])
+    control(server)
+    result, statuses = send(server, request_)
+    assert result == SUCCESS
+    assert len(statuses) == 1  # each change is announced
+
+
+def test_procedures_and_their_status_notifications() -> None:
+    server = make()
+    control(server)
+    assert send(server, ControlRequest.set_target_speed(500)) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (500,))],
     )
-    assert send(server, ControlRequest(0x13, (1,)))[0] == ResultCode.OP_CODE_NOT_SUPPORTED
+    assert server.belt.running
+    assert send(server, ControlRequest.set_target_inclination(25)) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.TARGET_INCLINE_CHANGED, (25,))],
+    )
+    assert send(server, ControlRequest.pause()) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (2,))],
+    )
+    assert server.belt.paused
+    assert send(server, ControlRequest.start_or_resume()) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER)],
+    )
+    assert server.belt.target == 500  # resumed at the paused target
+    assert send(server, ControlRequest.set_targeted_distance(5000)) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.TARGETED_DISTANCE_CHANGED, (5000,))],
+    )
+    assert send(server, ControlRequest.set_targeted_training_time(1800)) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.TARGETED_TRAINING_TIME_CHANGED, (1800,))],
+    )
+    assert (server.targeted_distance, server.targeted_time) == (5000, 1800)
+    assert send(server, ControlRequest.stop()) == (
+        SUCCESS,
+        [MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (1,))],
+    )
+    assert server.belt.target == 0
+    assert send(server, ControlRequest.reset()) == (SUCCESS, [MachineStatus(StatusOp.RESET)])
+    assert not server.controlled  # reset releases control
+    assert send(server, ControlRequest.start_or_resume())[0] == NOT_PERMITTED
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ControlRequest.set_target_speed(49),
+        ControlRequest.set_target_speed(1601),
+        ControlRequest.set_target_speed(0),
+        ControlRequest.set_target_inclination(-5),
+        ControlRequest.set_target_inclination(151),
+        ControlRequest(0x08, (3,)),  # neither stop nor pause
+    ],
+)
+def test_out_of_range_targets_are_invalid_parameters(request_: ControlRequest) -> None:
+    server = make()
+    control(server)
+    assert send(server, request_) == (INVALID, [])
+    assert server.belt.target == 0
+
+
+def test_a_truncated_parameter_is_an_invalid_parameter() -> None:
+    server = make()
+    control(server)
+    server.write_control_point(b"\x02\x10", indications_enabled=True)
+    (out,) = server.drain()
+    assert ControlResponse.from_bytes(out.payload) == ControlResponse(0x02, INVALID)
+
+
+@pytest.mark.parametrize("op", [0x04, 0x05, 0x11, 0x13, 0x20, 0x7F])
+def test_unsupported_op_codes(op: int) -> None:
+    server = make()
+    control(server)
+    server.write_control_point(bytes([op, 0, 0, 0, 0]), indications_enabled=True)
+    (out,) = server.drain()
+    assert out.uuid == CONTROL_POINT
+    assert out.send is Send.INDICATE
+    assert ControlResponse.from_bytes(out.payload) == ControlResponse(op, NOT_SUPPORTED)
+
+
+def test_att_errors() -> None:
+    server = make()
     with pytest.raises(AttError) as err:
         server.write_control_point(b"\x00", indications_enabled=False)
     assert err.value.code == 0xFD
     server.write_control_point(b"\x00", indications_enabled=True)
-    with pytest.raises(AttError) as err:  # the first response is not out yet
-        server.write_control_point(b"\x00", indications_enabled=True)
+    with pytest.raises(AttError) as err:  # the first response has not gone out
+        server.write_control_point(b"\x07", indications_enabled=True)
     assert err.value.code == 0xFE
-
-
-def test_belt_accelerates_at_the_profile_rate_and_reports_it() -> None:
-    server = make()
-    send(server, ControlRequest.request_control())
-    send(server, ControlRequest.set_target_speed(500))
-    out = run_for(server, 6.0)
-    speeds = [r.speed for r in records(out)]
-    assert speeds[0] is not None
-    assert speeds[0] <= 110  # 1 km/h per second from standstill
-    assert speeds[-1] == 500
-    state = server.state_dict(6.0)
-    assert state["belt_kmh"] == 5.0
-    assert state["controlled"]
-
-
-def test_records_split_at_mtu_23_and_whole_after_raising_it() -> None:
-    server = make(with_quirks("step_count_bit13"))
-    run_for(server, 1.0)
-    small = [o for o in run_for(server, 1.0, 1.0) if o.uuid == DATA]
-    assert all(len(o.payload) <= 20 for o in small)
-    assert len(small) > 1
-    server.set_mtu(247)
-    big = [o for o in run_for(server, 1.0, 2.0) if o.uuid == DATA]
-    assert len(big) == 1
-    assert records(big)[0].step_count is not None
+    server.drain()
+    server.write_control_point(b"\x07", indications_enabled=True)  # now it may
+    server.drain()
+    with pytest.raises(AttError):
+        server.write_control_point(b"", indications_enabled=True)
 
 
 def test_disconnect_loses_control_and_the_belt_keeps_running() -> None:
     server = make()
-    send(server, ControlRequest.request_control())
+    control(server)
     send(server, ControlRequest.set_target_speed(300))
     run_for(server, 4.0)
     server.disconnected()
     assert not server.controlled
-    assert server.state_dict(4.0)["belt_kmh"] == 3.0
+    assert run_for(server, 3.0, 4.0) == []  # nothing is sent to nobody
+    state = server.state_dict(7.0)
+    assert state == {
+        "t": 7.0,
+        "belt_kmh": 3.0,
+        "target_kmh": 3.0,
+        "incline_pct": 0.0,
+        "running": True,
+        "connected": False,
+        "controlled": False,
+    }
+    server.connected()
+    assert send(server, ControlRequest.set_target_speed(400))[0] == NOT_PERMITTED
 
 
-def test_console_and_safety_key_send_status() -> None:
+def test_treadmill_data_at_the_notify_period() -> None:
+    server = make(with_quirks(notify_period_s=0.5))
+    out = run_for(server, 10.0)
+    assert len(records(out)) == 20
     server = make()
+    assert len(records(run_for(server, 10.0))) == 10
+
+
+def test_telemetry_reports_the_belt() -> None:
+    server = make()
+    control(server)
+    send(server, ControlRequest.set_target_speed(500))
+    send(server, ControlRequest.set_target_inclination(20))
+    found = records(run_for(server, 60.0))
+    speeds = [r.speed for r in found]
+    assert speeds[0] is not None
+    assert speeds[0] <= 110  # 1 km/h per second from standstill
+    last = found[-1]
+    assert last.speed == 500
+    assert last.inclination == 20
+    assert last.total_distance is not None
+    assert 70 < last.total_distance < 80  # ~ 5 km/h for a minute, less the ramp
+    assert last.elapsed_time in (59, 60)
+    assert last.total_energy is not None
+    assert last.total_energy > 0
+    assert last.energy_per_minute is not None
+    assert last.energy_per_minute > 0
+    assert last.heart_rate is not None
+    assert last.heart_rate > 80
+    assert last.average_speed is not None
+    assert 450 < last.average_speed < 500
+    assert last.step_count is None
+    state = server.state_dict(60.0)
+    assert state["belt_kmh"] == 5.0
+    assert state["incline_pct"] == 2.0
+    assert state["controlled"]
+
+
+def test_records_split_at_mtu_23_and_whole_after_raising_it() -> None:
+    server = make()
+    control(server)
+    send(server, ControlRequest.set_target_speed(500))
+    small = [o for o in run_for(server, 3.0) if o.uuid == TREADMILL_DATA]
+    assert all(len(o.payload) <= 20 for o in small)
+    assert len(small) == 6  # two parts per record
+    parts = [TreadmillData.from_bytes(o.payload) for o in small[:2]]
+    assert parts[0].speed is None  # More Data on the first part
+    assert parts[1].speed is not None  # the speed travels in the last
+    assert len(records(small)) == 3
+    server.set_mtu(247)
+    big = [o for o in run_for(server, 3.0, 3.0) if o.uuid == TREADMILL_DATA]
+    assert len(big) == 3
+    assert all(TreadmillData.from_bytes(o.payload).speed is not None for o in big)
+
+
+def test_a_new_connection_starts_at_mtu_23() -> None:
+    server = make()
+    server.set_mtu(185)
+    server.disconnected()
+    server.connected()
+    assert server.mtu == 23
+
+
+def test_console_buttons_send_status() -> None:
+    server = make()
+    server.console_speed(+50)  # from rest: starts at 0.5 km/h
     server.console_speed(+50)
+    server.console_speed(-20)
+    server.console_speed(2000, absolute=True)  # clamped to the maximum
+    server.console_pause()
+    server.console_start()
+    server.console_stop()
     server.safety_key()
-    ops = [MachineStatus.from_bytes(o.payload).op for o in server.drain() if o.uuid == STATUS]
-    assert ops == [StatusOp.TARGET_SPEED_CHANGED, StatusOp.STOPPED_BY_SAFETY_KEY]
+    statuses = [MachineStatus.from_bytes(o.payload) for o in server.drain() if o.uuid == STATUS]
+    assert statuses == [
+        MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER),
+        MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (50,)),
+        MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (100,)),
+        MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (80,)),
+        MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (1600,)),
+        MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (2,)),
+        MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER),
+        MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (1,)),
+        MachineStatus(StatusOp.STOPPED_BY_SAFETY_KEY),
+    ]
+
+
+def test_console_changes_without_effect_send_nothing() -> None:
+    server = make()
+    server.console_speed(1600, absolute=True)
+    server.drain()
+    server.console_speed(+10)  # already at the maximum
+    assert server.drain() == []
+
+
+def test_safety_key_stops_the_belt_at_once() -> None:
+    server = make()
+    server.console_speed(800, absolute=True)
+    run_for(server, 10.0)
+    server.safety_key()
     assert server.belt.speed == 0
+    assert server.state_dict(10.0)["running"] is False
 
 
-@pytest.mark.parametrize(
-    ("quirk", "request_", "expected"),
-    [
-        ("rejects_request_control", ControlRequest.request_control(), 0x02),
-        ("needs_start_before_speed", ControlRequest.set_target_speed(300), 0x04),
-    ],
-)
-def test_quirks_change_the_procedure(quirk: str, request_: ControlRequest, expected: int) -> None:
-    server = make(with_quirks(quirk, "rejects_request_control"))
-    assert send(server, request_)[0] == expected
-
-
-def test_speed_in_mph_quirk_converts_both_ways() -> None:
-    server = make(with_quirks("speed_in_mph"))
-    send(server, ControlRequest.request_control())
-    _, statuses = send(server, ControlRequest.set_target_speed(310))  # 3.10 mph
-    assert server.belt.target == 499  # 4.99 km/h
-    assert statuses[0].values == (310,)  # reported back in mph
-
-
-def test_zero_ranges_quirk_and_fault() -> None:
-    for server in (make(with_quirks("zero_ranges")), make(None, "zero-ranges")):
-        assert SpeedRange.from_bytes(server.read(0x2AD4)) == SpeedRange(0, 0, 0)
-
-
-def test_timed_faults_fire_once_at_their_time() -> None:
-    server = make(None, "console-speedup@1:9", "garbage@2", "drop-link@3", "stall@0.5:2")
-    out = run_for(server, 4.0)
-    assert any(o.send is Send.DISCONNECT for o in out)
-    assert server.belt.target == 900
-    assert any(o.payload == bytes([0x04, 0x00, 0x10]) for o in out)
-    assert len(records(out)) <= 3  # silent from 0.5 s to 2.5 s
-
-
-def test_ignore_speed_and_reject_control_faults() -> None:
-    server = make(None, "ignore-speed")
-    send(server, ControlRequest.request_control())
-    assert send(server, ControlRequest.set_target_speed(300))[0] == ResultCode.SUCCESS
-    run_for(server, 3.0)
-    assert server.belt.speed == 0
-    rejecting = make(None, "reject-control")
-    assert send(rejecting, ControlRequest.request_control())[0] == (
-        ResultCode.CONTROL_NOT_PERMITTED
-    )
-
-
-def test_physics_distance_and_heart_rate() -> None:
-    belt = Belt(1.0, 1.5, 0.5)
-    belt.target = 360
-    belt.start()
-    for _ in range(600):
-        belt.step(0.1)
-    assert 55 < belt.distance_m < 60  # 3.6 km/h = 1 m/s, less the ramp
-    assert belt.heart_rate > 90
-    belt.stop()
-    for _ in range(30):
-        belt.step(0.1)
-    assert belt.speed == 0
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "warp@3",
-        "stall@3",
-        "console-stop",
-        "reject-control@3",
-        "slow-ramp",
-        "stall@x:3",
-        "console-speedup@-1:5",
-        "slow-ramp:0",
-        "garbage@2:1",
-    ],
-)
-def test_bad_fault_specs_are_one_line_usage_errors(spec: str) -> None:
-    with pytest.raises(UsageError) as err:
-        parse_fault(spec)
-    assert "\n" not in str(err.value)
-
-
-def test_fault_specs_parse() -> None:
-    assert str(parse_fault("console-speedup@30:9")) == "console-speedup@30:9"
-    assert parse_fault("slow-ramp:0.2").arg == 0.2
+def test_console_status_is_not_sent_while_disconnected() -> None:
+    server = FtmsServer(generic())
+    server.console_speed(+100)
+    assert server.drain() == []
+    assert server.belt.running

@@ -6,6 +6,12 @@ runs bumble's host over that HCI transport, and ``open_link(local_link=link)``
 puts a bumble central on a virtual controller beside the in-process simulator.
 Either way the caller passes ``link.client_kwargs`` to ``BleakClient`` and
 ``link.scanner_kwargs`` to ``BleakScanner`` and otherwise writes plain bleak code.
+
+Status: client (connect, discovery, read, write with/without response, notify and
+indicate, MTU exchange, disconnect callback) and scanner (name, service UUIDs, service
+data, RSSI, UUID filter) done and tested against ``treadsim.gatt.Peripheral`` on a
+``LocalLink`` and over ``tcp-server:``/``tcp-client:`` (tests/ble). Not implemented:
+pairing, descriptor caching, scanner ``passive`` mode (always active).
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ async def open_link(
 
     ``mtu``: the ATT MTU bumble clients ask for after connecting (None keeps 23).
     """
+    if hci is not None and local_link is not None:
+        raise UsageError("open_link: give an HCI transport or a local link, not both")
     if hci is None and local_link is None:
         yield Link("platform Bluetooth adapter")
         return

@@ -9,9 +9,15 @@ dongle). ``BumbleClient`` and ``BumbleScanner`` are the ``BaseBleakClient`` and
 ``central=`` keyword argument, which bleak passes through.
 
 Pitfalls this code exists for (each hung a prototype): a connect to a peer that
-is not advertising never returns in bumble's virtual controller, so the client
-waits for an advertisement first and bounds the connect with a timeout; every
-bumble error is mapped to bleak's exception types, so callers see one API.
+is not advertising never returns in bumble's virtual controller (it ignores LE Create
+Connection Cancel; ``retrorun.ble._controller.VirtualController`` answers it), so the
+client waits for an advertisement first and bounds the connect with a timeout; every
+bumble error is mapped to bleak's exception types (``BleakDeviceNotFoundError`` for
+absent or silent peers, ``BleakGATTProtocolError`` with the ATT error code,
+``BleakError`` otherwise), so callers see one API. The disconnected callback fires on
+every disconnection, ours included, as bleak's BlueZ and CoreBluetooth backends do.
+An active scan merges the scan response into the advertisement: service UUIDs are
+de-duplicated.
 """
 
 from __future__ import annotations
@@ -31,17 +37,20 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bumble import att, core, hci
-from bumble.controller import Controller
 from bumble.device import Connection, Device, Peer
 from bumble.host import Host
 from bumble.transport.common import AsyncPipeSink
+
+from retrorun.ble._controller import VirtualController, next_random_address
 
 __all__ = ["BumbleCentral", "BumbleClient", "BumbleScanner", "normalize_address"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MTU = 247  # what the client asks for after connecting (23 is the ATT default)
-_CENTRAL_ADDRESS = "C0:DE:00:00:00:01"
+# bumble's own connect timeout, then the Create Connection Cancel round trip: past
+# this margin the controller is not answering and the connect is abandoned.
+_CANCEL_MARGIN_S = 5.0
 
 _PROPERTY_NAMES: dict[int, str] = {
     0x01: "broadcast",
@@ -83,13 +92,14 @@ class BumbleCentral:
     @classmethod
     async def on_local_link(cls, link: Any) -> BumbleCentral:
         """A central on a new virtual controller attached to ``link``."""
-        controller = Controller("retrorun", link=link, public_address=_CENTRAL_ADDRESS)
+        address = next_random_address()
+        controller = VirtualController("retrorun", link=link, public_address=address)
         device = Device(
             name="retrorun",
-            address=hci.Address(_CENTRAL_ADDRESS),
+            address=hci.Address(address),
             host=Host(controller, AsyncPipeSink(controller)),
         )
-        central = cls(device)
+        central = cls(device, closers=[functools.partial(_leave_link, link, controller)])
         await device.power_on()
         return central
 
@@ -100,7 +110,7 @@ class BumbleCentral:
 
         transport = await open_transport(spec)
         device = Device.with_hci(
-            "retrorun", hci.Address(_CENTRAL_ADDRESS), transport.source, transport.sink
+            "retrorun", hci.Address(next_random_address()), transport.source, transport.sink
         )
         central = cls(device, closers=[transport.close])
         try:
@@ -146,7 +156,7 @@ class BumbleCentral:
                 with contextlib.suppress(Exception):
                     await self.device.stop_scanning()
 
-    async def wait_for_advertisement(self, address: str, timeout: float) -> Any:  # noqa: ASYNC109
+    async def wait_for_advertisement(self, address: str, timeout: float) -> Any:
         """The next advertisement from ``address``; ``BleakDeviceNotFoundError`` after
         ``timeout`` (a connect to a silent peer would hang the virtual controller)."""
         wanted = normalize_address(address)
@@ -168,6 +178,12 @@ class BumbleCentral:
             await self.stop_scanning(listener)
 
 
+def _leave_link(link: Any, controller: VirtualController) -> None:
+    controller.drop_all()
+    with contextlib.suppress(KeyError, ValueError):
+        link.remove_controller(controller)
+
+
 def _advertisement_data(advertisement: Any) -> tuple[str | None, AdvertisementData]:
     data = advertisement.data
     AD = core.AdvertisingData  # noqa: N806 - bumble's name
@@ -186,7 +202,8 @@ def _advertisement_data(advertisement: Any) -> tuple[str | None, AdvertisementDa
     ):
         for uuid in data.get_all(kind):
             items = uuid if isinstance(uuid, list) else [uuid]
-            uuids.extend(_uuid_str(u) for u in items)
+            # An active scan merges the scan response in: a UUID may come twice.
+            uuids.extend(u for u in map(_uuid_str, items) if u not in uuids)
     service_data: dict[str, bytes] = {}
     for kind in (AD.SERVICE_DATA_16_BIT_UUID, AD.SERVICE_DATA_128_BIT_UUID):
         for entry in data.get_all(kind):
@@ -273,7 +290,6 @@ class BumbleClient(BaseBleakClient):
             address_or_ble_device.name or "" if isinstance(address_or_ble_device, BLEDevice) else ""
         )
         self._subscriptions: dict[int, Callable[[Any], None]] = {}
-        self._closing = False
 
     @property
     def name(self) -> str:
@@ -293,7 +309,10 @@ class BumbleClient(BaseBleakClient):
         name, _adv = _advertisement_data(advertisement)
         self._name = self._name or (name or "")
         try:
-            async with asyncio.timeout(timeout):
+            # bumble cancels the connect itself after ``timeout`` (our virtual
+            # controller answers the cancel); the outer bound is for a controller
+            # that never answers.
+            async with asyncio.timeout(timeout + _CANCEL_MARGIN_S):
                 connection = await self._central.device.connect(
                     advertisement.address, timeout=timeout
                 )
@@ -301,10 +320,11 @@ class BumbleClient(BaseBleakClient):
             raise BleakDeviceNotFoundError(
                 self.address, f"connecting to {self.address} timed out after {timeout:g} s"
             ) from exc
+        except core.ConnectionError as exc:
+            raise BleakError(f"connecting to {self.address} failed: {exc}") from exc
         except core.BaseBumbleError as exc:
             raise BleakError(f"connecting to {self.address}: {exc}") from exc
         self._connection = connection
-        self._closing = False
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         try:
             async with asyncio.timeout(timeout):
@@ -351,22 +371,23 @@ class BumbleClient(BaseBleakClient):
         return collection
 
     def _on_disconnection(self, _reason: object) -> None:
+        # As bleak's BlueZ and CoreBluetooth backends do: on every disconnection,
+        # whether the peer dropped the link or we called disconnect().
         self._connection = None
         self._peer = None
         self._subscriptions.clear()
-        if not self._closing and self._disconnected_callback is not None:
+        if self._disconnected_callback is not None:
             self._disconnected_callback()
 
     async def disconnect(self) -> None:
         connection = self._connection
         if connection is None:
             return
-        self._closing = True
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self._timeout):
                 await connection.disconnect()
-        self._connection = None
-        self._peer = None
+        if self._connection is connection:  # no disconnection event came: the link is gone
+            self._on_disconnection(None)
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("pairing is not needed by FTMS and not implemented")

@@ -30,7 +30,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def _build_parser() -> ArgumentParser:
-    from retrorun.cli import _ftms
+    from retrorun.cli import _device, _ftms, _programs, _run
 
     parser = ArgumentParser(
         prog="retrorun",
@@ -39,7 +39,7 @@ def _build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"retrorun {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for module in (_ftms,):
+    for module in (_run, _programs, _device, _ftms):
         module.register(sub)
     return parser
 

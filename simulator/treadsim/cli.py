@@ -1,0 +1,219 @@
+"""The ``treadsim`` command: a virtual FTMS treadmill another process can reach.
+
+It runs one :class:`~treadsim.runtime.Simulator` on a bumble ``LocalLink`` and
+serves a second virtual controller on that link over an HCI transport
+(``--listen tcp-server:127.0.0.1:PORT``), so a controller in another process
+connects with ``--hci tcp-client:127.0.0.1:PORT`` exactly as it would to a USB
+dongle. In a terminal, keys press the console's buttons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
+from retrorun.errors import RetrorunError, UsageError
+
+__all__ = ["main"]
+
+DEFAULT_LISTEN = "tcp-server:127.0.0.1:9101"
+
+_FAULTS_HELP = """\
+faults (--fault NAME[@SECONDS][:ARG], repeatable; SECONDS after power-on):
+  console-speedup@T:KMH   a person sets the belt to KMH at the console
+  console-stop@T          the console's stop button
+  safety-key@T            the safety key is pulled: the belt stops
+  drop-link@T             the Bluetooth link dies; the belt keeps running
+  stall@T:SECONDS         no notifications for SECONDS
+  reject-control          Request Control is refused
+  ignore-speed            speed commands are acknowledged and ignored
+  slow-ramp:KMH_PER_S     the belt accelerates at KMH_PER_S only
+  spurious-speed@T:KMH    the firmware jumps to KMH by itself
+  reboot@T                the treadmill restarts: link lost, belt stopped
+  garbage@T               one malformed Treadmill Data notification
+  zero-ranges             supported ranges read as all zeros
+
+keys (in a terminal): + / - speed, s stop, p pause, g start, k safety key, q quit
+
+examples:
+  treadsim --listen tcp-server:127.0.0.1:9101 --profile devices/generic-ftms.toml
+  treadsim --fault console-speedup@30:9 --state-log belt.jsonl --speedup 10
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _speedup(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--speedup takes a number, not {text!r}") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"--speedup must be 1 or more, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="treadsim",
+        description=(
+            "A virtual FTMS treadmill with its own belt physics, speaking real FTMS over "
+            "a virtual Bluetooth link. Reach it with: retrorun scan --hci tcp-client:HOST:PORT"
+        ),
+        epilog=_FAULTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="SPEC",
+        help=f"HCI transport to serve (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="device profile to emulate (default: the generic FTMS treadmill)",
+    )
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="SPEC", help="misbehave on request"
+    )
+    parser.add_argument(
+        "--speedup", type=_speedup, default=1.0, metavar="N", help="run N times faster"
+    )
+    parser.add_argument(
+        "--state-log",
+        type=Path,
+        metavar="FILE",
+        help="append one JSON line per physics tick: t, belt_kmh, target_kmh, "
+        "incline_pct, running, connected, controlled",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the belt once a second")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``treadsim``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        profile = (
+            load_device_profile(args.profile)
+            if args.profile is not None
+            else match_device_profile(None)
+        )
+        from treadsim.faults import parse_fault
+
+        for spec in args.fault:
+            parse_fault(spec)
+        if not str(args.listen).startswith(("tcp-server:", "unix:", "pty:", "file:")):
+            raise UsageError(
+                f"--listen {args.listen!r}: expected an HCI server transport such as "
+                "tcp-server:127.0.0.1:9101"
+            )
+        from retrorun import clock
+
+        return clock.run(_serve(profile, args), speedup=args.speedup)
+    except RetrorunError as exc:
+        print(f"treadsim: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
+    from bumble.link import LocalLink
+
+    from treadsim.gatt import serve_hci
+    from treadsim.runtime import Simulator
+
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, done.set)
+    link = LocalLink()
+    try:
+        async with Simulator(
+            profile, faults=args.fault, local_link=link, state_log=args.state_log
+        ) as sim:
+            hci = serve_hci(link, args.listen)
+            try:
+                served = await hci.__aenter__()
+            except OSError as exc:
+                raise UsageError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from exc
+            try:
+                print(
+                    f"treadsim: {profile.name!r} advertising; connect with "
+                    f"--hci {served.replace('tcp-server:', 'tcp-client:')}",
+                    flush=True,
+                )
+                tasks = [loop.create_task(_print_belt(sim, args.quiet))]
+                if sys.stdin is not None and sys.stdin.isatty():
+                    tasks.append(loop.create_task(_keys(sim, done)))
+                await done.wait()
+                for task in tasks:
+                    task.cancel()
+            finally:
+                await hci.__aexit__(None, None, None)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from exc
+    return 0
+
+
+async def _print_belt(sim: object, quiet: bool) -> None:
+    from treadsim.runtime import Simulator
+
+    assert isinstance(sim, Simulator)
+    while True:
+        await asyncio.sleep(1.0)
+        if quiet:
+            continue
+        s = sim.state()
+        print(
+            f"{s['t']:8.1f} s  belt {s['belt_kmh']:5.2f} km/h  target {s['target_kmh']:5.2f}"
+            f"  incline {s['incline_pct']:4.1f} %  "
+            f"{'running' if s['running'] else 'stopped'}"
+            f"{'  connected' if s['connected'] else ''}{'  controlled' if s['controlled'] else ''}",
+            flush=True,
+        )
+
+
+async def _keys(sim: object, done: asyncio.Event) -> None:
+    from treadsim.runtime import Simulator
+
+    assert isinstance(sim, Simulator)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    server = sim.server
+    while line := await reader.readline():
+        for key in line.decode(errors="replace").strip():
+            if key == "+":
+                server.console_speed(+10)
+            elif key == "-":
+                server.console_speed(-10)
+            elif key == "s":
+                server.console_stop()
+            elif key == "p":
+                server.console_pause()
+            elif key == "g":
+                server.console_start()
+            elif key == "k":
+                server.safety_key()
+            elif key == "q":
+                done.set()
+                return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

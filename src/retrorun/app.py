@@ -1,0 +1,391 @@
+"""``retrorun run`` put together: check the input, build the stack, run, summarise.
+
+Everything that can be wrong with the input (program file, profile files, fault
+specs, ceilings, the MQTT URL) is checked before anything connects, so bad input
+costs one line and exit code 2 and never a moving belt. Then, on one event loop
+(the paced clock under ``--speedup``):
+
+    Simulator (no --device) -> ble link -> Treadmill -> SafetyGovernor -> Session
+                                                     \\-> EventBus -> sinks
+
+Exit paths: the session's own end (0 completed, 1 early), SIGINT/SIGTERM (the
+session stops the belt, then 130/143), any error before the session starts
+(``Treadmill`` stops the belt on its way out; the record says what happened).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from retrorun import clock
+from retrorun.ble import open_link
+from retrorun.bus import EventBus
+from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
+from retrorun.errors import InputError, RetrorunError
+from retrorun.limits import RunnerProfile, effective_backward_ceiling, to_kmh
+from retrorun.programs import Plan, Program, load_program, plan
+from retrorun.record import Recorder, default_record_path, read_record, summarize
+from retrorun.safety import SafetyGovernor
+from retrorun.session import EndReason, Session, SessionResult, started_at
+from retrorun.treadmill import Treadmill
+
+if TYPE_CHECKING:
+    from retrorun.cli._run import RunOptions
+    from retrorun.sinks.mqtt import MqttSettings
+
+__all__ = ["Prepared", "prepare", "run_cli", "run_prepared"]
+
+_SINK_GRACE_S = 5.0  # how long sinks get to finish after the session ended
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked ``retrorun run`` request: nothing here can fail on bad input."""
+
+    options: RunOptions
+    program: Program
+    program_name: str
+    profile: RunnerProfile
+    preview: Plan
+    sim_profile: DeviceProfile | None
+    device_profile: DeviceProfile | None
+    record_path: Path
+    mqtt: MqttSettings | None
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """Check every input; raise ``InputError`` (exit 2) on the first problem."""
+    program = load_program(options.program)
+    profile = options.profile or RunnerProfile(program.profile)
+    effective_backward_ceiling(
+        profile, user_ceiling=options.ceiling, unlock_fast=options.unlock_fast
+    )
+    preview = plan(
+        program,
+        profile=profile,
+        ceiling=options.ceiling,
+        reference_kmh=options.reference_kmh,
+        week=options.week,
+    )
+    sim_profile = None
+    if options.simulated:
+        sim_profile = (
+            load_device_profile(options.sim_profile)
+            if options.sim_profile is not None
+            else match_device_profile(None)
+        )
+        from treadsim.faults import parse_fault
+
+        for spec in options.sim_faults:
+            parse_fault(spec)
+    device_profile = (
+        load_device_profile(options.profile_file) if options.profile_file is not None else None
+    )
+    settings = None
+    from retrorun.sinks.mqtt import mqtt_settings
+
+    settings = mqtt_settings(
+        options.mqtt_url,
+        client_id=options.mqtt_id,
+        device_address=options.device or (sim_profile.name if sim_profile else None),
+        ca=options.mqtt_ca,
+        cert=options.mqtt_cert,
+        key=options.mqtt_key,
+    )
+    record_path = options.record or default_record_path(program.name)
+    return Prepared(
+        options=options,
+        program=program,
+        program_name=program.name,
+        profile=profile,
+        preview=preview,
+        sim_profile=sim_profile,
+        device_profile=device_profile,
+        record_path=record_path,
+        mqtt=settings,
+    )
+
+
+def run_cli(options: RunOptions, *, stdout: TextIO | None = None) -> int:
+    """The ``retrorun run`` command: returns the process exit code."""
+    prepared = prepare(options)
+    return clock.run(run_prepared(prepared, stdout=stdout), speedup=options.speedup)
+
+
+class _Signals:
+    """SIGINT/SIGTERM: end the session (the belt stops first), remember the code."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self._session: Session | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._installed: list[int] = []
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._main = asyncio.current_task()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                self._installed.append(signum)
+
+    def uninstall(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        self._installed.clear()
+
+    def attach(self, session: Session | None) -> None:
+        self._session = session
+
+    def _on_signal(self, signum: int) -> None:
+        first = self.code is None
+        self.code = 128 + signum
+        name = signal.Signals(signum).name
+        if self._session is not None:
+            self._session.end(EndReason.SIGNAL, f"{name}: stopping the belt")
+        elif first and self._main is not None:
+            # Not running a session yet: unwinding stops the belt on the way out.
+            self._main.cancel(f"{name}")
+
+
+async def run_prepared(prepared: Prepared, *, stdout: TextIO | None = None) -> int:
+    """Connect, run the session, print the summary; the exit code."""
+    options = prepared.options
+    out = stdout if stdout is not None else sys.stdout
+    signals = _Signals()
+    signals.install()
+    recorder = Recorder(prepared.record_path)
+    started = False
+    result: SessionResult | None = None
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            treadmill = await _connect(prepared, stack)
+            the_plan = plan(
+                prepared.program,
+                profile=prepared.profile,
+                ceiling=options.ceiling,
+                reference_kmh=options.reference_kmh,
+                week=options.week,
+                device_max=treadmill.device_max_speed,
+            )
+            governor = SafetyGovernor(
+                profile=prepared.profile,
+                ceiling=the_plan.ceiling,
+                speed_range=treadmill.speed_limits,
+                incline_range=treadmill.incline_limits,
+            )
+            recorder.write(
+                "start",
+                0.0,
+                program=prepared.program_name,
+                profile=str(prepared.profile),
+                ceiling_backward_kmh=to_kmh(governor.ceiling),
+                device=treadmill.name,
+                device_profile=treadmill.profile.name,
+                simulated=options.simulated,
+                started_at=started_at(),
+                notes=list(treadmill.notes),
+            )
+            started = True
+            bus = EventBus()
+            session = Session(
+                the_plan,
+                treadmill,
+                governor,
+                bus=bus,
+                recorder=recorder,
+                program_name=prepared.program_name,
+                attended=not options.yes,
+                weight_kg=options.weight_kg,
+            )
+            sinks = _start_sinks(prepared, bus, session, out, recorder)
+            signals.attach(session)
+            try:
+                result = await session.run()
+            finally:
+                signals.attach(None)
+                await _finish_sinks(sinks)
+    except asyncio.CancelledError:
+        if signals.code is None:
+            raise
+        _record_early_end(recorder, prepared, started, "signal", "interrupted before the session")
+    except RetrorunError as exc:
+        _record_early_end(recorder, prepared, started, "error", str(exc))
+        if isinstance(exc, InputError):
+            raise
+        recorder.close()
+        raise
+    finally:
+        signals.uninstall()
+        recorder.close()
+    _print_summary(prepared.record_path, recorder, out)
+    if signals.code is not None:
+        return signals.code
+    return result.exit_code if result is not None else 1
+
+
+async def _connect(prepared: Prepared, stack: contextlib.AsyncExitStack) -> Treadmill:
+    options = prepared.options
+    if options.simulated:
+        from bumble.link import LocalLink
+
+        from treadsim.runtime import Simulator
+
+        assert prepared.sim_profile is not None
+        link = LocalLink()
+        await stack.enter_async_context(
+            Simulator(prepared.sim_profile, faults=options.sim_faults, local_link=link)
+        )
+        ble = await stack.enter_async_context(open_link(local_link=link))
+        target = prepared.sim_profile.name
+    else:
+        assert options.device is not None
+        ble = await stack.enter_async_context(open_link(options.hci))
+        target = options.device
+    treadmill = Treadmill(
+        target,
+        client_kwargs=ble.client_kwargs,
+        scanner_kwargs=ble.scanner_kwargs,
+        profile=prepared.device_profile,
+    )
+    await stack.enter_async_context(treadmill)
+    return treadmill
+
+
+def _record_early_end(
+    recorder: Recorder, prepared: Prepared, started: bool, reason: str, message: str
+) -> None:
+    if not started:
+        recorder.write(
+            "start",
+            0.0,
+            program=prepared.program_name,
+            profile=str(prepared.profile),
+            ceiling_backward_kmh=to_kmh(prepared.preview.ceiling),
+            device=prepared.options.device or "simulator",
+            simulated=prepared.options.simulated,
+            started_at=started_at(),
+        )
+        recorder.write(
+            "end",
+            0.0,
+            reason=reason,
+            belt_stopped=True,
+            distance_m=0.0,
+            duration_s=0.0,
+            backward_s=0.0,
+            energy_kcal=0.0,
+            message=message,
+        )
+
+
+def _start_sinks(
+    prepared: Prepared,
+    bus: EventBus,
+    session: Session,
+    out: TextIO,
+    recorder: Recorder,
+) -> list[asyncio.Task[Any]]:
+    options = prepared.options
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(name: str, coro: Awaitable[Any]) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:  # noqa: BLE001 - a sink never ends a session
+                session.warn(f"{name} stopped: {exc}")
+
+        tasks.append(loop.create_task(guarded(), name=f"sink-{name}"))
+
+    if options.plain:
+        from retrorun.sinks.plain import PlainSink
+
+        spawn("plain", PlainSink(bus.subscribe("plain", maxsize=512), stream=out).run())
+        if not options.yes:
+            spawn("keys", _plain_keys(session))
+    else:
+        from retrorun.sinks.tui import GuidanceApp
+
+        app = GuidanceApp(bus.subscribe("tui", maxsize=512), session, skip_preflight=options.yes)
+        spawn("tui", app.run_async())
+    voice = options.voice
+    if voice != "off":
+        from retrorun.sinks.voice import VoiceSink, default_voice_mode
+
+        mode, notice = default_voice_mode()
+        if voice == "tones":
+            mode = "tones"
+        if notice and voice is None:
+            session.warn(notice)
+        sink = VoiceSink(
+            bus.subscribe("voice", maxsize=512),
+            mode=mode,
+            cue_dir=options.cue_dir,
+            origin=session.origin_hint(),
+            on_notice=session.warn,
+        )
+        spawn("voice", sink.run())
+    if prepared.mqtt is not None:
+        from retrorun.sinks.mqtt import MqttSink
+
+        mqtt = MqttSink(
+            bus.subscribe("mqtt", maxsize=512), session, prepared.mqtt, on_warning=session.warn
+        )
+        spawn("mqtt", mqtt.run())
+    del recorder
+    return tasks
+
+
+async def _plain_keys(session: Session) -> None:
+    """Without the full screen: Enter confirms, 'p' pauses/resumes, 'q' stops."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (OSError, ValueError):
+        return
+    while line := await reader.readline():
+        key = line.decode(errors="replace").strip().lower()
+        if key in {"q", "s", "stop"}:
+            session.request("stop", source="keyboard")
+        elif key in {"p", "pause", "r", "resume"}:
+            session.request("resume" if session.paused else "pause", source="keyboard")
+        elif key == "+":
+            session.adjust_speed(10, source="keyboard")
+        elif key == "-":
+            session.adjust_speed(-10, source="keyboard")
+        else:
+            session.confirm(source="keyboard")
+
+
+async def _finish_sinks(tasks: list[asyncio.Task[Any]]) -> None:
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=_SINK_GRACE_S)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
+
+
+def _print_summary(path: Path, recorder: Recorder, out: TextIO) -> None:
+    summary = summarize(read_record(path))
+    lines = [*summary.lines(), f"  record: {path}"]
+    if recorder.error:
+        lines.append(f"  warning: {recorder.error}")
+    with contextlib.suppress(OSError, ValueError):
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+
+
+Callback = Callable[[], None]

@@ -1,0 +1,220 @@
+"""``retrorun programs list|show|validate`` and ``retrorun plan``: the program library.
+
+``plan`` prints a program expanded for one runner (profile, ceiling, week) as a
+table, and with ``--png`` draws it for a handout.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from retrorun.errors import ProgramError, UsageError
+from retrorun.events import Direction
+from retrorun.limits import RunnerProfile, kmh, to_kmh
+from retrorun.programs import Plan, Program, library, load_program, plan, render_png
+from retrorun.programs._chart import format_clock
+
+__all__ = ["format_plan", "register"]
+
+_PROFILES = [p.value for p in RunnerProfile]
+
+
+def _kmh_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed in km/h") from None
+    if not 0 < value <= 25:
+        raise argparse.ArgumentTypeError(f"{text} km/h: give a speed above 0 and up to 25")
+    return value
+
+
+def _week_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a week number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: weeks start at 1")
+    return value
+
+
+def _summary(program: Program) -> str:
+    """``20:24, 12:00 backward`` for the program's own profile, week 1."""
+    if program.needs_reference:
+        return "needs a reference speed"
+    result = plan(program)
+    return f"{format_clock(result.total_s)}, {format_clock(result.backward_s)} backward"
+
+
+def format_plan(result: Plan, *, week: int = 1) -> str:
+    """The plan as a table for a terminal, with its totals."""
+    title = (
+        f"{result.program} — {result.profile}, week {week}, "
+        f"backward ceiling {to_kmh(result.ceiling):.1f} km/h"
+    )
+    header = (
+        f"{'#':>3}  {'at':>6}  {'kind':<10}  {'facing':<10}  {'km/h':>5}  {'incl':>5}  "
+        f"{'length':>6}  step"
+    )
+    rows = [title, header]
+    at = 0.0
+    for step in result.steps:
+        facing = step.direction.value
+        if step.turnaround and step.to_direction is not None:
+            facing = f"→{step.to_direction.value}"
+        speed = "stop" if step.stop_belt else f"{to_kmh(step.speed):.1f}"
+        note = " (confirm)" if step.needs_confirm else ""
+        rows.append(
+            f"{step.index:>3}  {format_clock(at):>6}  {step.kind:<10}  {facing:<10}  "
+            f"{speed:>5}  {step.incline / 10:>4.1f}%  {format_clock(step.duration_s):>6}  "
+            f"{step.label}{note}"
+        )
+        at += step.duration_s
+    turns = sum(1 for s in result.steps if s.direction is Direction.TURNING)
+    rows.append(
+        f"total {format_clock(result.total_s)}, {result.distance_m / 1000:.2f} km; "
+        f"backward {format_clock(result.backward_s)}, {result.backward_m / 1000:.2f} km; "
+        f"{turns} turn-around{'s' if turns != 1 else ''}"
+    )
+    return "\n".join(rows)
+
+
+def _list(args: argparse.Namespace) -> int:
+    del args
+    entries = library()
+    width = max(len(name) for name, _ in entries)
+    print(f"{'name':<{width}}  {'profile':<12}  {'weeks':>5}  length")
+    for name, program in entries:
+        weeks = str(program.weeks) if program.weeks else "-"
+        print(f"{name:<{width}}  {program.profile:<12}  {weeks:>5}  {_summary(program)}")
+    return 0
+
+
+def _plan_for(args: argparse.Namespace, program: Program) -> Plan:
+    ceiling = kmh(args.ceiling) if getattr(args, "ceiling", None) else None
+    device_max = kmh(args.device_max) if getattr(args, "device_max", None) else None
+    return plan(
+        program,
+        profile=RunnerProfile(args.profile) if args.profile else None,
+        ceiling=ceiling,
+        reference_kmh=args.reference,
+        week=getattr(args, "week", 1),
+        device_max=device_max,
+    )
+
+
+def _show(args: argparse.Namespace) -> int:
+    program = load_program(args.program)
+    print(f"{program.name} ({program.profile})")
+    if program.description:
+        print(program.description)
+    for source in program.sources:
+        print(f"  source: {source}")
+    for rule in program.progression:
+        unit = {"duration": "s", "reps": " rep(s)", "speed": " km/h", "incline": " % points"}
+        up_to = f" up to {rule.up_to:g}{unit[rule.target]}" if rule.up_to is not None else ""
+        note = f" ({rule.note})" if rule.note else ""
+        print(
+            f"  progression: {rule.target} +{rule.by:g}{unit[rule.target]} a week "
+            f"for {', '.join(rule.kinds)} steps{up_to}{note}"
+        )
+    print()
+    print(format_plan(_plan_for(args, program)))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    for name in args.files:
+        try:
+            program = load_program(name)
+            summary = _summary(program)
+        except ProgramError as exc:
+            problems.extend(str(exc).splitlines())
+            continue
+        print(f"{name}: ok ({program.name}, {program.profile}, {summary})")
+    if problems:
+        raise ProgramError("\n".join(problems))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    program = load_program(args.program)
+    result = _plan_for(args, program)
+    print(format_plan(result, week=args.week))
+    if args.png is not None:
+        if args.png.suffix.lower() != ".png":
+            raise UsageError(f"--png {args.png}: the file name must end in .png")
+        subtitle = f"week {args.week}" if program.weeks else ""
+        render_png(result, args.png, subtitle=subtitle)
+        print(f"wrote {args.png}")
+    return 0
+
+
+def _runner_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=_PROFILES,
+        help="runner profile (default: the program's own)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=_kmh_arg,
+        metavar="KMH",
+        help="the runner's reference speed, for steps written as reference_pct",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add ``programs`` (list, show, validate) and ``plan`` to the ``retrorun`` command."""
+    programs = subparsers.add_parser(
+        "programs",
+        help="list, show and validate interval programs",
+        description="The program library, and checks for programs you write yourself.",
+    )
+    actions = programs.add_subparsers(
+        dest="programs_action", metavar="ACTION", parser_class=type(programs)
+    )
+    actions.required = True
+    listing = actions.add_parser("list", help="the shipped programs with their length")
+    listing.set_defaults(handler=_list)
+
+    show = actions.add_parser("show", help="a program's description, sources and plan")
+    show.add_argument("program", metavar="NAME_OR_FILE", help="library name or .toml/.json file")
+    _runner_options(show)
+    show.set_defaults(handler=_show)
+
+    validate = actions.add_parser(
+        "validate",
+        help="check program files (exit 2 and one line per problem)",
+        description="Check program files. Prints one line per problem and exits 2 if any.",
+    )
+    validate.add_argument("files", metavar="FILE", nargs="+", help=".toml or .json program file")
+    validate.set_defaults(handler=_validate)
+
+    plan_parser = subparsers.add_parser(
+        "plan",
+        help="a program expanded for one runner, as a table (and a picture)",
+        description=(
+            "Expand a program for a runner: repeats flattened, turn-arounds inserted, "
+            "backward steps clamped to the effective ceiling, and the week's progression."
+        ),
+    )
+    plan_parser.add_argument(
+        "program", metavar="NAME_OR_FILE", help="library name or .toml/.json file"
+    )
+    _runner_options(plan_parser)
+    plan_parser.add_argument(
+        "--ceiling", type=_kmh_arg, metavar="KMH", help="your own backward ceiling (lowers only)"
+    )
+    plan_parser.add_argument(
+        "--device-max", type=_kmh_arg, metavar="KMH", help="the treadmill's maximum speed"
+    )
+    plan_parser.add_argument("--week", type=_week_arg, default=1, metavar="N", help="week N")
+    plan_parser.add_argument(
+        "--png", type=Path, metavar="FILE", help="also draw speed and incline over time"
+    )
+    plan_parser.set_defaults(handler=_plan)

@@ -1,0 +1,204 @@
+"""``retrorun run``: a guided session on a treadmill or the embedded simulator.
+
+The option names are an interface (scripts, docs and other tools use them): keep
+them. This module turns flags into a checked ``RunOptions``; the session engine
+does the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrorun.errors import UsageError
+from retrorun.limits import RunnerProfile, kmh
+
+__all__ = ["RunOptions", "options_from_args", "register"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything ``retrorun run`` was asked to do, checked for consistency."""
+
+    program: str
+    device: str | None = None
+    hci: str | None = None
+    profile_file: Path | None = None
+    sim_profile: Path | None = None
+    sim_faults: tuple[str, ...] = ()
+    speedup: float = 1.0
+    profile: RunnerProfile | None = None
+    ceiling: int | None = None  # 0.01 km/h
+    unlock_fast: bool = False
+    reference_kmh: float | None = None
+    weight_kg: float = 70.0
+    week: int = 1
+    yes: bool = False
+    record: Path | None = None
+    plain: bool = False
+    mqtt_url: str | None = None
+    mqtt_id: str | None = None
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+    voice: str | None = None
+    cue_dir: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        """No ``--device``: the embedded simulator is the treadmill."""
+        return self.device is None
+
+
+def _positive(kind: type[float] | type[int], name: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} takes a number, not {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{name} must be above 0, not {text}")
+        return value
+
+    return parse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``retrorun run``."""
+    p = sub.add_parser(
+        "run",
+        help="run a guided session (without --device: on the embedded simulator)",
+        description=(
+            "Run a guided backward-running session. PROGRAM is a library name "
+            "(see 'retrorun programs list') or a program file. Without --device the "
+            "embedded treadmill simulator is used."
+        ),
+    )
+    p.add_argument("program", metavar="PROGRAM", help="library name or program file")
+    dev = p.add_argument_group("treadmill")
+    dev.add_argument("--device", metavar="NAME_OR_ADDRESS", help="a real FTMS treadmill")
+    dev.add_argument("--hci", metavar="SPEC", help="bumble HCI transport, e.g. usb:0")
+    dev.add_argument("--profile-file", type=Path, metavar="FILE", help="your own device profile")
+    sim = p.add_argument_group("embedded simulator (no --device)")
+    sim.add_argument("--sim-profile", type=Path, metavar="FILE", help="device profile to emulate")
+    sim.add_argument(
+        "--sim-fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="simulator fault NAME[@SECONDS][:ARG], repeatable (see 'treadsim --help')",
+    )
+    sim.add_argument(
+        "--speedup",
+        type=_positive(float, "--speedup"),
+        default=1.0,
+        metavar="N",
+        help="run N times faster than real time (simulator only)",
+    )
+    who = p.add_argument_group("runner")
+    who.add_argument(
+        "--profile",
+        choices=[str(x) for x in RunnerProfile],
+        help="runner profile (default: the program's)",
+    )
+    who.add_argument(
+        "--ceiling",
+        type=_positive(float, "--ceiling"),
+        metavar="KMH",
+        help="your backward speed ceiling: lowers, never raises, the profile's",
+    )
+    who.add_argument(
+        "--unlock-fast",
+        action="store_true",
+        help="trained profile: allow a ceiling above 10 km/h (to 12.6)",
+    )
+    who.add_argument(
+        "--reference-kmh",
+        type=_positive(float, "--reference-kmh"),
+        metavar="V",
+        help="reference speed for steps given as a percentage",
+    )
+    who.add_argument(
+        "--weight-kg",
+        type=_positive(float, "--weight-kg"),
+        default=70.0,
+        metavar="W",
+        help="body mass for the energy estimate (default 70)",
+    )
+    who.add_argument(
+        "--week", type=_positive(int, "--week"), default=1, metavar="N", help="progression week"
+    )
+    out = p.add_argument_group("interaction and output")
+    out.add_argument(
+        "--yes",
+        action="store_true",
+        help="skip interactive confirmations: turn-arounds continue after their hold",
+    )
+    out.add_argument("--record", type=Path, metavar="FILE", help="session record (JSON Lines)")
+    out.add_argument("--plain", action="store_true", help="one line per event, no full screen")
+    out.add_argument(
+        "--voice", choices=["espeak", "tones", "off"], help="spoken cues (default: espeak)"
+    )
+    out.add_argument("--cue-dir", type=Path, metavar="DIR", help="also write each cue as a WAV")
+    mq = p.add_argument_group("MQTT")
+    mq.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="mqtt[s]://[user[:password]@]host[:port] (or RETRORUN_MQTT_URL)",
+    )
+    mq.add_argument("--mqtt-id", metavar="ID", help="topic id (default: from the device)")
+    mq.add_argument("--mqtt-ca", type=Path, metavar="FILE", help="CA certificate for mqtts")
+    mq.add_argument("--mqtt-cert", type=Path, metavar="FILE", help="client certificate")
+    mq.add_argument("--mqtt-key", type=Path, metavar="FILE", help="client key")
+    p.set_defaults(handler=_handle)
+
+
+def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = None) -> RunOptions:
+    """Check the flags together and build ``RunOptions`` (``UsageError`` on conflict)."""
+    if args.device is not None and args.speedup != 1.0:
+        raise UsageError("--speedup works with the simulator only, never with a real --device")
+    if args.device is not None and (args.sim_profile or args.sim_fault):
+        raise UsageError("--sim-profile and --sim-fault apply to the simulator, not to --device")
+    if stdin_is_tty is None:
+        stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
+    if not args.yes and not stdin_is_tty:
+        raise UsageError(
+            "no terminal to confirm the safety key and turn-arounds on: run in a terminal, "
+            "or pass --yes to continue after each hold"
+        )
+    mqtt_url = args.mqtt or os.environ.get("RETRORUN_MQTT_URL") or None
+    return RunOptions(
+        program=args.program,
+        device=args.device,
+        hci=args.hci,
+        profile_file=args.profile_file,
+        sim_profile=args.sim_profile,
+        sim_faults=tuple(args.sim_fault),
+        speedup=args.speedup,
+        profile=RunnerProfile(args.profile) if args.profile else None,
+        ceiling=kmh(args.ceiling) if args.ceiling is not None else None,
+        unlock_fast=args.unlock_fast,
+        reference_kmh=args.reference_kmh,
+        weight_kg=args.weight_kg,
+        week=args.week,
+        yes=args.yes,
+        record=args.record,
+        plain=args.plain or not sys.stdout.isatty(),
+        mqtt_url=mqtt_url,
+        mqtt_id=args.mqtt_id,
+        mqtt_ca=args.mqtt_ca,
+        mqtt_cert=args.mqtt_cert,
+        mqtt_key=args.mqtt_key,
+        voice=args.voice,
+        cue_dir=args.cue_dir,
+    )
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from retrorun.app import run_cli
+
+    return run_cli(options_from_args(args))

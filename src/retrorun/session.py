@@ -1,0 +1,719 @@
+"""The guided session: one TaskGroup that runs a plan safely to a stopped belt.
+
+Tasks (named): ``scheduler`` steps through the plan on loop-clock deadlines;
+``monitor`` reads every telemetry record, asks the governor how to react, records
+it and publishes the state; ``events`` handles what the treadmill reports (safety
+key, console buttons, link loss); ``controls`` applies pause/resume/stop/adjust
+requests from the keyboard, MQTT or the API. Sinks read the bus and run beside.
+
+Every speed and incline command goes through ``SafetyGovernor``; this module
+never builds a command itself. Every way out (completion, stop, safety stop,
+signal, a crashed task) ends in ``Treadmill``'s shielded, bounded belt stop, and
+the record's ``end`` line says whether the treadmill acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from retrorun.bus import EventBus
+from retrorun.energy import kcal_per_min
+from retrorun.errors import (
+    CommandError,
+    CommandIgnored,
+    LinkError,
+    RetrorunError,
+    SafetyStop,
+)
+from retrorun.events import (
+    Direction,
+    EventKind,
+    RemoteCommand,
+    SessionEvent,
+    SessionState,
+    Status,
+)
+from retrorun.limits import SETTLE_TOLERANCE, TURNAROUND_SPEED, to_kmh
+from retrorun.programs import Plan, PlanStep
+from retrorun.record import Recorder
+from retrorun.safety import ReactionKind, SafeCommand, SafetyGovernor
+from retrorun.treadmill import CommandLog, Telemetry, Treadmill, TreadmillEvent, TreadmillEventKind
+
+__all__ = ["EndReason", "Session", "SessionResult"]
+
+log = logging.getLogger(__name__)
+
+_RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after a pause
+_EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
+_MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
+
+
+class EndReason(enum.StrEnum):
+    """Why a session ended (the record's ``end.reason``)."""
+
+    COMPLETED = "completed"
+    USER_STOP = "user_stop"
+    SAFETY_STOP = "safety_stop"
+    SAFETY_KEY = "safety_key"
+    LINK_LOST = "link_lost"
+    SIGNAL = "signal"
+    ERROR = "error"
+
+
+class _End(Exception):
+    def __init__(self, reason: EndReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """How the session ended, and the totals the ``end`` line carries."""
+
+    reason: EndReason
+    message: str
+    belt_stopped: bool
+    duration_s: float
+    distance_m: float
+    backward_s: float
+    energy_kcal: float
+
+    @property
+    def exit_code(self) -> int:
+        """0 completed, 1 ended early; signals are mapped by the command line."""
+        return 0 if self.reason is EndReason.COMPLETED else 1
+
+
+class Session:
+    """Runs one plan on one treadmill. Implements ``LocalControls`` for the sinks."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        treadmill: Treadmill,
+        governor: SafetyGovernor,
+        *,
+        bus: EventBus,
+        recorder: Recorder,
+        program_name: str,
+        attended: bool,
+        weight_kg: float = 70.0,
+        resume_hold_s: float = _RESUME_HOLD_S,
+    ) -> None:
+        self.plan = plan
+        self.treadmill = treadmill
+        self.governor = governor
+        self.bus = bus
+        self.recorder = recorder
+        self.program_name = program_name
+        self.attended = attended
+        self.weight_kg = weight_kg
+        self.resume_hold_s = resume_hold_s
+
+        self.status = Status.IDLE
+        self.step_index = 0
+        self.step_deadline: float | None = None
+        self.step_label = ""
+        self.target = 0  # the current step's target speed, 0.01 km/h
+        self.adjust = 0  # the runner's +/- nudge on top of it
+        self.commanded = 0
+        self.distance_m = 0.0
+        self.backward_s = 0.0
+        self.energy_kcal = 0.0
+        self.origin = 0.0
+        self._distance_base: float | None = None
+        self._last_sample: Telemetry | None = None
+
+        self._controls: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        self._confirmed = asyncio.Event()
+        self._waiting_confirm = False
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._wake = asyncio.Event()  # the scheduler re-evaluates speed when set
+        self._end: _End | None = None
+
+    # ------------------------------------------------------------ LocalControls
+
+    def request(self, command: RemoteCommand, *, source: str) -> bool:
+        """Queue pause, resume or stop; answers whether it can apply now."""
+        if command == "stop":
+            accepted = self.status is not Status.STOPPED
+        elif command == "pause":
+            accepted = self.status in {Status.RUNNING, Status.TURNING}
+        elif command == "resume":
+            accepted = self.status is Status.PAUSED
+        else:  # anything else is refused, whatever a sink passes in
+            accepted = False  # type: ignore[unreachable]
+        if accepted:
+            self._controls.put_nowait((command, 0))
+            self._event(
+                EventKind.COMMAND_ACK,
+                f"{command} accepted from {source}",
+                command=command,
+                source=source,
+            )
+        else:
+            self._event(
+                EventKind.COMMAND_REFUSED,
+                f"{command} does not apply while {self.status}",
+                command=command,
+                source=source,
+            )
+        return accepted
+
+    def adjust_speed(self, delta: int, *, source: str) -> bool:
+        """Nudge the target by ``delta`` 0.01 km/h; the governor still decides."""
+        if self.status is not Status.RUNNING or self.target == 0 or delta == 0:
+            return False
+        wanted = self.target + self.adjust + delta
+        if self.governor.direction is not Direction.FORWARD and wanted > self.governor.ceiling:
+            self._event(
+                EventKind.CEILING_CLAMPED,
+                f"Not faster: the ceiling is {to_kmh(self.governor.ceiling):.1f} km/h",
+                ceiling_kmh=to_kmh(self.governor.ceiling),
+                source=source,
+            )
+            return False
+        if wanted <= 0:
+            return False
+        self._controls.put_nowait(("adjust", delta))
+        return True
+
+    def confirm(self, *, source: str) -> bool:
+        """Release a turn-around or pre-flight wait (latched if it comes early)."""
+        if self.status is Status.STOPPED:
+            return False
+        self._confirmed.set()
+        return True
+
+    @property
+    def paused(self) -> bool:
+        """The session is paused (by a person, a remote command or link loss)."""
+        return self.status is Status.PAUSED
+
+    def warn(self, message: str) -> None:
+        """A sink or the link has something to say that is not a safety event."""
+        self._event(EventKind.SINK_WARNING, message)
+
+    def origin_hint(self) -> float | None:
+        """Loop time of session time 0, once the session has started."""
+        return self.origin or None
+
+    # -------------------------------------------------------------------- run
+
+    async def run(self) -> SessionResult:
+        """Run the plan; always returns (the belt stop is the Treadmill's exit)."""
+        loop = asyncio.get_running_loop()
+        self.origin = loop.time()
+        self.treadmill_on_command()
+        self._event(
+            EventKind.SESSION_STARTED,
+            f"{self.program_name}: backward ceiling {to_kmh(self.governor.ceiling):.1f} km/h",
+            program=self.program_name,
+            ceiling_kmh=to_kmh(self.governor.ceiling),
+            steps=[self._step_data(s) for s in self.plan.steps],
+        )
+        try:
+            end = await self._run_tasks()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._stop_belt())
+            self._finish(self._end or _End(EndReason.SIGNAL, "interrupted"))
+            raise
+        await asyncio.shield(self._stop_belt())
+        return self._finish(end)
+
+    async def _run_tasks(self) -> _End:
+        """The TaskGroup; the first reason to end wins, a crash included."""
+        end = _End(EndReason.ERROR, "session ended without a reason")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._scheduler(), name="scheduler")
+                tg.create_task(self._monitor(), name="monitor")
+                tg.create_task(self._treadmill_events(), name="events")
+                tg.create_task(self._control_loop(), name="controls")
+        except* _End as group:
+            first_end = group.exceptions[0]
+            assert isinstance(first_end, _End)
+            end = first_end
+        except* SafetyStop as group:
+            end = _End(EndReason.SAFETY_STOP, str(group.exceptions[0]))
+            self._event(EventKind.SAFETY_STOP, end.message)
+        except* RetrorunError as group:
+            end = _End(EndReason.ERROR, str(group.exceptions[0]))
+        except* Exception as group:  # a crashed task: the belt still stops
+            first = group.exceptions[0]
+            log.exception("session task crashed", exc_info=first)
+            end = _End(EndReason.ERROR, f"internal error: {first!r}")
+        return end
+
+    def _current_deadline(self) -> float | None:
+        return self.step_deadline
+
+    def end(self, reason: EndReason, message: str) -> None:
+        """Ask the session to end from outside (e.g. a signal handler)."""
+        self._end = _End(reason, message)
+        self._controls.put_nowait(("end", 0))
+
+    # -------------------------------------------------------------- scheduler
+
+    async def _scheduler(self) -> None:
+        steps = self.plan.steps
+        if self.attended:
+            # Pre-flight: the safety key is clipped on and the space behind is clear.
+            self._event(
+                EventKind.CONFIRM_NEEDED,
+                "Clip on the safety key and clear the space behind you, then confirm.",
+                what="preflight",
+            )
+            await self._confirmed.wait()
+            self._confirmed.clear()
+        for index, step in enumerate(steps):
+            self.step_index = index
+            self.step_label = step.label
+            if step.turnaround:
+                await self._turnaround(step)
+            else:
+                await self._run_step(step, steps[index + 1] if index + 1 < len(steps) else None)
+        raise _End(EndReason.COMPLETED, f"{self.program_name} completed")
+
+    async def _run_step(self, step: PlanStep, following: PlanStep | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.status = Status.RUNNING
+        self.adjust = 0
+        self.target = step.speed
+        if step.direction is not self.governor.direction:
+            # Only the first step may change direction without a turn-around (the
+            # runner mounts a stopped belt); the governor refuses it on a moving one.
+            self.governor.set_direction(
+                step.direction, loop.time(), belt_speed=self._belt_speed() or 0
+            )
+        data = self._step_data(step)
+        data["next"] = self._step_data(following) if following is not None else None
+        self._event(EventKind.STEP_STARTED, self._step_sentence(step), **data)
+        incline = self.governor.request_incline(step.incline, loop.time())
+        if incline is not None:
+            await self.treadmill.set_incline(incline)
+        if not self.treadmill.started and step.speed > 0:
+            await self.treadmill.start()
+        await self._ramp_to_target()
+        settled_at = await self._settle()
+        deadline = settled_at + step.duration_s
+        self.step_deadline = deadline
+        while True:
+            await self._resumed.wait()
+            # Other tasks (pause, link loss) move or clear the deadline meanwhile.
+            if self._current_deadline() is None:
+                return
+            remaining = self.step_deadline - loop.time()
+            if remaining <= _EPSILON_S:
+                break
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
+            if self._wake.is_set() and self._resumed.is_set():
+                await self._ramp_to_target()
+        self.step_deadline = None
+
+    async def _ramp_to_target(self) -> None:
+        """Step toward ``target + adjust`` at the governor's pace."""
+        loop = asyncio.get_running_loop()
+        while True:
+            desired = max(self.target + self.adjust, 0)
+            command = self.governor.request_speed(desired, loop.time())
+            if command is not None:
+                await self._send(command)
+            if self.commanded == self.governor.clamp_target(desired):
+                return
+            # Never a zero sleep in this loop: a clock that rounds (looptime) or a
+            # governor that holds (heart rate) would make it spin.
+            wait = self.governor.next_ramp_time() - loop.time()
+            await asyncio.sleep(max(wait, _MIN_WAIT_S))
+
+    async def _settle(self) -> float:
+        """Wait for the belt to reach the commanded speed (bounded); its loop time."""
+        loop = asyncio.get_running_loop()
+        try:
+            await self.treadmill.wait_for_speed(self.commanded)
+        except CommandIgnored as exc:
+            self._event(EventKind.COMMAND_IGNORED_BY_DEVICE, str(exc))
+            raise _End(
+                EndReason.SAFETY_STOP, f"the treadmill does not follow commands: {exc}"
+            ) from exc
+        return loop.time()
+
+    async def _turnaround(self, step: PlanStep) -> None:
+        loop = asyncio.get_running_loop()
+        self.status = Status.TURNING
+        to = step.to_direction or Direction.FORWARD
+        info = {
+            "index": self.step_index,
+            "to": str(to),
+            "stop_belt": step.stop_belt,
+            "needs_confirm": self.attended,
+            "hold_s": step.duration_s,
+        }
+        self._event(EventKind.STEP_STARTED, self._step_sentence(step), **self._step_data(step))
+        self._event(
+            EventKind.TURNAROUND,
+            "Stopping the belt to turn around."
+            if step.stop_belt
+            else "Slowing down to turn around.",
+            phase="slowing",
+            **info,
+        )
+        command = self.governor.turnaround_command(loop.time())
+        self.target = command.value
+        self.adjust = 0
+        await self._send(command)
+        await self._settle_at_or_below(command.value)
+        self.governor.set_direction(
+            Direction.TURNING, loop.time(), belt_speed=self._belt_speed() or 0
+        )
+        self._event(EventKind.TURNAROUND, "Turn around now.", phase="turn", **info)
+        await self._hold(step.duration_s)
+        if self.attended:
+            self._confirmed.clear()
+            self._waiting_confirm = True
+            await self._confirmed.wait()
+            self._waiting_confirm = False
+        self.governor.set_direction(to, loop.time(), belt_speed=self._belt_speed() or 0)
+        self._event(EventKind.TURNAROUND_CONFIRMED, f"Facing {to} now.", to=str(to))
+
+    async def _settle_at_or_below(self, speed: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.treadmill.profile.settle_time_s
+        while True:
+            belt = self._belt_speed()
+            if belt is not None and belt <= speed + SETTLE_TOLERANCE:
+                return
+            if loop.time() >= deadline:
+                raise _End(
+                    EndReason.SAFETY_STOP,
+                    f"the belt did not slow to {to_kmh(speed):.1f} km/h for the turn-around",
+                )
+            await self._next_record(deadline - loop.time())
+
+    async def _hold(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (remaining := end - loop.time()) > _MIN_WAIT_S:  # noqa: ASYNC110 - a hold is time
+            await asyncio.sleep(remaining)
+
+    async def _next_record(self, timeout: float) -> None:
+        await self.treadmill.next_record(timeout)
+
+    def _belt_speed(self) -> int | None:
+        latest = self.treadmill.latest
+        return latest.speed if latest is not None else None
+
+    # ---------------------------------------------------------------- sending
+
+    async def _send(self, command: SafeCommand) -> None:
+        """Send a governor command; record clamps; link trouble waits for the link."""
+        if command.clamped:
+            self._event(
+                EventKind.CEILING_CLAMPED,
+                f"Asked {to_kmh(command.requested):.1f} km/h, sent {to_kmh(command.value):.1f}: "
+                f"the ceiling is {to_kmh(self.governor.ceiling):.1f} km/h",
+                ceiling_kmh=to_kmh(self.governor.ceiling),
+                requested_kmh=to_kmh(command.requested),
+            )
+        if command.kind == "speed":
+            await self.treadmill.set_speed(command)
+            self.commanded = command.value
+        else:
+            await self.treadmill.set_incline(command)
+
+    async def _stop_belt(self) -> None:
+        """Command the belt to stop now (the Treadmill's exit stops it again)."""
+        self.status = Status.STOPPED
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                async with asyncio.timeout(5.0):
+                    await asyncio.shield(self.treadmill.stop_belt())
+            except (TimeoutError, CommandError, LinkError, RetrorunError) as exc:
+                log.warning("belt stop not acknowledged: %s", exc)
+        self.commanded = 0
+
+    # ---------------------------------------------------------------- monitor
+
+    async def _monitor(self) -> None:
+        loop = asyncio.get_running_loop()
+        async for sample in self.treadmill.telemetry():
+            record = sample.record
+            speed = record.speed if record.speed is not None else 0
+            direction = self.governor.direction
+            self._integrate(sample, direction)
+            reaction = self.governor.observe(speed, loop.time(), record.heart_rate)
+            if reaction.kind is not ReactionKind.NONE:
+                await self._react(reaction, speed)
+            self.recorder.write(
+                "telemetry",
+                self._t(),
+                speed_kmh=to_kmh(speed),
+                incline_pct=(record.inclination or 0) / 10,
+                distance_m=round(self.distance_m, 1),
+                **({"heart_rate_bpm": record.heart_rate} if record.heart_rate is not None else {}),
+                direction=str(direction),
+                step=self.step_index,
+            )
+            self.bus.publish(self._state(speed, record.inclination, record.heart_rate))
+
+    async def _react(self, reaction: Any, speed: int) -> None:
+        kind = reaction.kind
+        if kind is ReactionKind.CORRECT:
+            self._event(
+                EventKind.CEILING_VIOLATION,
+                f"Belt at {to_kmh(speed):.1f} km/h, over the ceiling: slowing to "
+                f"{to_kmh(reaction.command.value):.1f}",
+                speed_kmh=to_kmh(speed),
+                ceiling_kmh=to_kmh(self.governor.ceiling),
+            )
+            await self._send(reaction.command)
+        elif kind is ReactionKind.SLOW:
+            self._event(EventKind.HR_HIGH, reaction.reason)
+            await self._send(reaction.command)
+        elif kind is ReactionKind.STOP:
+            self._event(EventKind.SAFETY_STOP, reaction.reason)
+            raise _End(EndReason.SAFETY_STOP, reaction.reason)
+
+    def _integrate(self, sample: Telemetry, direction: Direction) -> None:
+        record = sample.record
+        last = self._last_sample
+        self._last_sample = sample
+        if record.total_distance is not None:
+            if self._distance_base is None:
+                self._distance_base = float(record.total_distance)
+            self.distance_m = max(self.distance_m, record.total_distance - self._distance_base)
+        if last is None:
+            return
+        dt_s = max(sample.t - last.t, 0.0)
+        speed = to_kmh(last.record.speed or 0)
+        if record.total_distance is None:
+            self.distance_m += speed / 3.6 * dt_s
+        backward = direction is Direction.BACKWARD
+        if backward:
+            self.backward_s += dt_s
+        grade = (last.record.inclination or 0) / 10
+        self.energy_kcal += (
+            kcal_per_min(speed, grade, self.weight_kg, backward=backward) * dt_s / 60
+        )
+
+    # ----------------------------------------------------------------- events
+
+    async def _treadmill_events(self) -> None:
+        async for ev in self.treadmill.events():
+            await self._on_treadmill_event(ev)
+
+    async def _on_treadmill_event(self, ev: TreadmillEvent) -> None:
+        kind = ev.kind
+        if kind is TreadmillEventKind.SAFETY_KEY:
+            self._event(EventKind.SAFETY_KEY, "Safety key pulled: the session ends.")
+            raise _End(EndReason.SAFETY_KEY, "the safety key was pulled")
+        if kind is TreadmillEventKind.STOPPED_BY_USER:
+            self._event(EventKind.USER_STOP, "Stopped at the treadmill's console.")
+            raise _End(EndReason.USER_STOP, "stopped at the treadmill's console")
+        if kind is TreadmillEventKind.PAUSED_BY_USER:
+            self._event(EventKind.PAUSED, "Paused at the treadmill's console.", source="console")
+            self._pause_state()
+        elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
+            value = ev.value if ev.value is not None else 0
+            if value != self.commanded:
+                self._event(
+                    EventKind.CONSOLE_CHANGE,
+                    f"Speed changed at the console to {to_kmh(value):.1f} km/h.",
+                    speed_kmh=to_kmh(value),
+                )
+        elif kind is TreadmillEventKind.CONTROL_LOST:
+            self._event(EventKind.SAFETY_STOP, "The treadmill withdrew control: the session ends.")
+            raise _End(EndReason.SAFETY_STOP, "the treadmill withdrew control")
+        elif kind is TreadmillEventKind.LINK_LOST:
+            self._event(EventKind.LINK_LOST, f"Bluetooth link lost ({ev.detail}): reconnecting.")
+            self._pause_state()
+        elif kind is TreadmillEventKind.LINK_RESTORED:
+            self.commanded = 0
+            self.governor.reset_after_stop()
+            self._event(EventKind.LINK_RESTORED, f"Link restored: {ev.detail}.")
+            await self._await_resume(after_link=True)
+        elif kind is TreadmillEventKind.LINK_FAILED:
+            self._event(EventKind.LINK_LOST, f"Could not reconnect: {ev.detail}.")
+            raise _End(EndReason.LINK_LOST, f"link lost for good: {ev.detail}")
+        elif kind is TreadmillEventKind.GARBAGE:
+            log.info("malformed notification: %s", ev.detail)
+        elif kind is TreadmillEventKind.NOTE:
+            self._event(EventKind.SINK_WARNING, ev.detail)
+
+    def _pause_state(self) -> None:
+        if self.status is Status.STOPPED:
+            return
+        self.status = Status.PAUSED
+        self._resumed.clear()
+        self._freeze_deadline()
+
+    def _freeze_deadline(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.step_deadline is not None:
+            self._paused_remaining = max(self.step_deadline - loop.time(), 0.0)
+
+    async def _await_resume(self, *, after_link: bool) -> None:
+        """After a pause or link loss: confirm (or hold), then continue the step."""
+        if self.attended:
+            self._confirmed.clear()
+            self._waiting_confirm = True
+            await self._confirmed.wait()
+            self._waiting_confirm = False
+        else:
+            await self._hold(self.resume_hold_s)
+        await self._resume()
+
+    async def _resume(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.step_deadline is not None:
+            self.step_deadline = loop.time() + getattr(self, "_paused_remaining", 0.0)
+        self.status = (
+            Status.TURNING if self.governor.direction is Direction.TURNING else Status.RUNNING
+        )
+        self._event(EventKind.RESUMED, "Resuming.")
+        self._resumed.set()
+        self._wake.set()
+
+    # --------------------------------------------------------------- controls
+
+    async def _control_loop(self) -> None:
+        while True:
+            command, value = await self._controls.get()
+            if command == "end":
+                end = self._end or _End(EndReason.SIGNAL, "interrupted")
+                raise end
+            if command == "stop":
+                self._event(EventKind.USER_STOP, "Stopping the belt: the session ends.")
+                raise _End(EndReason.USER_STOP, "stopped by the runner")
+            if command == "pause":
+                self._pause_state()
+                await self.treadmill.pause()
+                self.commanded = 0
+                self.governor.reset_after_stop()
+                self._event(EventKind.PAUSED, "Paused: the belt is stopping.")
+            elif command == "resume":
+                await self._await_resume(after_link=False)
+            elif command == "adjust":
+                self.adjust += value
+                self._event(
+                    EventKind.SPEED_ADJUSTED,
+                    f"Target {to_kmh(self.target + self.adjust):.1f} km/h.",
+                    target_kmh=to_kmh(self.target + self.adjust),
+                )
+                self._wake.set()
+
+    # ---------------------------------------------------------------- helpers
+
+    def _t(self) -> float:
+        return asyncio.get_running_loop().time() - self.origin
+
+    def _event(self, kind: EventKind, message: str, **data: Any) -> None:
+        event = SessionEvent(self._t(), kind, message, data)
+        self.recorder.event(event)
+        self.bus.publish(event)
+
+    def treadmill_on_command(self) -> None:
+        """Route the treadmill's command log into the record."""
+
+        def record(entry: CommandLog) -> None:
+            self.recorder.write(
+                "command",
+                entry.t - self.origin,
+                op=entry.op,
+                value=entry.value,
+                result=entry.result,
+            )
+
+        self.treadmill.set_command_log(record)
+
+    def _state(self, speed: int, incline: int | None, hr: int | None) -> SessionState:
+        loop = asyncio.get_running_loop()
+        remaining = 0.0
+        if self.step_deadline is not None:
+            remaining = max(self.step_deadline - loop.time(), 0.0)
+        return SessionState(
+            t=self._t(),
+            speed_kmh=to_kmh(speed),
+            incline_pct=(incline or 0) / 10,
+            distance_m=self.distance_m,
+            elapsed_s=self._t(),
+            heart_rate_bpm=hr,
+            direction=self.governor.direction,
+            step=self.step_index,
+            step_label=self.step_label,
+            step_remaining_s=remaining,
+            program=self.program_name,
+            status=self.status,
+            ceiling_kmh=to_kmh(self.governor.ceiling),
+            target_kmh=to_kmh(max(self.target + self.adjust, 0)),
+            steps_total=len(self.plan.steps),
+        )
+
+    @staticmethod
+    def _step_data(step: PlanStep) -> dict[str, Any]:
+        return {
+            "index": step.index,
+            "direction": str(step.direction),
+            "speed_kmh": to_kmh(step.speed),
+            "incline_pct": step.incline / 10,
+            "duration_s": step.duration_s,
+            "label": step.label,
+            "cue": step.cue or "",
+            "turnaround": step.turnaround,
+        }
+
+    @staticmethod
+    def _step_sentence(step: PlanStep) -> str:
+        if step.turnaround:
+            return f"Turn around to face {step.to_direction}."
+        minutes, seconds = divmod(round(step.duration_s), 60)
+        length = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+        return f"{str(step.direction).capitalize()} at {to_kmh(step.speed):.1f} km/h for {length}."
+
+    def _finish(self, end: _End) -> SessionResult:
+        belt_stopped = bool(self.treadmill.belt_stopped)
+        self.status = Status.STOPPED
+        self._event(EventKind.SESSION_ENDED, end.message, reason=str(end.reason))
+        result = SessionResult(
+            reason=end.reason,
+            message=end.message,
+            belt_stopped=belt_stopped,
+            duration_s=round(self._t(), 3),
+            distance_m=round(self.distance_m, 1),
+            backward_s=round(self.backward_s, 1),
+            energy_kcal=round(self.energy_kcal, 1),
+        )
+        self.recorder.write(
+            "end",
+            self._t(),
+            reason=str(result.reason),
+            belt_stopped=result.belt_stopped,
+            distance_m=result.distance_m,
+            duration_s=result.duration_s,
+            backward_s=result.backward_s,
+            energy_kcal=result.energy_kcal,
+            message=end.message,
+        )
+        self.bus.close()
+        return result
+
+
+def started_at() -> str:
+    """ISO 8601 wall-clock time for the record's ``start`` line."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+TURNAROUND_MAX_KMH: Final = to_kmh(TURNAROUND_SPEED)
+Callback = Callable[[], None]

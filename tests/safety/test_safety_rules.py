@@ -1,0 +1,537 @@
+"""One test (or table) per rule of the safety governor, with plain numbers for time."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from retrorun.errors import SafetyStop
+from retrorun.events import Direction
+from retrorun.limits import (
+    OVER_CEILING_TOLERANCE,
+    RAMP_INTERVAL_S,
+    RAMP_STEP,
+    SETTLE_TOLERANCE,
+    TURNAROUND_SPEED,
+    RunnerProfile,
+)
+from retrorun.safety import (
+    HR_FAR_OVER_BPM,
+    HR_PERSIST_S,
+    ReactionKind,
+    SafeCommand,
+    SafetyGovernor,
+)
+
+
+def make(
+    profile: RunnerProfile = RunnerProfile.NOVICE,
+    *,
+    ceiling: int = 500,
+    speed_range: tuple[int, int, int] = (100, 1600, 10),
+    incline_range: tuple[int, int, int] = (0, 150, 5),
+    allow_steep: bool = False,
+    max_heart_rate: int | None = None,
+    direction: Direction = Direction.BACKWARD,
+) -> SafetyGovernor:
+    return SafetyGovernor(
+        profile=profile,
+        ceiling=ceiling,
+        speed_range=speed_range,
+        incline_range=incline_range,
+        allow_steep=allow_steep,
+        max_heart_rate=max_heart_rate,
+        direction=direction,
+    )
+
+
+def ramp_to(g: SafetyGovernor, desired: int, now: float) -> float:
+    """Request ``desired`` until the governor has no more to send; the time after."""
+    for _ in range(200):
+        if g.request_speed(desired, now) is None and g.commanded == g.clamp_target(desired):
+            return now
+        now = max(now, g.next_ramp_time())
+    raise AssertionError("ramp did not finish")
+
+
+# -- SafeCommand ---------------------------------------------------------------
+
+
+def test_safe_command_cannot_be_made_outside_the_governor() -> None:
+    with pytest.raises(TypeError):
+        SafeCommand("speed", 300, 300, clamped=False)
+
+
+def test_safe_command_cannot_be_altered_by_replace() -> None:
+    command = make(direction=Direction.FORWARD).request_speed(300, 0.0)
+    assert command is not None
+    with pytest.raises(TypeError):
+        dataclasses.replace(command, value=5000)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.value = 5000  # type: ignore[misc]
+
+
+# -- construction and the ceiling ----------------------------------------------
+
+
+@pytest.mark.parametrize("ceiling", [0, -1])
+def test_refuses_a_ceiling_at_or_below_zero(ceiling: int) -> None:
+    with pytest.raises(ValueError, match="ceiling"):
+        make(ceiling=ceiling)
+
+
+@pytest.mark.parametrize("speed_range", [(100, 50, 10), (100, 1600, 0), (-10, 1600, 10)])
+def test_refuses_an_unusable_speed_range(speed_range: tuple[int, int, int]) -> None:
+    with pytest.raises(ValueError, match="range"):
+        make(speed_range=speed_range)
+
+
+def test_refuses_a_heart_rate_maximum_at_or_below_zero() -> None:
+    with pytest.raises(ValueError, match="heart rate"):
+        make(max_heart_rate=0)
+
+
+def test_device_max_lowers_the_ceiling() -> None:
+    g = make(ceiling=500, speed_range=(100, 420, 10))
+    assert g.ceiling == 420
+    assert g.clamp_target(900) == 420
+
+
+def test_initial_state() -> None:
+    g = make(direction=Direction.FORWARD)
+    assert g.commanded == 0
+    assert g.direction is Direction.FORWARD
+    assert g.next_ramp_time() == float("-inf")
+
+
+@pytest.mark.parametrize(
+    ("direction", "desired", "expected"),
+    [
+        (Direction.FORWARD, 0, 0),
+        (Direction.FORWARD, -10, 0),
+        (Direction.FORWARD, 30, 100),  # raised to the device minimum
+        (Direction.FORWARD, 257, 250),  # quantised down
+        (Direction.FORWARD, 900, 900),  # forward ignores the backward ceiling
+        (Direction.FORWARD, 5000, 1600),  # but not the device maximum
+        (Direction.BACKWARD, 900, 500),
+        (Direction.BACKWARD, 499, 490),
+        (Direction.TURNING, 900, 500),  # turning counts as backward
+        (Direction.TURNING, 0, 0),
+    ],
+)
+def test_clamp_target(direction: Direction, desired: int, expected: int) -> None:
+    assert make(direction=direction).clamp_target(desired) == expected
+
+
+def test_clamp_target_quantises_on_the_grid_from_the_device_minimum() -> None:
+    g = make(ceiling=500, speed_range=(80, 1600, 30), direction=Direction.FORWARD)
+    assert g.clamp_target(200) == 200  # 80 + 4 * 30
+    assert g.clamp_target(229) == 200
+    g = make(ceiling=490, speed_range=(80, 1600, 30))
+    assert g.clamp_target(900) == 470  # the ceiling, quantised down
+
+
+def test_ceiling_below_the_device_minimum_allows_no_backward_speed() -> None:
+    g = make(RunnerProfile.OLDER_ADULT, ceiling=90, speed_range=(100, 1600, 10))
+    assert g.clamp_target(150) == 0
+    assert g.request_speed(150, 0.0) is None
+    assert g.commanded == 0
+
+
+# -- speed requests and the ramp -----------------------------------------------
+
+
+def test_forward_increases_go_all_the_way_at_once() -> None:
+    g = make(direction=Direction.FORWARD)
+    first = g.request_speed(900, 0.0)
+    assert first is not None
+    assert (first.value, first.requested, first.clamped) == (900, 900, False)
+    assert g.request_speed(900, 0.1) is None  # already there
+    second = g.request_speed(1200, 0.2)
+    assert second is not None
+    assert second.value == 1200
+
+
+def test_backward_ramp_is_half_a_kmh_every_two_seconds() -> None:
+    g = make(speed_range=(50, 1600, 10))
+    values: list[int] = []
+    times: list[float] = []
+    now = 10.0
+    while now < 60.0:
+        command = g.request_speed(900, now)
+        if command is not None:
+            values.append(command.value)
+            times.append(now)
+        now += 0.25
+    assert values == [50, 100, 150, 200, 250, 300, 350, 400, 450, 500]
+    assert all(b - a == RAMP_INTERVAL_S for a, b in itertools.pairwise(times))
+
+
+def test_ramp_waits_and_next_ramp_time_says_until_when() -> None:
+    g = make()
+    g.request_speed(300, 5.0)  # 0 -> 100, the device minimum
+    assert g.next_ramp_time() == 5.0 + RAMP_INTERVAL_S
+    assert g.request_speed(300, 6.99) is None
+    assert g.commanded == 100
+    command = g.request_speed(300, 7.0)
+    assert command is not None
+    assert command.value == 100 + RAMP_STEP
+
+
+def test_first_backward_step_from_a_stopped_belt_may_reach_the_device_minimum() -> None:
+    g = make(speed_range=(120, 1600, 10))
+    command = g.request_speed(300, 0.0)
+    assert command is not None
+    assert command.value == 120
+
+
+def test_ramp_step_is_quantised_down_to_the_device_step() -> None:
+    g = make(speed_range=(100, 1600, 30))
+    g.request_speed(400, 0.0)
+    command = g.request_speed(400, 2.0)
+    assert command is not None
+    assert command.value == 130  # 100 + 50 = 150 -> 130 on a 30 grid
+
+
+def test_a_device_step_coarser_than_the_ramp_moves_one_device_step() -> None:
+    g = make(speed_range=(100, 1600, 100))
+    g.request_speed(500, 0.0)
+    command = g.request_speed(500, 2.0)
+    assert command is not None
+    assert command.value == 200
+
+
+def test_ramp_partial_steps_are_not_marked_clamped() -> None:
+    g = make()
+    command = g.request_speed(300, 0.0)
+    assert command is not None
+    assert (command.value, command.requested, command.clamped) == (100, 300, False)
+
+
+def test_backward_request_over_the_ceiling_is_marked_clamped() -> None:
+    g = make()
+    now = ramp_to(g, 480, 0.0)
+    command = g.request_speed(700, now + 5)
+    assert command is not None
+    assert (command.value, command.requested, command.clamped) == (500, 700, True)
+    assert g.request_speed(700, now + 10) is None  # at the ceiling: nothing to send
+
+
+def test_quantisation_alone_is_not_a_clamp() -> None:
+    command = make(direction=Direction.FORWARD).request_speed(257, 0.0)
+    assert command is not None
+    assert (command.value, command.clamped) == (250, False)
+
+
+def test_decreases_are_immediate_and_complete() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    command = g.request_speed(150, now)  # no wait for the ramp timer
+    assert command is not None
+    assert command.value == 150
+    stop = g.request_speed(0, now)
+    assert stop is not None
+    assert stop.value == 0
+
+
+def test_user_nudges_at_the_ceiling_change_nothing() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    assert g.request_speed(g.commanded + 10, now + 5) is None
+    command = g.request_speed(g.commanded - 10, now + 5)
+    assert command is not None
+    assert command.value == 490
+
+
+def test_reset_after_stop_makes_the_ramp_start_from_zero() -> None:
+    g = make()
+    now = ramp_to(g, 400, 0.0)
+    g.reset_after_stop()
+    assert g.commanded == 0
+    command = g.request_speed(400, now + 5)
+    assert command is not None
+    assert command.value == 100
+
+
+# -- turn-arounds --------------------------------------------------------------
+
+
+def test_turnaround_slows_to_two_kmh() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    command = g.turnaround_command(1.0)
+    assert (command.kind, command.value) == ("speed", TURNAROUND_SPEED)
+    assert g.commanded == TURNAROUND_SPEED
+
+
+def test_turnaround_never_speeds_up_a_slow_belt() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(150, 0.0)
+    assert g.turnaround_command(1.0).value == 150
+
+
+@pytest.mark.parametrize(
+    ("profile", "ceiling"), [(RunnerProfile.OLDER_ADULT, 250), (RunnerProfile.REHAB, 400)]
+)
+def test_turnaround_stops_the_belt_for_fragile_profiles(
+    profile: RunnerProfile, ceiling: int
+) -> None:
+    g = make(profile, ceiling=ceiling, direction=Direction.FORWARD)
+    g.request_speed(400, 0.0)
+    assert g.turnaround_command(1.0).value == 0
+    assert g.commanded == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (Direction.FORWARD, Direction.TURNING),
+        (Direction.TURNING, Direction.BACKWARD),
+        (Direction.TURNING, Direction.FORWARD),
+        (Direction.BACKWARD, Direction.TURNING),
+        (Direction.FORWARD, Direction.BACKWARD),
+    ],
+)
+def test_direction_change_needs_the_belt_at_turnaround_speed(
+    old: Direction, new: Direction
+) -> None:
+    g = make(direction=old)
+    limit = TURNAROUND_SPEED + SETTLE_TOLERANCE
+    with pytest.raises(SafetyStop) as info:
+        g.set_direction(new, 0.0, belt_speed=limit + 1)
+    assert info.value.reason == "turnaround_too_fast"
+    assert g.direction is old  # nothing changed
+    g.set_direction(new, 0.0, belt_speed=limit)
+    assert g.direction is new
+
+
+def test_same_direction_is_not_a_change() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.set_direction(Direction.FORWARD, 0.0, belt_speed=1500)
+    assert g.direction is Direction.FORWARD
+
+
+def test_going_backward_clamps_the_commanded_speed_and_resends_it() -> None:
+    g = make(ceiling=180, direction=Direction.FORWARD)
+    g.request_speed(600, 0.0)  # forward: the belt is still accelerating
+    g.set_direction(Direction.BACKWARD, 0.5, belt_speed=150)
+    assert g.commanded == 180
+    command = g.request_speed(180, 0.6)  # same target, but the device still has 600
+    assert command is not None
+    assert command.value == 180
+    assert g.request_speed(180, 0.7) is None
+    # ... and increases from there ramp (none possible: already at the ceiling)
+    assert g.request_speed(900, 10.0) is None
+
+
+def test_a_full_turn_around_forward_to_backward() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    slow = g.turnaround_command(10.0)
+    g.set_direction(Direction.TURNING, 20.0, belt_speed=slow.value + 15)
+    g.set_direction(Direction.BACKWARD, 32.0, belt_speed=slow.value)
+    command = g.request_speed(400, 32.0)
+    assert command is not None
+    assert command.value == slow.value + RAMP_STEP
+
+
+# -- incline -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "allow_steep", "direction", "desired", "expected", "clamped"),
+    [
+        (RunnerProfile.NOVICE, False, Direction.FORWARD, 150, 150, False),
+        (RunnerProfile.NOVICE, False, Direction.FORWARD, 200, 150, True),  # device max
+        (RunnerProfile.NOVICE, False, Direction.BACKWARD, 150, 100, True),
+        (RunnerProfile.NOVICE, False, Direction.TURNING, 150, 100, True),
+        (RunnerProfile.NOVICE, True, Direction.BACKWARD, 150, 150, False),
+        (RunnerProfile.TRAINED, True, Direction.BACKWARD, 200, 150, True),
+        (RunnerProfile.REHAB, True, Direction.BACKWARD, 150, 100, True),  # walking only
+        (RunnerProfile.NOVICE, False, Direction.BACKWARD, 57, 55, False),  # grid
+        (RunnerProfile.NOVICE, False, Direction.BACKWARD, -20, 0, False),  # device min
+    ],
+)
+def test_incline_limits(
+    profile: RunnerProfile,
+    allow_steep: bool,
+    direction: Direction,
+    desired: int,
+    expected: int,
+    clamped: bool,
+) -> None:
+    g = make(profile, ceiling=400, allow_steep=allow_steep, direction=direction)
+    command = g.request_incline(desired, 0.0)
+    assert (command.kind, command.value, command.requested) == ("incline", expected, desired)
+    assert command.clamped is clamped
+    assert g.commanded_incline == expected
+
+
+def test_incline_set_forward_is_corrected_after_turning_backward() -> None:
+    g = make(direction=Direction.FORWARD)
+    assert g.incline_correction(0.0) is None
+    g.request_incline(150, 0.0)
+    assert g.incline_correction(0.0) is None
+    g.set_direction(Direction.TURNING, 1.0, belt_speed=0)
+    correction = g.incline_correction(1.0)
+    assert correction is not None
+    assert correction.value == 100
+    assert g.incline_correction(1.0) is None
+
+
+# -- over-ceiling telemetry ----------------------------------------------------
+
+
+def test_an_over_ceiling_record_is_corrected_on_that_record() -> None:
+    g = make()
+    now = ramp_to(g, 400, 0.0)
+    reaction = g.observe(500 + OVER_CEILING_TOLERANCE + 1, now, None)
+    assert reaction.kind is ReactionKind.CORRECT
+    assert reaction.command is not None
+    assert reaction.command.value == 400  # back to what was commanded, under the ceiling
+    assert "ceiling" in reaction.reason
+
+
+def test_within_the_tolerance_is_not_a_violation() -> None:
+    g = make()
+    ramp_to(g, 500, 0.0)
+    assert g.observe(500 + OVER_CEILING_TOLERANCE, 50.0, None).kind is ReactionKind.NONE
+
+
+def test_over_ceiling_forward_is_not_a_violation() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(1000, 0.0)
+    assert g.observe(1000, 1.0, None).kind is ReactionKind.NONE
+
+
+def test_over_ceiling_with_nothing_commanded_is_sent_to_the_ceiling() -> None:
+    g = make()
+    reaction = g.observe(900, 0.0, None)
+    assert reaction.kind is ReactionKind.CORRECT
+    assert reaction.command is not None
+    assert reaction.command.value == 500
+
+
+def test_still_over_two_records_later_stops() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    over = 500 + OVER_CEILING_TOLERANCE + 50
+    kinds = [g.observe(over, now + i, None).kind for i in range(4)]
+    assert kinds == [
+        ReactionKind.CORRECT,
+        ReactionKind.CORRECT,
+        ReactionKind.STOP,
+        ReactionKind.STOP,
+    ]
+    assert g.commanded == 0
+
+
+def test_a_record_back_under_the_ceiling_resets_the_count() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    over = 500 + OVER_CEILING_TOLERANCE + 1
+    assert g.observe(over, now, None).kind is ReactionKind.CORRECT
+    assert g.observe(over, now + 1, None).kind is ReactionKind.CORRECT
+    assert g.observe(500, now + 2, None).kind is ReactionKind.NONE
+    assert g.observe(over, now + 3, None).kind is ReactionKind.CORRECT
+
+
+def test_over_ceiling_count_survives_turning_to_backward() -> None:
+    g = make(direction=Direction.TURNING)
+    assert g.observe(900, 0.0, None).kind is ReactionKind.CORRECT
+    g.set_direction(Direction.BACKWARD, 0.5, belt_speed=0)  # a stale belt speed
+    assert g.observe(900, 1.0, None).kind is ReactionKind.CORRECT
+    assert g.observe(900, 2.0, None).kind is ReactionKind.STOP
+
+
+def test_stop_reaction_carries_a_zero_speed_command() -> None:
+    g = make()
+    over = 900
+    g.observe(over, 0.0, None)
+    g.observe(over, 1.0, None)
+    reaction = g.observe(over, 2.0, None)
+    assert reaction.kind is ReactionKind.STOP
+    assert reaction.command is not None
+    assert reaction.command.value == 0
+
+
+# -- heart rate ----------------------------------------------------------------
+
+
+def test_no_heart_rate_rules_without_a_maximum() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    assert g.observe(800, 1.0, 230).kind is ReactionKind.NONE
+
+
+def test_heart_rate_over_the_maximum_slows_a_step_at_a_time() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    first = g.observe(800, 1.0, 152)
+    assert first.kind is ReactionKind.SLOW
+    assert first.command is not None
+    assert first.command.value == 800 - RAMP_STEP
+    assert g.observe(750, 2.0, 152).kind is ReactionKind.NONE  # next step not due yet
+    second = g.observe(750, 1.0 + RAMP_INTERVAL_S, 152)
+    assert second.kind is ReactionKind.SLOW
+    assert second.command is not None
+    assert second.command.value == 800 - 2 * RAMP_STEP
+
+
+def test_no_speed_increase_while_heart_rate_is_high() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    g.observe(800, 1.0, 155)
+    assert g.request_speed(800, 2.0) is None  # held, though forward
+    down = g.request_speed(300, 2.0)  # decreases still go
+    assert down is not None
+    assert g.observe(300, 3.0, 140).kind is ReactionKind.NONE
+    assert not g.heart_rate_high
+    assert g.request_speed(800, 4.0) is not None
+
+
+def test_heart_rate_slowing_stops_at_the_device_minimum() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(130, 0.0)
+    first = g.observe(130, 1.0, 151)
+    assert first.command is not None
+    assert first.command.value == 100
+    assert g.observe(100, 10.0, 151).kind is ReactionKind.NONE
+
+
+def test_heart_rate_far_over_stops_at_once() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    assert g.observe(800, 1.0, 150 + HR_FAR_OVER_BPM).kind is ReactionKind.SLOW
+    reaction = g.observe(800, 1.5, 150 + HR_FAR_OVER_BPM + 1)
+    assert reaction.kind is ReactionKind.STOP
+
+
+def test_heart_rate_persisting_over_stops() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(1600, 0.0)
+    now = 1.0
+    while now < 1.0 + HR_PERSIST_S:
+        assert g.observe(g.commanded, now, 152).kind is not ReactionKind.STOP
+        now += 1.0
+    assert g.observe(g.commanded, now, 152).kind is ReactionKind.STOP
+
+
+def test_unknown_heart_rate_keeps_the_state() -> None:
+    g = make(max_heart_rate=150, direction=Direction.FORWARD)
+    g.request_speed(800, 0.0)
+    g.observe(800, 1.0, 155)
+    assert g.observe(750, 2.0, None).kind is ReactionKind.NONE
+    assert g.heart_rate_high
+
+
+def test_over_ceiling_and_high_heart_rate_take_the_lower_command() -> None:
+    g = make(max_heart_rate=150)
+    now = ramp_to(g, 500, 0.0)
+    reaction = g.observe(600, now, 155)
+    assert reaction.kind is ReactionKind.CORRECT
+    assert reaction.command is not None
+    assert reaction.command.value == 500 - RAMP_STEP
+    assert "heart rate" in reaction.reason

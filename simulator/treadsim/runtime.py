@@ -85,6 +85,8 @@ class Simulator:
         try:
             await self.peripheral.__aexit__(exc_type, exc, tb)
         finally:
+            # The last word of the state log: what the belt was doing at power-off.
+            self._log_state(self.now())
             if self._owns_log and self._state_log is not None:
                 self._state_log.close()
             self._state_log = None
@@ -107,9 +109,12 @@ class Simulator:
             now = self.now()
             self.server.tick(now)
             await self.peripheral.flush()
-            if self._state_log is not None:
-                try:
-                    self._state_log.write(json.dumps(self.server.state_dict(now)) + "\n")
-                    self._state_log.flush()
-                except (OSError, ValueError):
-                    self._state_log = None
+            self._log_state(now)
+
+    def _log_state(self, now: float) -> None:
+        if self._state_log is not None:
+            try:
+                self._state_log.write(json.dumps(self.server.state_dict(now)) + "\n")
+                self._state_log.flush()
+            except (OSError, ValueError):
+                self._state_log = None

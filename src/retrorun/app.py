@@ -242,7 +242,12 @@ async def _connect(prepared: Prepared, stack: contextlib.AsyncExitStack) -> Trea
         assert prepared.sim_profile is not None
         link = LocalLink()
         await stack.enter_async_context(
-            Simulator(prepared.sim_profile, faults=options.sim_faults, local_link=link)
+            Simulator(
+                prepared.sim_profile,
+                faults=options.sim_faults,
+                local_link=link,
+                state_log=options.sim_state_log,
+            )
         )
         ble = await stack.enter_async_context(open_link(local_link=link))
         target = prepared.sim_profile.name

@@ -29,6 +29,7 @@ class RunOptions:
     profile_file: Path | None = None
     sim_profile: Path | None = None
     sim_faults: tuple[str, ...] = ()
+    sim_state_log: Path | None = None
     speedup: float = 1.0
     profile: RunnerProfile | None = None
     ceiling: int | None = None  # 0.01 km/h
@@ -85,6 +86,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev.add_argument("--profile-file", type=Path, metavar="FILE", help="your own device profile")
     sim = p.add_argument_group("embedded simulator (no --device)")
     sim.add_argument("--sim-profile", type=Path, metavar="FILE", help="device profile to emulate")
+    sim.add_argument(
+        "--sim-state-log",
+        type=Path,
+        metavar="FILE",
+        help="append what the simulated belt really did, one JSON line per tick",
+    )
     sim.add_argument(
         "--sim-fault",
         action="append",
@@ -163,6 +170,8 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         raise UsageError("--speedup works with the simulator only, never with a real --device")
     if args.device is not None and (args.sim_profile or args.sim_fault):
         raise UsageError("--sim-profile and --sim-fault apply to the simulator, not to --device")
+    if args.device is not None and args.sim_state_log is not None:
+        raise UsageError("--sim-state-log applies to the simulator, not to --device")
     if stdin_is_tty is None:
         stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not stdin_is_tty:
@@ -178,6 +187,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         profile_file=args.profile_file,
         sim_profile=args.sim_profile,
         sim_faults=tuple(args.sim_fault),
+        sim_state_log=args.sim_state_log,
         speedup=args.speedup,
         profile=RunnerProfile(args.profile) if args.profile else None,
         ceiling=kmh(args.ceiling) if args.ceiling is not None else None,

@@ -1,0 +1,141 @@
+"""``retrorun run`` as a real process: signals, kill -9, bad input (real time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from retrorun.record import read_record, summarize
+
+pytestmark = pytest.mark.process
+
+RETRORUN = str(Path(sys.executable).parent / "retrorun")
+
+
+def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Path]:
+    record = tmp_path / "run.jsonl"
+    belt = tmp_path / "belt.jsonl"
+    proc = subprocess.Popen(
+        [
+            RETRORUN,
+            "run",
+            "demo",
+            "--yes",
+            "--plain",
+            "--voice",
+            "off",
+            "--speedup",
+            "10",
+            "--record",
+            str(record),
+            "--sim-state-log",
+            str(belt),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return proc, record, belt
+
+
+def wait_for_backward(record: Path, proc: subprocess.Popen[str], limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if record.exists() and any(
+            line.get("type") == "telemetry"
+            and line.get("direction") == "backward"
+            and line.get("speed_kmh", 0) > 1.0
+            for line in read_record(record)
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no backward telemetry in time")
+
+
+def last_belt_state(belt: Path) -> dict[str, object]:
+    state: dict[str, object] = json.loads(belt.read_text().splitlines()[-1])
+    return state
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_a_backward_step_stops_the_belt_first(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    proc, record, belt = start(tmp_path)
+    wait_for_backward(record, proc)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    state = last_belt_state(belt)
+    assert state["running"] is False
+    assert state["target_kmh"] == 0.0
+    lines = list(read_record(record))
+    [end] = [line for line in lines if line["type"] == "end"]
+    assert end["reason"] == "signal"
+    assert end["belt_stopped"] is True
+    assert "belt stopped" in out
+
+
+def test_a_record_cut_by_kill_9_still_reads(tmp_path: Path) -> None:
+    proc, record, _belt = start(tmp_path)
+    wait_for_backward(record, proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    with record.open("a") as f:
+        f.write('{"type": "telemetry", "t": 9')  # a torn last line, as a crash leaves
+    lines = list(read_record(record))
+    assert lines[0]["type"] == "start"
+    assert all(line["type"] != "end" for line in lines)
+    summary = summarize(lines)
+    assert summary.program == "Demo"
+    assert summary.backward_s > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope-program"], "no such program"),
+        (["demo", "--ceiling", "9"], "ceiling"),
+        (["demo", "--sim-fault", "warp@3"], "unknown fault"),
+        (["demo", "--speedup", "-2"], "--speedup"),
+        (["demo", "--device", "T1", "--speedup", "5"], "--speedup"),
+        (["demo", "--mqtt", "http://broker"], "mqtt"),
+        (["demo", "--profile", "superhuman"], "--profile"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [RETRORUN, "run", *args, "--yes", "--plain", "--voice", "off"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_without_a_terminal_yes_is_required() -> None:
+    done = subprocess.run(
+        [RETRORUN, "run", "demo", "--plain"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert "--yes" in done.stderr

@@ -16,30 +16,30 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, UsageError
+from treadsim.faults import FAULTS, parse_fault
+
+if TYPE_CHECKING:
+    from treadsim.runtime import Simulator
 
 __all__ = ["main"]
 
 DEFAULT_LISTEN = "tcp-server:127.0.0.1:9101"
 
-_FAULTS_HELP = """\
-faults (--fault NAME[@SECONDS][:ARG], repeatable; SECONDS after power-on):
-  console-speedup@T:KMH   a person sets the belt to KMH at the console
-  console-stop@T          the console's stop button
-  safety-key@T            the safety key is pulled: the belt stops
-  drop-link@T             the Bluetooth link dies; the belt keeps running
-  stall@T:SECONDS         no notifications for SECONDS
-  reject-control          Request Control is refused
-  ignore-speed            speed commands are acknowledged and ignored
-  slow-ramp:KMH_PER_S     the belt accelerates at KMH_PER_S only
-  spurious-speed@T:KMH    the firmware jumps to KMH by itself
-  reboot@T                the treadmill restarts: link lost, belt stopped
-  garbage@T               one malformed Treadmill Data notification
-  zero-ranges             supported ranges read as all zeros
 
+def _faults_help() -> str:
+    """The fault list for --help, from the one table the parser uses."""
+    lines = ["faults (--fault NAME[@SECONDS][:ARG], repeatable; SECONDS after power-on):"]
+    for name, kind in FAULTS.items():
+        spec = name + ("@T" if kind.timed else "") + (f":{kind.arg}" if kind.arg else "")
+        lines.append(f"  {spec:<23} {kind.help}")
+    return "\n".join(lines) + "\n\n" + _KEYS_HELP
+
+
+_KEYS_HELP = """\
 keys (in a terminal): + / - speed, s stop, p pause, g start, k safety key, q quit
 
 examples:
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
             "A virtual FTMS treadmill with its own belt physics, speaking real FTMS over "
             "a virtual Bluetooth link. Reach it with: retrorun scan --hci tcp-client:HOST:PORT"
         ),
-        epilog=_FAULTS_HELP,
+        epilog=_faults_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -111,7 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.profile is not None
             else match_device_profile(None)
         )
-        from treadsim.faults import parse_fault
 
         for spec in args.fault:
             parse_fault(spec)
@@ -170,10 +169,7 @@ async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _print_belt(sim: object, quiet: bool) -> None:
-    from treadsim.runtime import Simulator
-
-    assert isinstance(sim, Simulator)
+async def _print_belt(sim: Simulator, quiet: bool) -> None:
     while True:
         await asyncio.sleep(1.0)
         if quiet:
@@ -188,10 +184,7 @@ async def _print_belt(sim: object, quiet: bool) -> None:
         )
 
 
-async def _keys(sim: object, done: asyncio.Event) -> None:
-    from treadsim.runtime import Simulator
-
-    assert isinstance(sim, Simulator)
+async def _keys(sim: Simulator, done: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

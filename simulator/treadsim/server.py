@@ -21,6 +21,7 @@ from typing import Final, TypeAlias
 from retrorun.devices import DeviceProfile
 from retrorun.energy import kcal_per_min
 from retrorun.ftms import (
+    KMH_PER_MPH,
     ControlOp,
     ControlRequest,
     ControlResponse,
@@ -71,7 +72,6 @@ INCLINE_RANGE: Final = 0x2AD5
 CONTROL_POINT: Final = 0x2AD9
 STATUS: Final = 0x2ADA
 
-KMH_PER_MPH: Final = 1.609344
 DEFAULT_MTU: Final = 23
 #: The ``garbage`` fault's notification: flags announce speed and total distance
 #: (5 bytes) but only 1 byte follows, so any decoder must reject it.

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -28,7 +28,7 @@ from retrorun import clock
 from retrorun.ble import open_link
 from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
-from retrorun.errors import InputError, RetrorunError
+from retrorun.errors import RetrorunError
 from retrorun.limits import RunnerProfile, effective_backward_ceiling, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, default_record_path, read_record, summarize
@@ -206,7 +206,7 @@ async def run_prepared(prepared: Prepared, *, stdout: TextIO | None = None) -> i
                 attended=not options.yes,
                 weight_kg=options.weight_kg,
             )
-            sinks = _start_sinks(prepared, bus, session, out, recorder)
+            sinks = _start_sinks(prepared, bus, session, out)
             signals.attach(session)
             try:
                 result = await session.run()
@@ -219,9 +219,6 @@ async def run_prepared(prepared: Prepared, *, stdout: TextIO | None = None) -> i
         _record_early_end(recorder, prepared, started, "signal", "interrupted before the session")
     except RetrorunError as exc:
         _record_early_end(recorder, prepared, started, "error", str(exc))
-        if isinstance(exc, InputError):
-            raise
-        recorder.close()
         raise
     finally:
         signals.uninstall()
@@ -297,7 +294,6 @@ def _start_sinks(
     bus: EventBus,
     session: Session,
     out: TextIO,
-    recorder: Recorder,
 ) -> list[asyncio.Task[Any]]:
     options = prepared.options
     loop = asyncio.get_running_loop()
@@ -347,7 +343,6 @@ def _start_sinks(
             bus.subscribe("mqtt", maxsize=512), session, prepared.mqtt, on_warning=session.warn
         )
         spawn("mqtt", mqtt.run())
-    del recorder
     return tasks
 
 
@@ -391,6 +386,3 @@ def _print_summary(path: Path, recorder: Recorder, out: TextIO) -> None:
     with contextlib.suppress(OSError, ValueError):
         out.write("\n".join(lines) + "\n")
         out.flush()
-
-
-Callback = Callable[[], None]

@@ -230,6 +230,11 @@ class SafetyGovernor:
             return 0
         return self._speed_grid(min(max(desired, lo), upper))
 
+    def would_clamp(self, desired: int) -> bool:
+        """A request for ``desired`` would be lowered by the ceiling or the device max
+        (the question a speed nudge asks before it is queued)."""
+        return self._was_clamped(desired, self.clamp_target(desired))
+
     def _was_clamped(self, desired: int, target: int) -> bool:
         """True when a ceiling or the device max, not the step grid, lowered ``desired``."""
         if desired <= 0:

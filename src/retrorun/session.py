@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,7 +39,7 @@ from retrorun.events import (
     SessionState,
     Status,
 )
-from retrorun.limits import SETTLE_TOLERANCE, TURNAROUND_SPEED, to_kmh
+from retrorun.limits import SETTLE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import ReactionKind, SafeCommand, SafetyGovernor
@@ -174,10 +173,11 @@ class Session:
         if self.status is not Status.RUNNING or self.target == 0 or delta == 0:
             return False
         wanted = self.target + self.adjust + delta
-        if self.governor.direction is not Direction.FORWARD and wanted > self.governor.ceiling:
+        if delta > 0 and self.governor.would_clamp(wanted):
+            limit = self.governor.clamp_target(wanted)
             self._event(
                 EventKind.CEILING_CLAMPED,
-                f"Not faster: the ceiling is {to_kmh(self.governor.ceiling):.1f} km/h",
+                f"Not faster: the limit is {to_kmh(limit):.1f} km/h",
                 ceiling_kmh=to_kmh(self.governor.ceiling),
                 source=source,
             )
@@ -713,7 +713,3 @@ class Session:
 def started_at() -> str:
     """ISO 8601 wall-clock time for the record's ``start`` line."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-TURNAROUND_MAX_KMH: Final = to_kmh(TURNAROUND_SPEED)
-Callback = Callable[[], None]

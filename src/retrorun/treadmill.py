@@ -31,6 +31,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
+from retrorun.ble import translate_platform_error
 from retrorun.devices import DeviceProfile, match_device_profile
 from retrorun.errors import (
     CommandIgnored,
@@ -47,6 +48,7 @@ from retrorun.ftms import (
     FITNESS_MACHINE_FEATURE_UUID,
     FITNESS_MACHINE_SERVICE_UUID,
     FITNESS_MACHINE_STATUS_UUID,
+    KMH_PER_MPH,
     SUPPORTED_INCLINATION_RANGE_UUID,
     SUPPORTED_SPEED_RANGE_UUID,
     TREADMILL_DATA_UUID,
@@ -80,7 +82,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KMH_PER_MPH: Final = 1.609344
 _STOP_TIMEOUT_S: Final = 5.0
 _ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
 
@@ -195,13 +196,13 @@ async def _platform_errors() -> AsyncIterator[None]:
     """bleak's platform backend on a machine with no Bluetooth: one clear error."""
     try:
         yield
-    except FileNotFoundError as exc:
-        raise NoAdapterError(str(exc) or "no system bus") from exc
-    except BleakError as exc:
-        text = str(exc).lower()
-        if "adapter" in text or ("bluetooth" in text and "not" in text) or "dbus" in text:
-            raise NoAdapterError(str(exc)) from exc
-        raise LinkError(f"Bluetooth: {exc}") from exc
+    except (FileNotFoundError, BleakError) as exc:
+        no_adapter = translate_platform_error(exc)
+        if no_adapter is not None:
+            raise no_adapter from exc
+        if isinstance(exc, BleakError):
+            raise LinkError(f"Bluetooth: {exc}") from exc
+        raise
 
 
 async def scan_treadmills(
@@ -282,6 +283,13 @@ _STATUS_KINDS: Final = {
     StatusOp.TARGET_SPEED_CHANGED: TreadmillEventKind.TARGET_SPEED_CHANGED,
     StatusOp.TARGET_INCLINE_CHANGED: TreadmillEventKind.TARGET_INCLINE_CHANGED,
     StatusOp.CONTROL_PERMISSION_LOST: TreadmillEventKind.CONTROL_LOST,
+}
+
+
+# A status that may be the echo of our own request, and that request.
+_ECHOES: Final = {
+    StatusOp.STOPPED_OR_PAUSED_BY_USER: ControlOp.STOP_OR_PAUSE,
+    StatusOp.STARTED_OR_RESUMED_BY_USER: ControlOp.START_OR_RESUME,
 }
 
 
@@ -737,10 +745,7 @@ class Treadmill:
         except (FtmsDecodeError, ValueError) as exc:
             self._emit(TreadmillEventKind.GARBAGE, detail=f"status: {exc}")
             return
-        echo_of = {
-            StatusOp.STOPPED_OR_PAUSED_BY_USER: ControlOp.STOP_OR_PAUSE,
-            StatusOp.STARTED_OR_RESUMED_BY_USER: ControlOp.START_OR_RESUME,
-        }.get(status.op)  # type: ignore[call-overload]
+        echo_of = _ECHOES.get(status.op)  # type: ignore[call-overload]
         now = asyncio.get_running_loop().time()
         if echo_of is not None and now - self._sent_at.get(echo_of, float("-inf")) < _ECHO_S:
             self._emit(TreadmillEventKind.OTHER_STATUS, status.value, detail="echo of our command")

@@ -15,6 +15,7 @@ from bleak import BleakClient, BleakScanner
 
 from retrorun.ble import open_link
 from retrorun.ftms import TREADMILL_DATA_UUID, RecordAssembler
+from treadsim.faults import FAULTS
 
 pytestmark = pytest.mark.process
 
@@ -128,21 +129,5 @@ def test_help_documents_every_fault() -> None:
     done = subprocess.run(
         [str(BIN / "treadsim"), "--help"], capture_output=True, text=True, timeout=30, check=True
     )
-    for name in (
-        "console-speedup",
-        "console-stop",
-        "safety-key",
-        "drop-link",
-        "stall",
-        "reject-control",
-        "ignore-speed",
-        "slow-ramp",
-        "spurious-speed",
-        "reboot",
-        "garbage",
-        "zero-ranges",
-        "--state-log",
-        "--speedup",
-        "--listen",
-    ):
+    for name in (*FAULTS, "--state-log", "--speedup", "--listen"):
         assert name in done.stdout

@@ -46,7 +46,7 @@ from retrorun.ftms._machine import (
     TrainingStatusFlags,
 )
 from retrorun.ftms._treadmill_data import TreadmillData, TreadmillDataFlags
-from retrorun.ftms._units import BytesLike, incline_to_raw, speed_to_raw
+from retrorun.ftms._units import KMH_PER_MPH, BytesLike, incline_to_raw, speed_to_raw
 from retrorun.ftms._uuids import (
     FITNESS_MACHINE_CONTROL_POINT_UUID,
     FITNESS_MACHINE_FEATURE_UUID,
@@ -64,6 +64,7 @@ __all__ = [
     "FITNESS_MACHINE_FEATURE_UUID",
     "FITNESS_MACHINE_SERVICE_UUID",
     "FITNESS_MACHINE_STATUS_UUID",
+    "KMH_PER_MPH",
     "SUPPORTED_INCLINATION_RANGE_UUID",
     "SUPPORTED_SPEED_RANGE_UUID",
     "TRAINING_STATUS_UUID",

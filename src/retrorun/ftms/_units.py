@@ -15,6 +15,7 @@ from typing import TypeAlias
 from retrorun.ftms._errors import FtmsValueError
 
 __all__ = [
+    "KMH_PER_MPH",
     "RANGES",
     "SIZES",
     "BytesLike",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
+
+# Machines with the speed_in_mph quirk put 0.01 mph where FTMS says 0.01 km/h.
+KMH_PER_MPH = 1.609344
 
 # Wire integer codes used by every layout table in the codec: the ``struct`` code,
 # except "T", the little-endian u24 FTMS uses for distances and step counts.

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -156,8 +156,18 @@ class _Signals:
             self._main.cancel(f"{name}")
 
 
-async def run_prepared(prepared: Prepared, *, stdout: TextIO | None = None) -> int:
-    """Connect, run the session, print the summary; the exit code."""
+async def run_prepared(
+    prepared: Prepared,
+    *,
+    stdout: TextIO | None = None,
+    on_session: Callable[[Session], None] | None = None,
+) -> int:
+    """Connect, run the session, print the summary; the exit code.
+
+    ``on_session`` is handed the :class:`Session` once it exists, before it runs:
+    an embedding program pauses, resumes, stops or nudges it through
+    ``Session.request``, ``Session.adjust_speed`` and ``Session.confirm``.
+    """
     options = prepared.options
     out = stdout if stdout is not None else sys.stdout
     signals = _Signals()
@@ -206,6 +216,8 @@ async def run_prepared(prepared: Prepared, *, stdout: TextIO | None = None) -> i
                 attended=not options.yes,
                 weight_kg=options.weight_kg,
             )
+            if on_session is not None:
+                on_session(session)
             sinks = _start_sinks(prepared, bus, session, out)
             signals.attach(session)
             try:

@@ -19,8 +19,9 @@ import contextlib
 import datetime as dt
 import enum
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from retrorun.bus import EventBus
 from retrorun.energy import kcal_per_min
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 _RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after a pause
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
+_T = TypeVar("_T")
+
+_INCLINE_TOLERANCE: Final = 5  # 0.1 %: a deck within 0.5 % of its target is there
 
 
 class EndReason(enum.StrEnum):
@@ -137,6 +141,11 @@ class Session:
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._wake = asyncio.Event()  # the scheduler re-evaluates speed when set
+        self._paused_evt = asyncio.Event()  # set while paused: waits give way to it
+        self._was_paused = False  # the step in progress was paused since it settled
+        self._tasks: asyncio.TaskGroup | None = None
+        self._resuming: asyncio.Task[None] | None = None
+        self._paused_remaining = 0.0  # what was left of the step when it paused
         self._end: _End | None = None
 
     # ------------------------------------------------------------ LocalControls
@@ -148,11 +157,17 @@ class Session:
         elif command == "pause":
             accepted = self.status in {Status.RUNNING, Status.TURNING}
         elif command == "resume":
-            accepted = self.status is Status.PAUSED
+            accepted = self.status is Status.PAUSED and not self._resume_pending
         else:  # anything else is refused, whatever a sink passes in
             accepted = False  # type: ignore[unreachable]
         if accepted:
-            self._controls.put_nowait((command, 0))
+            if command == "pause":
+                # Paused from this moment: no step may ramp the belt up meanwhile.
+                self._pause_state()
+            if command == "resume":
+                self._start_resume(after_link=False)
+            else:
+                self._controls.put_nowait((command, 0))
             self._event(
                 EventKind.COMMAND_ACK,
                 f"{command} accepted from {source}",
@@ -235,6 +250,7 @@ class Session:
         end = _End(EndReason.ERROR, "session ended without a reason")
         try:
             async with asyncio.TaskGroup() as tg:
+                self._tasks = tg
                 tg.create_task(self._scheduler(), name="scheduler")
                 tg.create_task(self._monitor(), name="monitor")
                 tg.create_task(self._treadmill_events(), name="events")
@@ -253,9 +269,6 @@ class Session:
             log.exception("session task crashed", exc_info=first)
             end = _End(EndReason.ERROR, f"internal error: {first!r}")
         return end
-
-    def _current_deadline(self) -> float | None:
-        return self.step_deadline
 
     def end(self, reason: EndReason, message: str) -> None:
         """Ask the session to end from outside (e.g. a signal handler)."""
@@ -286,48 +299,80 @@ class Session:
 
     async def _run_step(self, step: PlanStep, following: PlanStep | None) -> None:
         loop = asyncio.get_running_loop()
+        await self._resumed.wait()  # a pause during a turn-around holds the next step
         self.status = Status.RUNNING
         self.adjust = 0
         self.target = step.speed
         if step.direction is not self.governor.direction:
             # Only the first step may change direction without a turn-around (the
             # runner mounts a stopped belt); the governor refuses it on a moving one.
-            self.governor.set_direction(
-                step.direction, loop.time(), belt_speed=self._belt_speed() or 0
-            )
+            await self._change_direction(step.direction)
         data = self._step_data(step)
         data["next"] = self._step_data(following) if following is not None else None
         self._event(EventKind.STEP_STARTED, self._step_sentence(step), **data)
-        incline = self.governor.request_incline(step.incline, loop.time())
-        if incline is not None:
-            await self.treadmill.set_incline(incline)
-        if not self.treadmill.started and step.speed > 0:
-            await self.treadmill.start()
-        await self._ramp_to_target()
-        settled_at = await self._settle()
-        deadline = settled_at + step.duration_s
-        self.step_deadline = deadline
+        await self._set_incline(step.incline)
+        settled_at = await self._reach_target()
+        self._was_paused = False  # a pause before the belt settled is over now
+        self.step_deadline = settled_at + step.duration_s
         while True:
-            await self._resumed.wait()
-            # Other tasks (pause, link loss) move or clear the deadline meanwhile.
-            if self._current_deadline() is None:
-                return
+            if self._was_paused:
+                # Resumed (``_resume`` moved the deadline): up to speed again, then
+                # the step's remaining time runs from the moment the belt settled.
+                await self._resumed.wait()
+                self._was_paused = False
+                settled_at = await self._reach_target()
+                if self._was_paused:
+                    continue
+                self.step_deadline = settled_at + self._paused_remaining
+            elif self._wake.is_set():
+                self._wake.clear()
+                await self._ramp_to_target()  # the runner nudged the speed
             remaining = self.step_deadline - loop.time()
-            if remaining <= _EPSILON_S:
+            if remaining <= _EPSILON_S and not self._was_paused:
                 break
-            self._wake.clear()
+            if self._was_paused or self._wake.is_set():
+                continue
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
+                async with asyncio.timeout(max(remaining, _MIN_WAIT_S)):
                     await self._wake.wait()
-            if self._wake.is_set() and self._resumed.is_set():
-                await self._ramp_to_target()
         self.step_deadline = None
 
-    async def _ramp_to_target(self) -> None:
-        """Step toward ``target + adjust`` at the governor's pace."""
-        loop = asyncio.get_running_loop()
+    async def _reach_target(self) -> float:
+        """Ramp to the target and wait for the belt to settle: its loop time.
+
+        A pause meanwhile gives up the wait; once resumed, it starts over.
+        """
         while True:
+            await self._resumed.wait()
+            await self._ramp_to_target()
+            settled_at = await self._until_paused(self._settle())
+            if settled_at is not None and not self.paused:
+                return settled_at
+
+    async def _until_paused(self, awaitable: Coroutine[Any, Any, _T]) -> _T | None:
+        """Await ``awaitable`` unless the session pauses first (then None)."""
+        work = asyncio.ensure_future(awaitable)
+        paused = asyncio.ensure_future(self._paused_evt.wait())
+        try:
+            await asyncio.wait({work, paused}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            paused.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work.cancelled():
+            return None
+        return work.result()
+
+    async def _ramp_to_target(self) -> None:
+        """Step toward ``target + adjust`` at the governor's pace (not while paused)."""
+        loop = asyncio.get_running_loop()
+        while not self.paused:
             desired = max(self.target + self.adjust, 0)
+            if desired > 0 and not self.treadmill.started:
+                await self.treadmill.start()
+                continue  # the pause may have come during that
             command = self.governor.request_speed(desired, loop.time())
             if command is not None:
                 await self._send(command)
@@ -374,10 +419,10 @@ class Session:
         self.target = command.value
         self.adjust = 0
         await self._send(command)
+        await self._set_incline(step.incline)  # the plan flattens the belt to turn
         await self._settle_at_or_below(command.value)
-        self.governor.set_direction(
-            Direction.TURNING, loop.time(), belt_speed=self._belt_speed() or 0
-        )
+        await self._flatten_to(step.incline)
+        await self._change_direction(Direction.TURNING)
         self._event(EventKind.TURNAROUND, "Turn around now.", phase="turn", **info)
         await self._hold(step.duration_s)
         if self.attended:
@@ -385,8 +430,23 @@ class Session:
             self._waiting_confirm = True
             await self._confirmed.wait()
             self._waiting_confirm = False
-        self.governor.set_direction(to, loop.time(), belt_speed=self._belt_speed() or 0)
+        await self._change_direction(to)
         self._event(EventKind.TURNAROUND_CONFIRMED, f"Facing {to} now.", to=str(to))
+
+    async def _change_direction(self, direction: Direction) -> None:
+        """Tell the governor, then lower an incline too steep for the new direction."""
+        loop = asyncio.get_running_loop()
+        self.governor.set_direction(direction, loop.time(), belt_speed=self._belt_speed() or 0)
+        correction = self.governor.incline_correction(loop.time())
+        if correction is not None:
+            await self._send(correction)
+
+    async def _set_incline(self, desired: int) -> None:
+        """Ask the governor for ``desired`` (0.1 %); send only what changes the belt."""
+        before = self.governor.commanded_incline
+        command = self.governor.request_incline(desired, asyncio.get_running_loop().time())
+        if command.value != before or command.clamped:
+            await self._send(command)
 
     async def _settle_at_or_below(self, speed: int) -> None:
         loop = asyncio.get_running_loop()
@@ -399,6 +459,30 @@ class Session:
                 raise _End(
                     EndReason.SAFETY_STOP,
                     f"the belt did not slow to {to_kmh(speed):.1f} km/h for the turn-around",
+                )
+            await self._next_record(deadline - loop.time())
+
+    async def _flatten_to(self, incline: int) -> None:
+        """Wait for the deck to come down to ``incline`` (0.1 %) before the turn.
+
+        Bounded by the profile's incline rate plus its settle time; a deck that
+        does not come down ends the session with a safety stop.
+        """
+        loop = asyncio.get_running_loop()
+        profile = self.treadmill.profile
+        deadline: float | None = None
+        while True:
+            latest = self.treadmill.latest
+            reported = latest.record.inclination if latest is not None else None
+            if reported is None or reported <= incline + _INCLINE_TOLERANCE:
+                return
+            if deadline is None:
+                travel_s = (reported - incline) / 10 / profile.incline_pct_per_s
+                deadline = loop.time() + travel_s + profile.settle_time_s
+            if loop.time() >= deadline:
+                raise _End(
+                    EndReason.SAFETY_STOP,
+                    f"the incline did not come down to {incline / 10:.1f} % for the turn-around",
                 )
             await self._next_record(deadline - loop.time())
 
@@ -419,7 +503,15 @@ class Session:
 
     async def _send(self, command: SafeCommand) -> None:
         """Send a governor command; record clamps; link trouble waits for the link."""
-        if command.clamped:
+        if command.clamped and command.kind == "incline":
+            self._event(
+                EventKind.CEILING_CLAMPED,
+                f"Asked {command.requested / 10:.1f} % incline, sent {command.value / 10:.1f}: "
+                f"the limit facing {self.governor.direction} is lower",
+                incline_pct=command.value / 10,
+                requested_incline_pct=command.requested / 10,
+            )
+        elif command.clamped:
             self._event(
                 EventKind.CEILING_CLAMPED,
                 f"Asked {to_kmh(command.requested):.1f} km/h, sent {to_kmh(command.value):.1f}: "
@@ -543,7 +635,7 @@ class Session:
             self.commanded = 0
             self.governor.reset_after_stop()
             self._event(EventKind.LINK_RESTORED, f"Link restored: {ev.detail}.")
-            await self._await_resume(after_link=True)
+            self._start_resume(after_link=True)
         elif kind is TreadmillEventKind.LINK_FAILED:
             self._event(EventKind.LINK_LOST, f"Could not reconnect: {ev.detail}.")
             raise _End(EndReason.LINK_LOST, f"link lost for good: {ev.detail}")
@@ -555,22 +647,50 @@ class Session:
     def _pause_state(self) -> None:
         if self.status is Status.STOPPED:
             return
+        if self.status is not Status.PAUSED:
+            self._freeze_deadline()
         self.status = Status.PAUSED
         self._resumed.clear()
-        self._freeze_deadline()
+        self._paused_evt.set()
+        self._was_paused = True
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()  # e.g. the link dropped again while waiting
 
     def _freeze_deadline(self) -> None:
         loop = asyncio.get_running_loop()
         if self.step_deadline is not None:
             self._paused_remaining = max(self.step_deadline - loop.time(), 0.0)
 
+    @property
+    def _resume_pending(self) -> bool:
+        return self._resuming is not None and not self._resuming.done()
+
+    def _start_resume(self, *, after_link: bool) -> None:
+        """Wait for the confirmation (or hold) in a task of its own.
+
+        The control loop and the treadmill events go on meanwhile: a stop, the
+        safety key or a signal never waits for a runner to press Enter.
+        """
+        if self._resume_pending or self._tasks is None:
+            return
+        self._resuming = self._tasks.create_task(
+            self._await_resume(after_link=after_link), name="resume"
+        )
+
     async def _await_resume(self, *, after_link: bool) -> None:
         """After a pause or link loss: confirm (or hold), then continue the step."""
         if self.attended:
             self._confirmed.clear()
             self._waiting_confirm = True
-            await self._confirmed.wait()
-            self._waiting_confirm = False
+            self._event(
+                EventKind.CONFIRM_NEEDED,
+                "Confirm when you are ready to go on.",
+                what="link" if after_link else "resume",
+            )
+            try:
+                await self._confirmed.wait()
+            finally:
+                self._waiting_confirm = False
         else:
             await self._hold(self.resume_hold_s)
         await self._resume()
@@ -578,7 +698,8 @@ class Session:
     async def _resume(self) -> None:
         loop = asyncio.get_running_loop()
         if self.step_deadline is not None:
-            self.step_deadline = loop.time() + getattr(self, "_paused_remaining", 0.0)
+            self.step_deadline = loop.time() + self._paused_remaining
+        self._paused_evt.clear()
         self.status = (
             Status.TURNING if self.governor.direction is Direction.TURNING else Status.RUNNING
         )
@@ -598,13 +719,10 @@ class Session:
                 self._event(EventKind.USER_STOP, "Stopping the belt: the session ends.")
                 raise _End(EndReason.USER_STOP, "stopped by the runner")
             if command == "pause":
-                self._pause_state()
                 await self.treadmill.pause()
                 self.commanded = 0
                 self.governor.reset_after_stop()
                 self._event(EventKind.PAUSED, "Paused: the belt is stopping.")
-            elif command == "resume":
-                await self._await_resume(after_link=False)
             elif command == "adjust":
                 self.adjust += value
                 self._event(
@@ -641,7 +759,9 @@ class Session:
     def _state(self, speed: int, incline: int | None, hr: int | None) -> SessionState:
         loop = asyncio.get_running_loop()
         remaining = 0.0
-        if self.step_deadline is not None:
+        if self.status is Status.PAUSED and self.step_deadline is not None:
+            remaining = self._paused_remaining  # the step's clock stands still
+        elif self.step_deadline is not None:
             remaining = max(self.step_deadline - loop.time(), 0.0)
         return SessionState(
             t=self._t(),
@@ -685,6 +805,18 @@ class Session:
     def _finish(self, end: _End) -> SessionResult:
         belt_stopped = bool(self.treadmill.belt_stopped)
         self.status = Status.STOPPED
+        self.step_deadline = None
+        # The last state says so too: a retained "running" would outlive the session.
+        latest = self.treadmill.latest
+        record = latest.record if latest is not None else None
+        speed = 0 if belt_stopped or record is None else record.speed or 0
+        self.bus.publish(
+            self._state(
+                speed,
+                record.inclination if record is not None else None,
+                record.heart_rate if record is not None else None,
+            )
+        )
         self._event(EventKind.SESSION_ENDED, end.message, reason=str(end.reason))
         result = SessionResult(
             reason=end.reason,

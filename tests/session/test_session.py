@@ -6,8 +6,10 @@ state log, never from the controller's belief.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +17,28 @@ import pytest
 
 from retrorun.app import prepare, run_prepared
 from retrorun.cli._run import RunOptions
+from retrorun.events import Status
 from retrorun.programs import library
 from retrorun.record import read_record
+from retrorun.session import Session
 
 pytestmark = pytest.mark.looptime
 
 LIBRARY = [name for name, _ in library()]
 
 
+Driver = Callable[[Session], Coroutine[Any, Any, None]]
+
+
 async def run_session(
-    tmp_path: Path, program: str = "demo", faults: tuple[str, ...] = (), **extra: Any
+    tmp_path: Path,
+    program: str = "demo",
+    faults: tuple[str, ...] = (),
+    *,
+    driver: Driver | None = None,
+    **extra: Any,
 ) -> tuple[int, list[dict[str, Any]], str]:
+    """Run a whole session; ``driver`` gets the Session (as the API hands it out)."""
     record = tmp_path / "session.jsonl"
     options = RunOptions(
         program=program,
@@ -38,8 +51,32 @@ async def run_session(
         **extra,
     )
     out = io.StringIO()
-    code = await run_prepared(prepare(options), stdout=out)
+    drivers: list[asyncio.Task[None]] = []
+
+    def on_session(session: Session) -> None:
+        if driver is not None:
+            drivers.append(asyncio.get_running_loop().create_task(driver(session)))
+
+    code = await run_prepared(prepare(options), stdout=out, on_session=on_session)
+    for task in drivers:
+        await task  # a failed assertion in the driver fails the test
     return code, list(read_record(record)), out.getvalue()
+
+
+def sim_states(path: Path) -> list[dict[str, Any]]:
+    """What the simulator itself says its belt did (its state log)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def in_step(session: Session, index: int) -> None:
+    """Wait (bounded) until the session is timing step ``index``."""
+    async with asyncio.timeout(600):
+        while not (  # noqa: ASYNC110 - polls what the API exposes
+            session.status is Status.RUNNING
+            and session.step_index == index
+            and session.step_deadline is not None
+        ):
+            await asyncio.sleep(0.5)
 
 
 def backward_speeds(lines: list[dict[str, Any]]) -> list[float]:
@@ -164,3 +201,99 @@ async def test_slow_ramp_still_completes(tmp_path: Path) -> None:
     code, lines, _ = await run_session(tmp_path, faults=("slow-ramp:0.2",))
     assert code == 0
     assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
+
+
+async def test_pause_and_resume_from_the_api_stop_the_belt_and_keep_the_step(
+    tmp_path: Path,
+) -> None:
+    state_log = tmp_path / "sim.jsonl"
+    stamps: dict[str, float] = {}
+
+    async def drive(session: Session) -> None:
+        await in_step(session, 2)  # the demo's first backward step (30 s)
+        await asyncio.sleep(10)
+        stamps["pause"] = session.origin_hint() or 0.0
+        assert session.request("pause", source="api")
+        assert not session.request("pause", source="api")  # already pausing
+        await asyncio.sleep(20)
+        assert session.paused
+        assert session.request("resume", source="api")
+
+    code, lines, printed = await run_session(tmp_path, driver=drive, sim_state_log=state_log)
+    assert code == 0, printed
+    kinds = events(lines)
+    assert kinds.count("command_ack") == 2
+    assert "command_refused" in kinds
+    assert kinds.index("paused") < kinds.index("resumed")
+
+    # The simulator's belt stopped during the pause and ran again after it.
+    belt = [(s["belt_kmh"], s["running"]) for s in sim_states(state_log)]
+    first_run = next(i for i, (kmh, running) in enumerate(belt) if running and kmh > 0)
+    stopped = next(i for i in range(first_run, len(belt)) if belt[i] == (0.0, False))
+    assert any(running and kmh >= 2.0 for kmh, running in belt[stopped:])
+
+    # The paused step still got its whole 30 s of running, after the pause.
+    starts = {line["index"]: line["t"] for line in lines if line.get("kind") == "step_started"}
+    assert starts[3] - starts[2] >= 30 + 20
+    # Unattended, resuming waits its hold before the belt starts again.
+    ack_resume = [line["t"] for line in lines if line.get("kind") == "command_ack"][1]
+    resumed = next(line["t"] for line in lines if line.get("kind") == "resumed")
+    assert resumed - ack_resume >= 5
+    assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
+
+
+async def test_stop_from_the_api_stops_the_simulated_belt(tmp_path: Path) -> None:
+    state_log = tmp_path / "sim.jsonl"
+
+    async def drive(session: Session) -> None:
+        await in_step(session, 2)
+        assert session.request("stop", source="api")
+
+    code, lines, _ = await run_session(tmp_path, driver=drive, sim_state_log=state_log)
+    assert code == 1
+    assert end(lines)["reason"] == "user_stop"
+    assert end(lines)["belt_stopped"] is True
+    last = sim_states(state_log)[-1]
+    assert last["running"] is False
+    assert last["target_kmh"] == 0.0
+
+
+HILL = """
+name = "Hill then back"
+description = "Uphill forward, then a gentle backward slope"
+profile = "novice"
+
+[[steps]]
+kind = "warmup"
+direction = "forward"
+duration = "30s"
+speed_kmh = 3.0
+incline_pct = 12
+label = "Uphill forward"
+
+[[steps]]
+kind = "work"
+direction = "backward"
+duration = "30s"
+speed_kmh = 2.5
+incline_pct = 5
+label = "Backward slope"
+"""
+
+
+async def test_a_turnaround_flattens_the_deck_before_the_runner_turns(tmp_path: Path) -> None:
+    program = tmp_path / "hill.toml"
+    program.write_text(HILL)
+    code, lines, printed = await run_session(tmp_path, str(program))
+    assert code == 0, printed
+    inclines = [line["value"] for line in lines if line.get("op") == "set_target_inclination"]
+    assert inclines == [12.0, 0.0, 5.0]
+    turn = next(line for line in lines if line.get("phase") == "turn")
+    before_turn = [line for line in lines if line["type"] == "telemetry" and line["t"] <= turn["t"]]
+    # The deck was up at 12 % and had come down before "turn around now".
+    assert max(line["incline_pct"] for line in before_turn) >= 10
+    assert before_turn[-1]["incline_pct"] <= 0.5
+    backward = [
+        line for line in lines if line["type"] == "telemetry" and line["direction"] == "backward"
+    ]
+    assert max(line["incline_pct"] for line in backward) <= 10

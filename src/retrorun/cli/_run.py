@@ -145,7 +145,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="skip interactive confirmations: turn-arounds continue after their hold",
     )
-    out.add_argument("--record", type=Path, metavar="FILE", help="session record (JSON Lines)")
+    out.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="session record (JSON Lines; a session is appended to an existing file)",
+    )
     out.add_argument("--plain", action="store_true", help="one line per event, no full screen")
     out.add_argument(
         "--voice", choices=["espeak", "tones", "off"], help="spoken cues (default: espeak)"

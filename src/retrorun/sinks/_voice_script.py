@@ -82,7 +82,7 @@ def step_start_cues(
         cues.append(Cue(t, CueKind.TONE, "go", f"{step.index}:go", tone="go"))
     if not announced and not step.turnaround:
         cues.append(Cue(t, CueKind.SPEECH, announce_step(step), f"{step.index}:announce", "chime"))
-    if step.cue:
+    if step.cue and not step.turnaround:  # a turn-around's words come with its events
         cues.append(Cue(t, CueKind.SPEECH, step.cue, f"{step.index}:cue"))
     return cues
 
@@ -163,6 +163,9 @@ def event_cues(event: SessionEvent, *, t: float) -> list[Cue]:
     if kind is EventKind.TURNAROUND:
         turn = TurnaroundInfo.from_event(event)
         lines = turnaround_script(turn)
+        # Both phases can come at one instant (a belt already slow enough): the
+        # phase is part of the key, or the second would pass for the first.
+        key = f"{key}:{turn.phase or 'all'}"
         first_tone = "turn" if turn.phase != "turn" else None
         cues = [
             Cue(

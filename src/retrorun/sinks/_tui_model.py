@@ -22,6 +22,15 @@ NOTICE_S = 6.0  # a refusal or an acknowledgement stays this long
 
 # Banners that stay until the session says otherwise.
 _STICKY = frozenset({EventKind.LINK_LOST, EventKind.SAFETY_STOP, EventKind.SAFETY_KEY})
+# Events after which the session no longer waits for a confirmation it asked for.
+_CONFIRM_OVER = frozenset(
+    {
+        EventKind.RESUMED,
+        EventKind.STEP_STARTED,
+        EventKind.TURNAROUND_CONFIRMED,
+        EventKind.SESSION_ENDED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,7 @@ class DisplayModel:
         self.banner: Banner | None = None
         self.notice: tuple[str, float] | None = None
         self.turn: TurnaroundInfo | None = None
+        self.confirm_for: str | None = None  # what the session waits for Enter for
         self.ended = False
         self.now = 0.0
 
@@ -67,7 +77,13 @@ class DisplayModel:
 
     def _apply_event(self, event: SessionEvent) -> None:
         kind = event.kind
-        if kind is EventKind.SESSION_STARTED:
+        if kind in _CONFIRM_OVER:
+            self.confirm_for = None
+        if kind is EventKind.CONFIRM_NEEDED:
+            what = event.data.get("what")
+            if what != "preflight":  # the pre-flight screen asks for that one itself
+                self.confirm_for = str(what or "resume")
+        elif kind is EventKind.SESSION_STARTED:
             self._read_plan(event.data)
         elif kind is EventKind.STEP_STARTED:
             self.step, self.upcoming, total = StepInfo.from_event(event)

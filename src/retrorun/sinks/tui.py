@@ -344,11 +344,14 @@ def _draw(screen: MainScreen, model: DisplayModel) -> None:
 
     prompt = screen.query_one("#prompt", Static)
     waiting = model.awaiting_confirm()
-    prompt.set_class(waiting or model.turn is not None, "-on")
+    asked = model.confirm_for is not None and not model.ended
+    prompt.set_class(waiting or asked or model.turn is not None, "-on")
     if waiting:
         prompt.update("TURN AROUND NOW  ·  press ENTER when you are ready")
     elif model.turn is not None:
         prompt.update("SLOWING DOWN  ·  HOLD THE RAILS")
+    elif asked:
+        prompt.update("PAUSED  ·  press ENTER to resume when you are ready")
     else:
         prompt.update("")
 

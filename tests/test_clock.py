@@ -237,3 +237,18 @@ def test_loop_factory_works_with_asyncio_runner() -> None:
     with asyncio.Runner(loop_factory=loop_factory(300)) as runner:
         assert runner.run(main()) == 3.0
         assert isinstance(runner.get_loop(), PacedEventLoop)
+
+
+@pytest.mark.parametrize("speedup", [1.0, 20.0])
+def test_wall_seconds_gives_a_real_peer_its_wall_time(speedup: float) -> None:
+    async def main() -> tuple[float, float]:
+        return clock.current_speedup(), clock.wall_seconds(2.5)
+
+    assert run(main(), speedup=speedup) == (speedup, 2.5 * speedup)
+
+
+def test_a_loop_without_a_speedup_counts_as_one() -> None:
+    async def main() -> float:
+        return clock.wall_seconds(3.0)
+
+    assert asyncio.run(main()) == 3.0

@@ -33,7 +33,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from time import monotonic as _monotonic
 from typing import Any, TypeVar
 
-__all__ = ["MAX_LAG_S", "PacedEventLoop", "loop_factory", "run"]
+__all__ = ["MAX_LAG_S", "PacedEventLoop", "current_speedup", "loop_factory", "run", "wall_seconds"]
 
 T = TypeVar("T")
 
@@ -143,6 +143,21 @@ class PacedEventLoop(asyncio.SelectorEventLoop):
             target = min(paced, deadline)
         self._virtual = max(self._virtual, target)
         return events
+
+
+def current_speedup() -> float:
+    """The running loop's speedup: a ``PacedEventLoop``'s (or any loop's ``speedup``), else 1."""
+    value = getattr(asyncio.get_running_loop(), "speedup", 1.0)
+    return float(value) if isinstance(value, int | float) and value > 0 else 1.0
+
+
+def wall_seconds(seconds: float) -> float:
+    """``seconds`` of wall time in the running loop's time (for timeouts on real peers).
+
+    At ``--speedup N`` the loop's seconds pass N times faster; a broker or a
+    speech engine still needs its seconds of wall time.
+    """
+    return seconds * current_speedup()
 
 
 def loop_factory(speedup: float) -> Callable[[], asyncio.AbstractEventLoop]:

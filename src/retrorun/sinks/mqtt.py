@@ -43,6 +43,7 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from retrorun.bus import Item, Subscription
+from retrorun.clock import wall_seconds
 from retrorun.errors import UsageError
 from retrorun.events import (
     SAFETY_KINDS,
@@ -70,6 +71,7 @@ COMMANDS: Final[frozenset[str]] = frozenset(get_args(RemoteCommand))
 MAX_COMMAND_PAYLOAD: Final = 64
 _ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _WARNING_COOLDOWN_S: Final = 10.0
+_NETWORK_TIMEOUT_S: Final = 5.0  # connect, subscribe and publish acknowledgements
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,7 +446,9 @@ class MqttSink:
             self._ended.set()
             self._wake.set()
             if not connection.done():
-                done, _ = await asyncio.wait({connection}, timeout=self._close_timeout_s)
+                done, _ = await asyncio.wait(
+                    {connection}, timeout=wall_seconds(self._close_timeout_s)
+                )
                 if not done:
                     self._warn(
                         "close",
@@ -522,7 +526,7 @@ class MqttSink:
             identifier=f"retrorun-{s.client_id}-{secrets.token_hex(4)}",
             will=aiomqtt.Will(self.topics.availability, b"offline", qos=1, retain=True),
             clean_session=True,
-            timeout=5.0,
+            timeout=wall_seconds(_NETWORK_TIMEOUT_S),  # the broker lives in wall time
             keepalive=15,
             max_queued_incoming_messages=64,
             tls_context=tls_context,
@@ -576,7 +580,7 @@ class MqttSink:
                 if tls_context is not None:
                     tls_context.release()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ended.wait(), timeout=delay)
+                await asyncio.wait_for(self._ended.wait(), timeout=wall_seconds(delay))
             delay = min(delay * 2, self._reconnect_max_s)
 
     def _goodbye_now(self, client: aiomqtt.Client) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from retrorun.bus import Item
+from retrorun.clock import current_speedup
 from retrorun.events import EventKind, SessionEvent, SessionState, Status
 from retrorun.sinks._voice_audio import AudioError, Player, default_player, synthesize, tone_wav
 from retrorun.sinks._voice_script import (
@@ -194,8 +195,7 @@ class VoiceSink:
     @staticmethod
     def speedup() -> float:
         """The session clock's speedup: the running loop's ``speedup``, else 1."""
-        value = getattr(asyncio.get_running_loop(), "speedup", 1.0)
-        return float(value) if isinstance(value, int | float) and value > 0 else 1.0
+        return current_speedup()
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time() - (self._origin or 0.0)

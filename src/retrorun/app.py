@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from retrorun.cli._run import RunOptions
     from retrorun.sinks.mqtt import MqttSettings
 
-__all__ = ["Prepared", "prepare", "run_cli", "run_prepared"]
+__all__ = ["Prepared", "build_session", "prepare", "run_cli", "run_prepared"]
 
 _SINK_GRACE_S = 5.0  # how long sinks get to finish after the session ended
 
@@ -156,6 +156,37 @@ class _Signals:
             self._main.cancel(f"{name}")
 
 
+def build_session(
+    prepared: Prepared, treadmill: Treadmill, *, bus: EventBus, recorder: Recorder
+) -> Session:
+    """The plan for this treadmill (its maximum speed read), its governor, the Session."""
+    options = prepared.options
+    the_plan = plan(
+        prepared.program,
+        profile=prepared.profile,
+        ceiling=options.ceiling,
+        reference_kmh=options.reference_kmh,
+        week=options.week,
+        device_max=treadmill.device_max_speed,
+    )
+    governor = SafetyGovernor(
+        profile=prepared.profile,
+        ceiling=the_plan.ceiling,
+        speed_range=treadmill.speed_limits,
+        incline_range=treadmill.incline_limits,
+    )
+    return Session(
+        the_plan,
+        treadmill,
+        governor,
+        bus=bus,
+        recorder=recorder,
+        program_name=prepared.program_name,
+        attended=not options.yes,
+        weight_kg=options.weight_kg,
+    )
+
+
 async def run_prepared(
     prepared: Prepared,
     *,
@@ -178,26 +209,14 @@ async def run_prepared(
     try:
         async with contextlib.AsyncExitStack() as stack:
             treadmill = await _connect(prepared, stack)
-            the_plan = plan(
-                prepared.program,
-                profile=prepared.profile,
-                ceiling=options.ceiling,
-                reference_kmh=options.reference_kmh,
-                week=options.week,
-                device_max=treadmill.device_max_speed,
-            )
-            governor = SafetyGovernor(
-                profile=prepared.profile,
-                ceiling=the_plan.ceiling,
-                speed_range=treadmill.speed_limits,
-                incline_range=treadmill.incline_limits,
-            )
+            bus = EventBus()
+            session = build_session(prepared, treadmill, bus=bus, recorder=recorder)
             recorder.write(
                 "start",
                 0.0,
                 program=prepared.program_name,
                 profile=str(prepared.profile),
-                ceiling_backward_kmh=to_kmh(governor.ceiling),
+                ceiling_backward_kmh=to_kmh(session.governor.ceiling),
                 device=treadmill.name,
                 device_profile=treadmill.profile.name,
                 simulated=options.simulated,
@@ -205,17 +224,6 @@ async def run_prepared(
                 notes=list(treadmill.notes),
             )
             started = True
-            bus = EventBus()
-            session = Session(
-                the_plan,
-                treadmill,
-                governor,
-                bus=bus,
-                recorder=recorder,
-                program_name=prepared.program_name,
-                attended=not options.yes,
-                weight_kg=options.weight_kg,
-            )
             if on_session is not None:
                 on_session(session)
             sinks = _start_sinks(prepared, bus, session, out)

@@ -2,9 +2,10 @@
 
 ``live_session`` builds what ``retrorun run`` builds without ``--device`` (see
 ``retrorun.app.run_prepared``): the treadsim ``Simulator`` on a bumble ``LocalLink``,
-bleak's ``BleakClient`` through ``Treadmill``, the ``SafetyGovernor`` and a
-``Session`` whose bus feeds a ``GuidanceApp``. It is built here rather than through
-``run_prepared`` so that a test can hold the ``Simulator`` itself: what the belt
+bleak's ``BleakClient`` through ``Treadmill``, then ``retrorun.app.build_session`` (plan,
+``SafetyGovernor``, ``Session``) whose bus feeds a ``GuidanceApp``. The connection is
+built here rather than through ``run_prepared`` so that a test can hold the
+``Simulator`` itself: what the belt
 really does is what the simulator says (its state and its per-tick state log),
 never what the controller believes.
 
@@ -29,15 +30,13 @@ from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Digits, Static
 
-from retrorun.app import prepare
+from retrorun.app import build_session, prepare
 from retrorun.ble import open_link
 from retrorun.bus import EventBus, Item, Subscription
 from retrorun.cli._run import RunOptions
 from retrorun.events import SessionState, Status
 from retrorun.limits import to_kmh
-from retrorun.programs import plan
 from retrorun.record import Recorder, read_record
-from retrorun.safety import SafetyGovernor
 from retrorun.session import EndReason, Session, SessionResult
 from retrorun.sinks._tui_widgets import BigWord
 from retrorun.sinks.tui import GuidanceApp
@@ -291,28 +290,8 @@ async def live_session(
                     scanner_kwargs=ble.scanner_kwargs,
                 )
             )
-            the_plan = plan(
-                prepared.program,
-                profile=prepared.profile,
-                ceiling=options.ceiling,
-                device_max=treadmill.device_max_speed,
-            )
-            governor = SafetyGovernor(
-                profile=prepared.profile,
-                ceiling=the_plan.ceiling,
-                speed_range=treadmill.speed_limits,
-                incline_range=treadmill.incline_limits,
-            )
             bus = EventBus()
-            session = Session(
-                the_plan,
-                treadmill,
-                governor,
-                bus=bus,
-                recorder=recorder,
-                program_name=prepared.program_name,
-                attended=attended,
-            )
+            session = build_session(prepared, treadmill, bus=bus, recorder=recorder)
             # As retrorun.app._start_sinks does it, with a feed the snapshot can hold.
             feed = HeldFeed(bus.subscribe("tui", maxsize=512))
             app = GuidanceApp(feed, session, skip_preflight=not attended)

@@ -32,6 +32,10 @@ FAULTS: dict[str, FaultKind] = {
         timed=True, arg="KMH", help="a person sets the belt to KMH at the console"
     ),
     "console-stop": FaultKind(timed=True, arg=None, help="a person presses stop at the console"),
+    "console-pause": FaultKind(timed=True, arg=None, help="a person presses pause at the console"),
+    "console-start": FaultKind(
+        timed=True, arg=None, help="a person presses start (or resume) at the console"
+    ),
     "safety-key": FaultKind(
         timed=True, arg=None, help="the safety key is pulled: the belt stops at once"
     ),

@@ -393,6 +393,10 @@ class FtmsServer:
             self.belt.speed = float(self.belt.target)
         elif name == "console-stop":
             self.console_stop()
+        elif name == "console-pause":
+            self.console_pause()
+        elif name == "console-start":
+            self.console_start()
         elif name == "safety-key":
             self.safety_key()
         elif name == "drop-link":

@@ -617,6 +617,13 @@ class Session:
         if kind is TreadmillEventKind.PAUSED_BY_USER:
             self._event(EventKind.PAUSED, "Paused at the treadmill's console.", source="console")
             self._pause_state()
+            # The belt came to rest without a command of ours: ramp up from zero later.
+            self.commanded = 0
+            self.governor.reset_after_stop()
+        elif kind is TreadmillEventKind.STARTED_BY_USER:
+            if self.status is Status.PAUSED:
+                # Start pressed at the console: a resume, under the usual rules.
+                self.request("resume", source="console")
         elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
             value = ev.value if ev.value is not None else 0
             if value != self.commanded:

@@ -297,3 +297,29 @@ async def test_a_turnaround_flattens_the_deck_before_the_runner_turns(tmp_path: 
         line for line in lines if line["type"] == "telemetry" and line["direction"] == "backward"
     ]
     assert max(line["incline_pct"] for line in backward) <= 10
+
+
+async def test_a_console_pause_waits_for_a_resume_and_then_completes(tmp_path: Path) -> None:
+    async def drive(session: Session) -> None:
+        async with asyncio.timeout(600):
+            while not session.paused:  # noqa: ASYNC110 - polls what the API exposes
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(15)
+        assert session.paused  # nobody resumed: still paused, not a safety stop
+        assert session.request("resume", source="api")
+
+    code, lines, printed = await run_session(tmp_path, faults=("console-pause@60",), driver=drive)
+    assert code == 0, printed
+    kinds = events(lines)
+    assert kinds.index("paused") < kinds.index("resumed")
+    assert end(lines)["reason"] == "completed"
+
+
+async def test_start_at_the_console_resumes_a_console_pause(tmp_path: Path) -> None:
+    code, lines, printed = await run_session(
+        tmp_path, faults=("console-pause@60", "console-start@70")
+    )
+    assert code == 0, printed
+    acks = [line for line in lines if line.get("kind") == "command_ack"]
+    assert [ack["source"] for ack in acks] == ["console"]
+    assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]

@@ -58,6 +58,19 @@ def test_console_stop() -> None:
     assert server.controlled  # a console stop does not take control away
 
 
+def test_console_pause_then_start_resumes_at_the_target() -> None:
+    server = make(None, "console-pause@5", "console-start@12")
+    control(server)
+    send(server, ControlRequest.set_target_speed(300))
+    out = run_for(server, 6.0)
+    assert statuses(out) == [MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (2,))]
+    run_for(server, 5.0, 6.0)
+    assert server.belt.speed == 0
+    out = run_for(server, 10.0, 11.0)
+    assert statuses(out) == [MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER)]
+    assert server.state_dict(21.0)["belt_kmh"] == 3.0
+
+
 def test_safety_key() -> None:
     server = make(None, "safety-key@5")
     control(server)

@@ -194,6 +194,8 @@ def test_every_fault_name_is_known() -> None:
     assert set(FAULTS) == {
         "console-speedup",
         "console-stop",
+        "console-pause",
+        "console-start",
         "safety-key",
         "drop-link",
         "stall",

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from retrorun import clock
 from retrorun.ble import open_link
@@ -88,7 +88,6 @@ def prepare(options: RunOptions) -> Prepared:
     device_profile = (
         load_device_profile(options.profile_file) if options.profile_file is not None else None
     )
-    settings = None
     from retrorun.sinks.mqtt import mqtt_settings
 
     settings = mqtt_settings(
@@ -120,30 +119,47 @@ def run_cli(options: RunOptions, *, stdout: TextIO | None = None) -> int:
 
 
 class _Signals:
-    """SIGINT/SIGTERM: end the session (the belt stops first), remember the code."""
+    """SIGINT/SIGTERM: end the session (the belt stops first), remember the code.
+
+    Several ``run_prepared`` calls may share one loop (a program embedding
+    retrorun for a row of treadmills): one handler per signal serves every active
+    instance, and it is removed only when the last one is done.
+    """
+
+    _active: ClassVar[set[_Signals]] = set()
+    _installed: ClassVar[list[int]] = []
 
     def __init__(self) -> None:
         self.code: int | None = None
         self._session: Session | None = None
         self._main: asyncio.Task[Any] | None = None
-        self._installed: list[int] = []
 
     def install(self) -> None:
-        loop = asyncio.get_running_loop()
         self._main = asyncio.current_task()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_signal, signum)
-                self._installed.append(signum)
+        if not _Signals._active:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signum, _Signals._dispatch, signum)
+                    _Signals._installed.append(signum)
+        _Signals._active.add(self)
 
     def uninstall(self) -> None:
+        _Signals._active.discard(self)
+        if _Signals._active:
+            return
         loop = asyncio.get_running_loop()
-        for signum in self._installed:
+        for signum in _Signals._installed:
             loop.remove_signal_handler(signum)
-        self._installed.clear()
+        _Signals._installed.clear()
 
     def attach(self, session: Session | None) -> None:
         self._session = session
+
+    @staticmethod
+    def _dispatch(signum: int) -> None:
+        for signals in list(_Signals._active):
+            signals._on_signal(signum)
 
     def _on_signal(self, signum: int) -> None:
         first = self.code is None

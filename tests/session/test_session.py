@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -323,3 +325,35 @@ async def test_start_at_the_console_resumes_a_console_pause(tmp_path: Path) -> N
     acks = [line for line in lines if line.get("kind") == "command_ack"]
     assert [ack["source"] for ack in acks] == ["console"]
     assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
+
+
+async def test_one_sigterm_stops_every_session_sharing_the_loop(tmp_path: Path) -> None:
+    """An embedding program runs two treadmills on one loop: a signal stops both."""
+    sessions: list[Session] = []
+    both_running = asyncio.Event()
+
+    async def drive(session: Session) -> None:
+        sessions.append(session)
+        await in_step(session, 2)
+        if both_running.is_set():
+            return
+        async with asyncio.timeout(600):
+            while len(sessions) < 2:  # noqa: ASYNC110 - polls what the API exposes
+                await asyncio.sleep(0.5)
+        for other in sessions:
+            await in_step(other, 2)
+        both_running.set()
+        os.kill(os.getpid(), signal.SIGTERM)  # once: the loop's handler is still in place
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (code_a, lines_a, _), (code_b, lines_b, _) = await asyncio.gather(
+        run_session(tmp_path / "a", driver=drive),
+        run_session(tmp_path / "b", driver=drive),
+    )
+    assert (code_a, code_b) == (143, 143)
+    for lines in (lines_a, lines_b):
+        assert end(lines)["reason"] == "signal"
+        assert end(lines)["belt_stopped"] is True
+    # The last session out put the default handler back.
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -1,6 +1,7 @@
 """Live session status over MQTT: state, events, Home Assistant discovery, remote buttons.
 
-Topics (``<id>`` is :attr:`MqttSettings.client_id`; see ``ARCHITECTURE.md`` "MQTT")::
+Topics (``<id>`` is :attr:`MqttSettings.client_id`; the conventions were checked
+against a real Home Assistant, see docs/architecture.md "MQTT")::
 
     retrorun/<id>/state               retained, QoS 0: SessionState.to_json_dict()
     retrorun/<id>/availability        retained, QoS 1: "online" / "offline" (also the will)

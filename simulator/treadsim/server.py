@@ -376,7 +376,9 @@ class FtmsServer:
         period = self.profile.notify_period_s
         if self._next_notify is None:
             self._next_notify = now
-        if now + 1e-9 >= self._next_notify:
+        # Half a tick of slack: a tick that wakes a little earlier than the first one
+        # did (the grid's anchor) still sends its record, not one tick late.
+        if now + max((now - last) / 2, 1e-9) >= self._next_notify:
             # Keep the cadence on the grid; after a long gap, restart it from now.
             self._next_notify += period
             if self._next_notify <= now:

@@ -218,6 +218,20 @@ def test_treadmill_data_at_the_notify_period() -> None:
     assert len(records(run_for(server, 10.0))) == 10
 
 
+def test_a_tick_waking_earlier_than_the_first_keeps_the_record_on_its_second() -> None:
+    """Real ticks wake a little late, by varying amounts (the selector rounds up to a
+    millisecond): the first one anchors the grid, and a later one that is less late
+    still sends its record rather than the tick after."""
+    server = make()
+    sent_at = []
+    for i in range(101):
+        now = i / 10 + (0.0009 if i == 0 else 0.0001)
+        server.tick(now)
+        if records(server.drain()):
+            sent_at.append(round(now, 1))
+    assert sent_at == [float(n) for n in range(11)]
+
+
 def test_telemetry_reports_the_belt() -> None:
     server = make()
     control(server)

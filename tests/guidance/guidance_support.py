@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from textual.app import App
 
@@ -169,3 +171,23 @@ class SessionClock:
         await asyncio.sleep(max(0.0, t - self.now))
         item = item_or_factory(t) if callable(item_or_factory) else item_or_factory
         self.bus.publish(item)
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def check_snapshot(svg: str, name: str, tmp_path: Path, detail: str = "") -> None:
+    """Compare a screenshot with ``snapshots/NAME.svg``; RETRORUN_UPDATE_SNAPSHOTS=1 accepts it."""
+    golden = SNAPSHOTS / f"{name}.svg"
+    if os.environ.get("RETRORUN_UPDATE_SNAPSHOTS"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(svg, encoding="utf-8")
+    if not golden.exists():
+        pytest.fail(f"no golden snapshot {golden}: run with RETRORUN_UPDATE_SNAPSHOTS=1")
+    if svg != golden.read_text(encoding="utf-8"):
+        actual = tmp_path / f"{name}.actual.svg"
+        actual.write_text(svg, encoding="utf-8")
+        pytest.fail(
+            f"main screen differs from {golden.name}; see {actual} "
+            f"({detail + '; ' if detail else ''}RETRORUN_UPDATE_SNAPSHOTS=1 accepts it)"
+        )

@@ -13,16 +13,15 @@ it and look at it in a browser before committing:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from guidance_support import (
     PLAN,
     RECOVER,
     WORK,
     RecordingControls,
+    check_snapshot,
     event,
     screen_text,
     state,
@@ -38,7 +37,6 @@ from retrorun.sinks._tui_widgets import ProgramBar
 from retrorun.sinks.tui import HELP_LINE, GuidanceApp, MainScreen, PreflightScreen
 
 SIZE = (100, 32)
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
 class Rig:
@@ -296,16 +294,4 @@ async def test_main_screen_snapshot(tmp_path: Path) -> None:
     async with rig.app.run_test(size=SIZE) as pilot:
         await rig.publish(pilot, *_snapshot_states())
         svg = rig.app.export_screenshot(title="retrorun main screen")
-    golden = SNAPSHOTS / "main_screen.svg"
-    if os.environ.get("RETRORUN_UPDATE_SNAPSHOTS"):
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(svg, encoding="utf-8")
-    if not golden.exists():
-        pytest.fail(f"no golden snapshot {golden}: run with RETRORUN_UPDATE_SNAPSHOTS=1")
-    if svg != golden.read_text(encoding="utf-8"):
-        actual = tmp_path / "main_screen.actual.svg"
-        actual.write_text(svg, encoding="utf-8")
-        pytest.fail(
-            f"main screen differs from {golden.name}; see {actual} "
-            "(RETRORUN_UPDATE_SNAPSHOTS=1 accepts it)"
-        )
+    check_snapshot(svg, "main_screen", tmp_path)

@@ -16,11 +16,10 @@ must *not* happen is checked over a stretch of loop time or in the simulator's l
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from guidance_support import screen_text
+from guidance_support import check_snapshot, screen_text
 from tui_session_support import SIZE, LiveSession, live_session, write_program
 
 from retrorun.events import SessionState, Status
@@ -29,7 +28,6 @@ from retrorun.sinks.tui import HELP_LINE, MainScreen, PreflightScreen
 
 pytestmark = pytest.mark.looptime
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 BACKWARD_2_5 = ("backward", "10min", 2.5, "work")
 
 
@@ -325,16 +323,4 @@ async def test_main_screen_snapshot_during_a_backward_step(tmp_path: Path) -> No
     assert "RUNNING" in text
     assert HELP_LINE in text
     assert shown.speed_kmh == 2.5
-    golden = SNAPSHOTS / "main_screen_live.svg"
-    if os.environ.get("RETRORUN_UPDATE_SNAPSHOTS"):
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(svg, encoding="utf-8")
-    if not golden.exists():
-        pytest.fail(f"no golden snapshot {golden}: run with RETRORUN_UPDATE_SNAPSHOTS=1")
-    if svg != golden.read_text(encoding="utf-8"):
-        actual = tmp_path / "main_screen_live.actual.svg"
-        actual.write_text(svg, encoding="utf-8")
-        pytest.fail(
-            f"main screen differs from {golden.name}; see {actual} "
-            f"(shown: {shown}; RETRORUN_UPDATE_SNAPSHOTS=1 accepts it)"
-        )
+    check_snapshot(svg, "main_screen_live", tmp_path, f"shown: {shown}")

@@ -157,7 +157,12 @@ class Session:
         elif command == "pause":
             accepted = self.status in {Status.RUNNING, Status.TURNING}
         elif command == "resume":
-            accepted = self.status is Status.PAUSED and not self._resume_pending
+            # Not while the link is down: the link's own restore asks for the resume.
+            accepted = (
+                self.status is Status.PAUSED
+                and not self._resume_pending
+                and self.treadmill.connected
+            )
         else:  # anything else is refused, whatever a sink passes in
             accepted = False  # type: ignore[unreachable]
         if accepted:
@@ -177,7 +182,7 @@ class Session:
         else:
             self._event(
                 EventKind.COMMAND_REFUSED,
-                f"{command} does not apply while {self.status}",
+                f"{command} does not apply while {self._status_words()}",
                 command=command,
                 source=source,
             )
@@ -208,6 +213,13 @@ class Session:
             return False
         self._confirmed.set()
         return True
+
+    def _status_words(self) -> str:
+        if self.status is Status.PAUSED and not self.treadmill.connected:
+            return "the link is down"
+        if self._resume_pending:
+            return "a resume is already waiting"
+        return str(self.status)
 
     @property
     def paused(self) -> bool:

@@ -19,7 +19,7 @@ import pytest
 
 from retrorun.app import prepare, run_prepared
 from retrorun.cli._run import RunOptions
-from retrorun.events import Status
+from retrorun.events import EventKind, SessionEvent, Status
 from retrorun.programs import library
 from retrorun.record import read_record
 from retrorun.session import Session
@@ -357,3 +357,21 @@ async def test_one_sigterm_stops_every_session_sharing_the_loop(tmp_path: Path) 
         assert end(lines)["belt_stopped"] is True
     # The last session out put the default handler back.
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+async def test_resume_is_refused_while_the_link_is_down(tmp_path: Path) -> None:
+    refused: list[bool] = []
+
+    async def drive(session: Session) -> None:
+        async for item in session.bus.subscribe("test", maxsize=4096):
+            if isinstance(item, SessionEvent) and item.kind is EventKind.LINK_LOST:
+                # At once, as a runner pressing resume the moment the link drops.
+                refused.append(not session.request("resume", source="api"))
+                return
+
+    code, lines, printed = await run_session(tmp_path, faults=("drop-link@70",), driver=drive)
+    assert refused == [True]
+    [refusal] = [line for line in lines if line.get("kind") == "command_refused"]
+    assert "link is down" in refusal["message"]
+    # The link's own restore resumed the session, which then completed.
+    assert code == 0, printed

@@ -19,7 +19,8 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-from collections.abc import Coroutine
+import math
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -40,7 +41,7 @@ from retrorun.events import (
     SessionState,
     Status,
 )
-from retrorun.limits import SETTLE_TOLERANCE, to_kmh
+from retrorun.limits import INCLINE_TOLERANCE, SETTLE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import ReactionKind, SafeCommand, SafetyGovernor
@@ -54,8 +55,6 @@ _RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after 
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
 _T = TypeVar("_T")
-
-_INCLINE_TOLERANCE: Final = 5  # 0.1 %: a deck within 0.5 % of its target is there
 
 
 class EndReason(enum.StrEnum):
@@ -137,15 +136,14 @@ class Session:
 
         self._controls: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._confirmed = asyncio.Event()
-        self._waiting_confirm = False
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._wake = asyncio.Event()  # the scheduler re-evaluates speed when set
         self._paused_evt = asyncio.Event()  # set while paused: waits give way to it
-        self._was_paused = False  # the step in progress was paused since it settled
+        self._unsettled = False  # the belt must come up to speed before the step's clock runs
         self._tasks: asyncio.TaskGroup | None = None
         self._resuming: asyncio.Task[None] | None = None
-        self._paused_remaining = 0.0  # what was left of the step when it paused
+        self._step_left = 0.0  # what is left of the step when its clock next starts
         self._end: _End | None = None
 
     # ------------------------------------------------------------ LocalControls
@@ -240,7 +238,7 @@ class Session:
         """Run the plan; always returns (the belt stop is the Treadmill's exit)."""
         loop = asyncio.get_running_loop()
         self.origin = loop.time()
-        self.treadmill_on_command()
+        self._route_command_log()
         self._event(
             EventKind.SESSION_STARTED,
             f"{self.program_name}: backward ceiling {to_kmh(self.governor.ceiling):.1f} km/h",
@@ -323,26 +321,25 @@ class Session:
         data["next"] = self._step_data(following) if following is not None else None
         self._event(EventKind.STEP_STARTED, self._step_sentence(step), **data)
         await self._set_incline(step.incline)
-        settled_at = await self._reach_target()
-        self._was_paused = False  # a pause before the belt settled is over now
-        self.step_deadline = settled_at + step.duration_s
+        self._unsettled = True
+        self._step_left = step.duration_s
+        deadline = math.inf  # the step's clock starts once the belt has settled
         while True:
-            if self._was_paused:
-                # Resumed (``_resume`` moved the deadline): up to speed again, then
-                # the step's remaining time runs from the moment the belt settled.
-                await self._resumed.wait()
-                self._was_paused = False
+            if self._unsettled:
+                # Up to speed first, at the start and again after a pause: the step's
+                # clock runs from the moment the belt has settled.
+                self._unsettled = False
                 settled_at = await self._reach_target()
-                if self._was_paused:
-                    continue
-                self.step_deadline = settled_at + self._paused_remaining
+                if self._unsettled:
+                    continue  # paused again before it settled
+                deadline = self.step_deadline = settled_at + self._step_left
             elif self._wake.is_set():
                 self._wake.clear()
                 await self._ramp_to_target()  # the runner nudged the speed
-            remaining = self.step_deadline - loop.time()
-            if remaining <= _EPSILON_S and not self._was_paused:
+            remaining = deadline - loop.time()
+            if remaining <= _EPSILON_S and not self._unsettled:
                 break
-            if self._was_paused or self._wake.is_set():
+            if self._unsettled or self._wake.is_set():
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(remaining, _MIN_WAIT_S)):
@@ -439,9 +436,7 @@ class Session:
         await self._hold(step.duration_s)
         if self.attended:
             self._confirmed.clear()
-            self._waiting_confirm = True
             await self._confirmed.wait()
-            self._waiting_confirm = False
         await self._change_direction(to)
         self._event(EventKind.TURNAROUND_CONFIRMED, f"Facing {to} now.", to=str(to))
 
@@ -461,18 +456,15 @@ class Session:
             await self._send(command)
 
     async def _settle_at_or_below(self, speed: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.treadmill.profile.settle_time_s
-        while True:
+        def slow_enough() -> bool:
             belt = self._belt_speed()
-            if belt is not None and belt <= speed + SETTLE_TOLERANCE:
-                return
-            if loop.time() >= deadline:
-                raise _End(
-                    EndReason.SAFETY_STOP,
-                    f"the belt did not slow to {to_kmh(speed):.1f} km/h for the turn-around",
-                )
-            await self._next_record(deadline - loop.time())
+            return belt is not None and belt <= speed + SETTLE_TOLERANCE
+
+        await self._await_belt(
+            slow_enough,
+            self.treadmill.profile.settle_time_s,
+            f"the belt did not slow to {to_kmh(speed):.1f} km/h for the turn-around",
+        )
 
     async def _flatten_to(self, incline: int) -> None:
         """Wait for the deck to come down to ``incline`` (0.1 %) before the turn.
@@ -480,23 +472,31 @@ class Session:
         Bounded by the profile's incline rate plus its settle time; a deck that
         does not come down ends the session with a safety stop.
         """
-        loop = asyncio.get_running_loop()
+
+        def flat_enough() -> bool:
+            reported = self._belt_incline()
+            return reported is None or reported <= incline + INCLINE_TOLERANCE
+
+        if flat_enough():
+            return
         profile = self.treadmill.profile
-        deadline: float | None = None
-        while True:
-            latest = self.treadmill.latest
-            reported = latest.record.inclination if latest is not None else None
-            if reported is None or reported <= incline + _INCLINE_TOLERANCE:
-                return
-            if deadline is None:
-                travel_s = (reported - incline) / 10 / profile.incline_pct_per_s
-                deadline = loop.time() + travel_s + profile.settle_time_s
+        travel_s = ((self._belt_incline() or 0) - incline) / 10 / profile.incline_pct_per_s
+        await self._await_belt(
+            flat_enough,
+            travel_s + profile.settle_time_s,
+            f"the incline did not come down to {incline / 10:.1f} % for the turn-around",
+        )
+
+    async def _await_belt(
+        self, arrived: Callable[[], bool], timeout_s: float, failure: str
+    ) -> None:
+        """Wait, record by record, until ``arrived()``; past ``timeout_s`` a safety stop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not arrived():
             if loop.time() >= deadline:
-                raise _End(
-                    EndReason.SAFETY_STOP,
-                    f"the incline did not come down to {incline / 10:.1f} % for the turn-around",
-                )
-            await self._next_record(deadline - loop.time())
+                raise _End(EndReason.SAFETY_STOP, failure)
+            await self.treadmill.next_record(deadline - loop.time())
 
     async def _hold(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -504,12 +504,13 @@ class Session:
         while (remaining := end - loop.time()) > _MIN_WAIT_S:  # noqa: ASYNC110 - a hold is time
             await asyncio.sleep(remaining)
 
-    async def _next_record(self, timeout: float) -> None:
-        await self.treadmill.next_record(timeout)
-
     def _belt_speed(self) -> int | None:
         latest = self.treadmill.latest
         return latest.speed if latest is not None else None
+
+    def _belt_incline(self) -> int | None:
+        latest = self.treadmill.latest
+        return latest.record.inclination if latest is not None else None
 
     # ---------------------------------------------------------------- sending
 
@@ -671,14 +672,14 @@ class Session:
         self.status = Status.PAUSED
         self._resumed.clear()
         self._paused_evt.set()
-        self._was_paused = True
+        self._unsettled = True
         if self._resuming is not None and not self._resuming.done():
             self._resuming.cancel()  # e.g. the link dropped again while waiting
 
     def _freeze_deadline(self) -> None:
         loop = asyncio.get_running_loop()
         if self.step_deadline is not None:
-            self._paused_remaining = max(self.step_deadline - loop.time(), 0.0)
+            self._step_left = max(self.step_deadline - loop.time(), 0.0)
 
     @property
     def _resume_pending(self) -> bool:
@@ -700,16 +701,12 @@ class Session:
         """After a pause or link loss: confirm (or hold), then continue the step."""
         if self.attended:
             self._confirmed.clear()
-            self._waiting_confirm = True
             self._event(
                 EventKind.CONFIRM_NEEDED,
                 "Confirm when you are ready to go on.",
                 what="link" if after_link else "resume",
             )
-            try:
-                await self._confirmed.wait()
-            finally:
-                self._waiting_confirm = False
+            await self._confirmed.wait()
         else:
             await self._hold(self.resume_hold_s)
         await self._resume()
@@ -717,7 +714,7 @@ class Session:
     async def _resume(self) -> None:
         loop = asyncio.get_running_loop()
         if self.step_deadline is not None:
-            self.step_deadline = loop.time() + self._paused_remaining
+            self.step_deadline = loop.time() + self._step_left
         self._paused_evt.clear()
         self.status = (
             Status.TURNING if self.governor.direction is Direction.TURNING else Status.RUNNING
@@ -761,7 +758,7 @@ class Session:
         self.recorder.event(event)
         self.bus.publish(event)
 
-    def treadmill_on_command(self) -> None:
+    def _route_command_log(self) -> None:
         """Route the treadmill's command log into the record."""
 
         def record(entry: CommandLog) -> None:
@@ -779,7 +776,7 @@ class Session:
         loop = asyncio.get_running_loop()
         remaining = 0.0
         if self.status is Status.PAUSED and self.step_deadline is not None:
-            remaining = self._paused_remaining  # the step's clock stands still
+            remaining = self._step_left  # the step's clock stands still
         elif self.step_deadline is not None:
             remaining = max(self.step_deadline - loop.time(), 0.0)
         return SessionState(

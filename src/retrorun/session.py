@@ -379,12 +379,13 @@ class Session:
         loop = asyncio.get_running_loop()
         while not self.paused:
             desired = max(self.target + self.adjust, 0)
-            if desired > 0 and not self.treadmill.started:
-                await self.treadmill.start()
-                continue  # the pause may have come during that
             command = self.governor.request_speed(desired, loop.time())
             if command is not None:
                 await self._send(command)
+            if self.commanded > 0 and not self.treadmill.started and not self.paused:
+                # Only once an approved speed is in place: a paused machine resumes
+                # the target it had before the pause.
+                await self.treadmill.start()
             if self.commanded == self.governor.clamp_target(desired):
                 return
             # Never a zero sleep in this loop: a clock that rounds (looptime) or a

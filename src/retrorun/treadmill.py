@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -610,7 +611,11 @@ class Treadmill:
             self._on_command(entry)
 
     async def start(self) -> None:
-        """Start or resume the belt."""
+        """Start or resume the belt.
+
+        A paused machine resumes at its target from before the pause: send the
+        approved speed first (``set_speed``), then start.
+        """
         await self._procedure(ControlRequest.start_or_resume())
         self.started = True
 
@@ -641,7 +646,8 @@ class Treadmill:
             await self.start()
         raw = command.value
         if self.profile.has("speed_in_mph"):
-            raw = round(raw / KMH_PER_MPH)
+            # Down, never up: the mph sent is at or under the approved km/h.
+            raw = math.floor(raw / KMH_PER_MPH + 1e-9)
         await self._procedure(ControlRequest.set_target_speed(raw), command.value / 100)
         self.belt_stopped = False
 

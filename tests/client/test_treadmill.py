@@ -138,6 +138,16 @@ async def test_quirks_skip_control_send_start_and_speak_mph() -> None:
         assert r.sim.state()["target_kmh"] == pytest.approx(3.0, abs=0.02)
 
 
+async def test_mph_is_rounded_down_never_over_the_approved_speed() -> None:
+    profile = quirky("speed_in_mph")
+    async with rig(profile) as r, r.treadmill(profile=profile) as tm:
+        g = governor(tm.speed_limits, tm.incline_limits)
+        await tm.set_speed(g.request_speed(500, 0.0))  # type: ignore[arg-type]
+        await asyncio.sleep(1)
+        # 5.00 km/h is 3.107 mph: 3.11 would be 5.005 km/h, over what was approved.
+        assert r.sim.state()["target_kmh"] <= 5.0
+
+
 async def test_zero_ranges_fall_back_to_the_profile() -> None:
     async with rig(faults=["zero-ranges"]) as r, r.treadmill() as tm:
         assert tm.speed_limits == r.profile.speed.raw

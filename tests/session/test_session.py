@@ -375,3 +375,18 @@ async def test_resume_is_refused_while_the_link_is_down(tmp_path: Path) -> None:
     assert "link is down" in refusal["message"]
     # The link's own restore resumed the session, which then completed.
     assert code == 0, printed
+
+
+async def test_after_a_pause_the_approved_speed_goes_before_start(tmp_path: Path) -> None:
+    """A paused treadmill resumes the target it had: Start never goes out first."""
+    code, lines, printed = await run_session(
+        tmp_path, faults=("console-pause@60", "console-start@70")
+    )
+    assert code == 0, printed
+    resumed = next(i for i, line in enumerate(lines) if line.get("kind") == "resumed")
+    ops = [
+        line["op"]
+        for line in lines[resumed:]
+        if line["type"] == "command" and line["op"] in {"set_target_speed", "start_or_resume"}
+    ]
+    assert ops[:2] == ["set_target_speed", "start_or_resume"]

@@ -29,7 +29,7 @@ from retrorun.ble import open_link
 from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError
-from retrorun.limits import RunnerProfile, effective_backward_ceiling, to_kmh
+from retrorun.limits import RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, default_record_path, read_record, summarize
 from retrorun.safety import SafetyGovernor
@@ -64,15 +64,13 @@ def prepare(options: RunOptions) -> Prepared:
     """Check every input; raise ``InputError`` (exit 2) on the first problem."""
     program = load_program(options.program)
     profile = options.profile or RunnerProfile(program.profile)
-    effective_backward_ceiling(
-        profile, user_ceiling=options.ceiling, unlock_fast=options.unlock_fast
-    )
     preview = plan(
         program,
         profile=profile,
         ceiling=options.ceiling,
         reference_kmh=options.reference_kmh,
         week=options.week,
+        unlock_fast=options.unlock_fast,
     )
     sim_profile = None
     if options.simulated:
@@ -184,6 +182,7 @@ def build_session(
         reference_kmh=options.reference_kmh,
         week=options.week,
         device_max=treadmill.device_max_speed,
+        unlock_fast=options.unlock_fast,
     )
     governor = SafetyGovernor(
         profile=prepared.profile,

@@ -19,7 +19,9 @@ import pytest
 
 from retrorun.app import prepare, run_prepared
 from retrorun.cli._run import RunOptions
+from retrorun.errors import UsageError
 from retrorun.events import EventKind, SessionEvent, Status
+from retrorun.limits import RunnerProfile
 from retrorun.programs import library
 from retrorun.record import read_record
 from retrorun.session import Session
@@ -390,3 +392,14 @@ async def test_after_a_pause_the_approved_speed_goes_before_start(tmp_path: Path
         if line["type"] == "command" and line["op"] in {"set_target_speed", "start_or_resume"}
     ]
     assert ops[:2] == ["set_target_speed", "start_or_resume"]
+
+
+def test_unlock_fast_lets_a_trained_runner_set_a_ceiling_above_10() -> None:
+    def options(*, unlock_fast: bool) -> RunOptions:
+        return RunOptions(
+            program="demo", profile=RunnerProfile.TRAINED, ceiling=1100, unlock_fast=unlock_fast
+        )
+
+    assert prepare(options(unlock_fast=True)).preview.ceiling == 1100
+    with pytest.raises(UsageError, match="--unlock-fast"):
+        prepare(options(unlock_fast=False))

@@ -283,11 +283,13 @@ def plan(
     reference_kmh: float | None = None,
     week: int = 1,
     device_max: int | None = None,
+    unlock_fast: bool = False,
 ) -> Plan:
     """Expand ``program`` for a runner: week ``week``, turn-arounds inserted, totals.
 
     ``profile`` defaults to the program's. ``ceiling`` is a user ceiling in 0.01 km/h
-    (it may only lower the profile's; ``UsageError`` otherwise) and ``device_max``
+    (it may only lower the profile's, or the unlocked one with ``unlock_fast``;
+    ``UsageError`` otherwise) and ``device_max``
     the treadmill's maximum; backward steps above their minimum are clamped to it.
     ``reference_kmh`` resolves ``reference_pct`` speeds (``ProgramError`` when
     needed and missing).
@@ -299,7 +301,9 @@ def plan(
         raise UsageError(f"--week {week}: {program.name} runs for {program.weeks} weeks")
     if reference_kmh is not None and not 0 < reference_kmh <= MAX_SPEED_KMH:
         raise UsageError(f"--reference {reference_kmh:g}: give a speed from 0 to 25 km/h")
-    effective = effective_backward_ceiling(runner, user_ceiling=ceiling, device_max=device_max)
+    effective = effective_backward_ceiling(
+        runner, user_ceiling=ceiling, device_max=device_max, unlock_fast=unlock_fast
+    )
     ctx = _Context(
         runner,
         effective,

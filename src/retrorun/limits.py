@@ -31,6 +31,7 @@ __all__ = [
     "WATCHDOG_S",
     "ProfileLimits",
     "RunnerProfile",
+    "backward_incline_limit",
     "effective_backward_ceiling",
     "kmh",
     "to_kmh",
@@ -134,6 +135,15 @@ WATCHDOG_S = 3.0  # no telemetry for this long: alarm and reconnect
 BACKWARD_INCLINE_MAX = 100  # 10 % ...
 BACKWARD_INCLINE_STEEP_MAX = 150  # ... 15 % with an explicit flag
 WALK_RUN_TRANSITION = 590  # below 5.9 km/h a backward step is walking unless it says jog
+
+
+def backward_incline_limit(profile: RunnerProfile, *, allow_steep: bool = False) -> int:
+    """The backward incline limit in 0.1 %: the profile's (10 %), or 15 % with an
+    explicit ``allow_steep``, which the walking-only profiles never get."""
+    limits = PROFILE_LIMITS[profile]
+    if allow_steep and not limits.walking_only:
+        return BACKWARD_INCLINE_STEEP_MAX
+    return limits.backward_incline_max
 
 
 def effective_backward_ceiling(

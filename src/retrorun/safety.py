@@ -34,7 +34,6 @@ from typing import Literal
 from retrorun.errors import SafetyStop
 from retrorun.events import Direction
 from retrorun.limits import (
-    BACKWARD_INCLINE_STEEP_MAX,
     OVER_CEILING_TOLERANCE,
     PROFILE_LIMITS,
     RAMP_INTERVAL_S,
@@ -42,6 +41,7 @@ from retrorun.limits import (
     SETTLE_TOLERANCE,
     TURNAROUND_SPEED,
     RunnerProfile,
+    backward_incline_limit,
 )
 
 __all__ = [
@@ -152,11 +152,7 @@ class SafetyGovernor:
         if max_heart_rate is not None and max_heart_rate <= 0:
             raise ValueError(f"maximum heart rate must be above 0, got {max_heart_rate}")
         # Rehab and older adults: incline <= 10 % backward whatever the flag says.
-        backward_incline = (
-            BACKWARD_INCLINE_STEEP_MAX
-            if allow_steep and not limits.walking_only
-            else limits.backward_incline_max
-        )
+        backward_incline = backward_incline_limit(profile, allow_steep=allow_steep)
         if incline_range[0] > backward_incline:
             raise ValueError(
                 f"incline range {incline_range} starts above the backward maximum"

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
 from retrorun.limits import (
-    BACKWARD_INCLINE_MAX,
-    BACKWARD_INCLINE_STEEP_MAX,
     PROFILE_LIMITS,
     TURNAROUND_HOLD_S,
     TURNAROUND_SPEED,
     RunnerProfile,
+    backward_incline_limit,
     effective_backward_ceiling,
     kmh,
     to_kmh,
@@ -142,8 +141,7 @@ def _resolve(
             speed = min(speed, ctx.device_max)
     incline = round((step.incline_pct + extra_pct) * 10)
     if backward:
-        steep = step.allow_steep and not PROFILE_LIMITS[ctx.profile].walking_only
-        incline = min(incline, BACKWARD_INCLINE_STEEP_MAX if steep else BACKWARD_INCLINE_MAX)
+        incline = min(incline, backward_incline_limit(ctx.profile, allow_steep=step.allow_steep))
     if step.duration is not None:
         duration = step.duration + extra_s
     else:
@@ -198,8 +196,7 @@ def _room(program: Program, index: int, amounts: Sequence[float], ctx: _Context)
         facing_back = [s for s in steps if s.direction == "backward"]
         if facing_back:
             steep = all(s.allow_steep for s in facing_back)
-            steep = steep and not PROFILE_LIMITS[ctx.profile].walking_only
-            limit = (BACKWARD_INCLINE_STEEP_MAX if steep else BACKWARD_INCLINE_MAX) / 10
+            limit = backward_incline_limit(ctx.profile, allow_steep=steep) / 10
             room = limit - max(s.incline_pct for s in facing_back) - amount
     if rule.up_to is not None:
         room = min(room, rule.up_to - current - amount)

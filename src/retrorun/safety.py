@@ -279,13 +279,14 @@ class SafetyGovernor:
         """When :meth:`request_speed` may next raise speed (``-inf``: any time)."""
         return self._last_increase + RAMP_INTERVAL_S
 
-    def turnaround_command(self, now: float) -> SafeCommand:
+    def turnaround_command(self, now: float, *, stop_belt: bool = False) -> SafeCommand:
         """Slow for a turn-around: to ``min(commanded, TURNAROUND_SPEED)``, or stop.
 
-        Profiles that stop at turn-arounds (``older-adult``, ``rehab``) get 0.
+        Profiles that stop at turn-arounds (``older-adult``, ``rehab``) get 0, and so
+        does a turn-around the plan marks ``stop_belt``.
         """
         del now  # part of the interface: every command is issued at a time
-        requested = 0 if self._stop_at_turnaround else TURNAROUND_SPEED
+        requested = 0 if self._stop_at_turnaround or stop_belt else TURNAROUND_SPEED
         value = min(self._commanded, requested)
         if value > 0:
             lo = self._speed_range[0]

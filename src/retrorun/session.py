@@ -425,7 +425,7 @@ class Session:
             phase="slowing",
             **info,
         )
-        command = self.governor.turnaround_command(loop.time())
+        command = self.governor.turnaround_command(loop.time(), stop_belt=step.stop_belt)
         self.target = command.value
         self.adjust = 0
         await self._send(command)

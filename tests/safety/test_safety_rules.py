@@ -272,6 +272,13 @@ def test_turnaround_never_speeds_up_a_slow_belt() -> None:
     assert g.turnaround_command(1.0).value == 150
 
 
+def test_a_turnaround_the_plan_marks_stop_belt_stops_it() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(400, 0.0)
+    assert g.turnaround_command(1.0, stop_belt=True).value == 0
+    assert g.commanded == 0
+
+
 @pytest.mark.parametrize(
     ("profile", "ceiling"), [(RunnerProfile.OLDER_ADULT, 250), (RunnerProfile.REHAB, 400)]
 )

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from retrorun.devices import DeviceProfile
-from treadsim.faults import FaultPlan, parse_fault
+from treadsim.faults import FaultPlan
 from treadsim.gatt import Peripheral
 from treadsim.server import FtmsServer
 
@@ -48,7 +48,7 @@ class Simulator:
         state_log: Path | IO[str] | None = None,
         tick_s: float = TICK_S,
     ) -> None:
-        plan = FaultPlan([parse_fault(spec) for spec in faults])
+        plan = FaultPlan.parse(faults)
         self.profile = profile
         self.server = FtmsServer(profile, faults=plan)
         self.peripheral = Peripheral(self.server, local_link=local_link)

@@ -123,9 +123,6 @@ class FtmsServer:
 
     # -- what the model is -------------------------------------------------------------
 
-    def _has(self, quirk: str) -> bool:
-        return quirk in self.profile.quirks
-
     @property
     def has_incline(self) -> bool:
         return self.profile.incline.max_pct > self.profile.incline.min_pct
@@ -146,12 +143,12 @@ class FtmsServer:
         if self.has_incline:
             machine |= MachineFeature.INCLINATION
             target |= TargetSettingFeature.INCLINATION
-        if self._has("step_count_bit13"):
+        if self.profile.has("step_count_bit13"):
             machine |= MachineFeature.STEP_COUNT
         return FitnessMachineFeature(machine, target)
 
     def _zero_ranges(self) -> bool:
-        return self._has("zero_ranges") or self.faults.has("zero-ranges")
+        return self.profile.has("zero_ranges") or self.faults.has("zero-ranges")
 
     # -- GattApp -----------------------------------------------------------------------
 
@@ -239,14 +236,16 @@ class FtmsServer:
 
     def _needs_control(self) -> bool:
         """Whether procedures need Request Control first (not on machines refusing it)."""
-        return not (self._has("rejects_request_control") and not self.faults.has("reject-control"))
+        return not (
+            self.profile.has("rejects_request_control") and not self.faults.has("reject-control")
+        )
 
     def _handle(self, request: ControlRequest) -> tuple[int, list[MachineStatus]]:
         op = request.op
         if op == ControlOp.REQUEST_CONTROL:
             if self.faults.has("reject-control"):
                 return ResultCode.CONTROL_NOT_PERMITTED, []
-            if self._has("rejects_request_control"):
+            if self.profile.has("rejects_request_control"):
                 return ResultCode.OP_CODE_NOT_SUPPORTED, []
             self.controlled = True
             return ResultCode.SUCCESS, []
@@ -275,13 +274,13 @@ class FtmsServer:
 
     def _set_speed(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
         (sent,) = values
-        raw = round(sent * KMH_PER_MPH) if self._has("speed_in_mph") else sent
+        raw = round(sent * KMH_PER_MPH) if self.profile.has("speed_in_mph") else sent
         low, high, _step = self.profile.speed.raw
         if not low <= raw <= high:
             return ResultCode.INVALID_PARAMETER, []
-        if self._has("needs_start_before_speed") and not self.belt.running:
+        if self.profile.has("needs_start_before_speed") and not self.belt.running:
             return ResultCode.OPERATION_FAILED, []
-        if self._has("ignores_speed_commands") or self.faults.has("ignore-speed"):
+        if self.profile.has("ignores_speed_commands") or self.faults.has("ignore-speed"):
             return ResultCode.SUCCESS, []
         # A stopped belt starts toward the target; the status is the speed change only
         # (a Started status would read as someone pressing start at the console).
@@ -324,7 +323,7 @@ class FtmsServer:
     def _target_status(self) -> MachineStatus:
         """Target speed changed, in the unit this model's control point speaks."""
         value = self.belt.target
-        if self._has("speed_in_mph"):
+        if self.profile.has("speed_in_mph"):
             value = round(value / KMH_PER_MPH)
         return MachineStatus(StatusOp.TARGET_SPEED_CHANGED, (value,))
 
@@ -443,7 +442,9 @@ class FtmsServer:
             energy_per_minute=min(round(per_min), 0xFE),
             heart_rate=min(round(belt.heart_rate), 0xFF),
             elapsed_time=min(round(belt.elapsed_s), 0xFFFF),
-            step_count=min(round(belt.steps), 0xFFFFFF) if self._has("step_count_bit13") else None,
+            step_count=min(round(belt.steps), 0xFFFFFF)
+            if self.profile.has("step_count_bit13")
+            else None,
         )
 
     def data_payloads(self) -> list[bytes]:
@@ -451,7 +452,7 @@ class FtmsServer:
         record = self.record()
         whole = bytes(record)
         limit = self.mtu - 3
-        if self._has("split_records"):
+        if self.profile.has("split_records"):
             limit = min(limit, len(whole) - 1)
         if len(whole) <= limit:
             return [whole]

@@ -38,7 +38,6 @@ from retrorun.errors import (
     CommandIgnored,
     CommandRejected,
     CommandTimeout,
-    ControlLost,
     DeviceNotFoundError,
     LinkError,
     LinkLost,
@@ -679,10 +678,7 @@ class Treadmill:
             remaining = deadline - loop.time()
             if remaining <= 1e-3:  # arrived (clocks round; never spin on a sliver)
                 break
-            self._record_seen.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._record_seen.wait()
+            await self.next_record(remaining)
         now = self.latest.speed if self.latest is not None else None
         if start is not None and now is not None and abs(target - start) > SETTLE_TOLERANCE:
             moved = (now - start) if target > start else (start - now)
@@ -710,11 +706,6 @@ class Treadmill:
     def events(self) -> AsyncIterator[TreadmillEvent]:
         """Status notifications and link events, until the Treadmill closes."""
         return self._events.iterate()
-
-    @property
-    def telemetry_dropped(self) -> int:
-        """Records dropped because nobody read them in time."""
-        return self._telemetry.dropped
 
     # ---------------------------------------------------------------- callbacks
 
@@ -842,15 +833,6 @@ class Treadmill:
             return
         self._emit(TreadmillEventKind.LINK_RESTORED, detail="reconnected and stopped the belt")
 
-    async def wait_link(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for the link to be up; True when it is."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._link_up.wait()
-        except TimeoutError:
-            return False
-        return True
-
     # -------------------------------------------------------------------- misc
 
     def _require_client(self) -> BleakClient:
@@ -866,8 +848,3 @@ class Treadmill:
     def set_command_log(self, callback: Callable[[CommandLog], None] | None) -> None:
         """Where every control-point procedure is reported (the session record)."""
         self._on_command = callback
-
-    def require_control(self) -> None:
-        """Raise ``ControlLost`` when the treadmill withdrew control permission."""
-        if not self.controlled and not self.profile.has("rejects_request_control"):
-            raise ControlLost(f"{self.name} withdrew control")

@@ -14,7 +14,7 @@ from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
 from retrorun.limits import RunnerProfile, kmh, to_kmh
 from retrorun.programs import Plan, Program, library, load_program, plan, render_png
-from retrorun.programs._chart import format_clock
+from retrorun.sinks.plain import format_clock
 
 __all__ = ["format_plan", "register"]
 

@@ -8,7 +8,6 @@ does the rest.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +183,6 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
             "no terminal to confirm the safety key and turn-arounds on: run in a terminal, "
             "or pass --yes to continue after each hold"
         )
-    mqtt_url = args.mqtt or os.environ.get("RETRORUN_MQTT_URL") or None
     return RunOptions(
         program=args.program,
         device=args.device,
@@ -203,7 +201,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         yes=args.yes,
         record=args.record,
         plain=args.plain or not sys.stdout.isatty(),
-        mqtt_url=mqtt_url,
+        mqtt_url=args.mqtt,
         mqtt_id=args.mqtt_id,
         mqtt_ca=args.mqtt_ca,
         mqtt_cert=args.mqtt_cert,

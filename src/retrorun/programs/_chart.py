@@ -11,22 +11,15 @@ from pathlib import Path
 from retrorun.events import Direction
 from retrorun.limits import to_kmh
 from retrorun.programs._plan import Plan
+from retrorun.sinks.plain import format_clock
 
-__all__ = ["format_clock", "render_png"]
+__all__ = ["render_png"]
 
 _BACKWARD = "#cfe3f7"
 _TURN = "#f6c667"
 _SPEED = "#1f4e79"
 _INCLINE = "#4f8a3c"
 _CEILING = "#b22222"
-
-
-def format_clock(seconds: float) -> str:
-    """``754.0`` -> ``12:34``; ``3725`` -> ``1:02:05``."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def render_png(plan: Plan, path: str | Path, *, subtitle: str = "") -> Path:

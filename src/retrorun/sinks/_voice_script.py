@@ -77,12 +77,14 @@ def step_start_cues(
     step: StepInfo, previous: StepInfo | None, *, announced: bool, t: float
 ) -> list[Cue]:
     """Cues at the moment a step starts: "go", its announcement if not made, its own cue."""
+    if step.turnaround:
+        return []  # a turn-around's words and tones come with its own events
     cues = []
-    if previous is not None and step.changes_from(previous) and not step.turnaround:
+    if previous is not None and step.changes_from(previous):
         cues.append(Cue(t, CueKind.TONE, "go", f"{step.index}:go", tone="go"))
-    if not announced and not step.turnaround:
+    if not announced:
         cues.append(Cue(t, CueKind.SPEECH, announce_step(step), f"{step.index}:announce", "chime"))
-    if step.cue and not step.turnaround:  # a turn-around's words come with its events
+    if step.cue:
         cues.append(Cue(t, CueKind.SPEECH, step.cue, f"{step.index}:cue"))
     return cues
 

@@ -43,6 +43,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
+from retrorun import __version__
 from retrorun.bus import Item, Subscription
 from retrorun.clock import wall_seconds
 from retrorun.errors import UsageError
@@ -213,7 +214,7 @@ def mqtt_settings(
     )
 
 
-def discovery_payload(client_id: str, *, version: str = "0.1.0") -> dict[str, Any]:
+def discovery_payload(client_id: str, *, version: str = __version__) -> dict[str, Any]:
     """Home Assistant device-based discovery for ``homeassistant/device/<id>/config``."""
     topics = MqttTopics(client_id)
 
@@ -402,7 +403,7 @@ class MqttSink:
         reconnect_max_s: float = 10.0,
         close_timeout_s: float = 3.0,
         max_events: int = 1000,
-        version: str = "0.1.0",
+        version: str = __version__,
     ) -> None:
         self._subscription = subscription
         self._controls = controls

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from retrorun.bus import Item
-from retrorun.clock import current_speedup
+from retrorun.clock import current_speedup, wall_seconds
 from retrorun.events import EventKind, SessionEvent, SessionState, Status
 from retrorun.sinks._voice_audio import AudioError, Player, default_player, synthesize, tone_wav
 from retrorun.sinks._voice_script import (
@@ -192,11 +192,6 @@ class VoiceSink:
 
     # -- the clock ---------------------------------------------------------------
 
-    @staticmethod
-    def speedup() -> float:
-        """The session clock's speedup: the running loop's ``speedup``, else 1."""
-        return current_speedup()
-
     def _now(self) -> float:
         return asyncio.get_running_loop().time() - (self._origin or 0.0)
 
@@ -210,7 +205,7 @@ class VoiceSink:
             self._origin = estimate
 
     def _speaks(self) -> bool:
-        return self._speech_ok and self.speedup() <= SPEECH_MAX_SPEEDUP
+        return self._speech_ok and current_speedup() <= SPEECH_MAX_SPEEDUP
 
     # -- running -----------------------------------------------------------------
 
@@ -233,7 +228,7 @@ class VoiceSink:
                 self._closing = True
                 self._wakeup.set()
                 try:
-                    async with asyncio.timeout(_DRAIN_WALL_S * self.speedup()):
+                    async with asyncio.timeout(wall_seconds(_DRAIN_WALL_S)):
                         await asyncio.shield(player)
                 except TimeoutError:
                     if self._player is not None:
@@ -362,7 +357,7 @@ class VoiceSink:
             return
         loop = asyncio.get_running_loop()
         now = self._now()
-        speech_scale = self.speedup() if self._speaks() else 0.0
+        speech_scale = current_speedup() if self._speaks() else 0.0
         for cue in step_cues(step, self._next, self._end, speech_scale=speech_scale):
             if cue.key in self._fired_keys or cue.t < now - _END_TOLERANCE_S:
                 continue
@@ -566,7 +561,7 @@ class VoiceSink:
         return True
 
     def _late_wall_s(self, fired: _Fired) -> float:
-        return (self._now() - fired.t) / self.speedup()
+        return (self._now() - fired.t) / current_speedup()
 
 
 def _store(source: Path, target: Path) -> None:

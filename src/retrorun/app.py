@@ -33,7 +33,7 @@ from retrorun.limits import RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, default_record_path, read_record, summarize
 from retrorun.safety import SafetyGovernor
-from retrorun.session import EndReason, Session, SessionResult, started_at
+from retrorun.session import EndReason, Session, SessionResult
 from retrorun.treadmill import Treadmill
 
 if TYPE_CHECKING:
@@ -226,16 +226,13 @@ async def run_prepared(
             treadmill = await _connect(prepared, stack)
             bus = EventBus()
             session = build_session(prepared, treadmill, bus=bus, recorder=recorder)
-            recorder.write(
-                "start",
-                0.0,
+            recorder.start(
                 program=prepared.program_name,
                 profile=str(prepared.profile),
                 ceiling_backward_kmh=to_kmh(session.governor.ceiling),
                 device=treadmill.name,
-                device_profile=treadmill.profile.name,
                 simulated=options.simulated,
-                started_at=started_at(),
+                device_profile=treadmill.profile.name,
                 notes=list(treadmill.notes),
             )
             started = True
@@ -301,18 +298,14 @@ def _record_early_end(
     recorder: Recorder, prepared: Prepared, started: bool, reason: str, message: str
 ) -> None:
     if not started:
-        recorder.write(
-            "start",
-            0.0,
+        recorder.start(
             program=prepared.program_name,
             profile=str(prepared.profile),
             ceiling_backward_kmh=to_kmh(prepared.preview.ceiling),
             device=prepared.options.device or "simulator",
             simulated=prepared.options.simulated,
-            started_at=started_at(),
         )
-        recorder.write(
-            "end",
+        recorder.end(
             0.0,
             reason=reason,
             belt_stopped=True,

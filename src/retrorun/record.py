@@ -64,6 +64,54 @@ class Recorder:
         else:
             self.lines += 1
 
+    def start(
+        self,
+        *,
+        program: str,
+        profile: str,
+        ceiling_backward_kmh: float,
+        device: str,
+        simulated: bool,
+        **extra: Any,
+    ) -> None:
+        """The ``start`` line (``started_at`` is now, in ISO 8601 UTC)."""
+        self.write(
+            "start",
+            0.0,
+            program=program,
+            profile=profile,
+            ceiling_backward_kmh=ceiling_backward_kmh,
+            device=device,
+            simulated=simulated,
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **extra,
+        )
+
+    def end(
+        self,
+        t: float,
+        *,
+        reason: str,
+        belt_stopped: bool,
+        distance_m: float,
+        duration_s: float,
+        backward_s: float,
+        energy_kcal: float,
+        message: str,
+    ) -> None:
+        """The ``end`` line: why, whether the belt stop was acknowledged, the totals."""
+        self.write(
+            "end",
+            t,
+            reason=reason,
+            belt_stopped=belt_stopped,
+            distance_m=distance_m,
+            duration_s=duration_s,
+            backward_s=backward_s,
+            energy_kcal=energy_kcal,
+            message=message,
+        )
+
     def event(self, event: SessionEvent) -> None:
         """Record a session event."""
         body = event.to_json_dict()

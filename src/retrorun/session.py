@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import enum
 import logging
 import math
@@ -844,8 +843,7 @@ class Session:
             backward_s=round(self.backward_s, 1),
             energy_kcal=round(self.energy_kcal, 1),
         )
-        self.recorder.write(
-            "end",
+        self.recorder.end(
             self._t(),
             reason=str(result.reason),
             belt_stopped=result.belt_stopped,
@@ -857,8 +855,3 @@ class Session:
         )
         self.bus.close()
         return result
-
-
-def started_at() -> str:
-    """ISO 8601 wall-clock time for the record's ``start`` line."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -25,7 +25,7 @@ from treadsim.faults import FaultPlan
 from treadsim.gatt import Peripheral
 from treadsim.server import FtmsServer
 
-__all__ = ["TICK_S", "Simulator"]
+__all__ = ["TICK_S", "Simulator", "read_state_log"]
 
 TICK_S = 0.1  # physics step, in loop seconds
 
@@ -112,9 +112,19 @@ class Simulator:
             self._log_state(now)
 
     def _log_state(self, now: float) -> None:
+        """One JSON line per tick (``--state-log``); read it with :func:`read_state_log`."""
         if self._state_log is not None:
             try:
                 self._state_log.write(json.dumps(self.server.state_dict(now)) + "\n")
                 self._state_log.flush()
             except (OSError, ValueError):
                 self._state_log = None
+
+
+def read_state_log(text: str) -> list[dict[str, Any]]:
+    """The states a ``--state-log`` holds, in order; a line still being written is skipped."""
+    states = []
+    for line in text.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            states.append(json.loads(line))
+    return states

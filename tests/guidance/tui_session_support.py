@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from retrorun.session import EndReason, Session, SessionResult
 from retrorun.sinks._tui_widgets import BigWord
 from retrorun.sinks.tui import GuidanceApp
 from retrorun.treadmill import Treadmill
-from treadsim.runtime import Simulator
+from treadsim.runtime import Simulator, read_state_log
 
 __all__ = ["HeldFeed", "LiveSession", "live_session", "write_program"]
 
@@ -144,8 +143,7 @@ class LiveSession:
 
     def belt_log(self, since: float = 0.0) -> list[dict[str, Any]]:
         """The simulator's state log (one line per physics tick) from ``since`` on."""
-        lines = [json.loads(line) for line in self.state_log.getvalue().splitlines()]
-        return [line for line in lines if line["t"] >= since]
+        return [s for s in read_state_log(self.state_log.getvalue()) if s["t"] >= since]
 
     # -- waiting -----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from mqtt_support import Broker, _which
 
 from retrorun.record import read_record
+from treadsim.runtime import read_state_log
 
 RETRORUN = str(Path(sys.executable).parent / "retrorun")
 T = TypeVar("T")
@@ -92,13 +93,7 @@ class RunProcess:
 
     def belt_states(self) -> list[dict[str, Any]]:
         """The simulator's state log so far (what the belt really did)."""
-        if not self.belt.exists():
-            return []
-        states = []
-        for line in self.belt.read_text().splitlines():
-            with contextlib.suppress(json.JSONDecodeError):  # a line being written
-                states.append(json.loads(line))
-        return states
+        return read_state_log(self.belt.read_text()) if self.belt.exists() else []
 
     def belt_now(self) -> dict[str, Any] | None:
         states = self.belt_states()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrorun.record import read_record, summarize
+from treadsim.runtime import read_state_log
 
 pytestmark = pytest.mark.process
 
@@ -63,7 +63,7 @@ def wait_for_backward(record: Path, proc: subprocess.Popen[str], limit_s: float 
 
 
 def last_belt_state(belt: Path) -> dict[str, object]:
-    state: dict[str, object] = json.loads(belt.read_text().splitlines()[-1])
+    state: dict[str, object] = read_state_log(belt.read_text())[-1]
     return state
 
 

@@ -25,6 +25,7 @@ from retrorun.limits import RunnerProfile
 from retrorun.programs import library
 from retrorun.record import read_record
 from retrorun.session import Session
+from treadsim.runtime import read_state_log
 
 pytestmark = pytest.mark.looptime
 
@@ -69,7 +70,7 @@ async def run_session(
 
 def sim_states(path: Path) -> list[dict[str, Any]]:
     """What the simulator itself says its belt did (its state log)."""
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_state_log(path.read_text())
 
 
 async def in_step(session: Session, index: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from bleak import BleakClient, BleakScanner
 from retrorun.ble import open_link
 from retrorun.ftms import TREADMILL_DATA_UUID, RecordAssembler
 from treadsim.faults import FAULTS
+from treadsim.runtime import read_state_log
 
 pytestmark = pytest.mark.process
 
@@ -72,7 +72,7 @@ async def test_plain_bleak_reads_live_telemetry_from_a_treadsim_process(
             await client.start_notify(TREADMILL_DATA_UUID, on_data)
             await asyncio.wait_for(got.wait(), 10)
     assert records[0].speed == 0
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = read_state_log(log.read_text())
     assert {
         "t",
         "belt_kmh",
@@ -103,7 +103,7 @@ async def test_retrorun_scan_and_info_reach_a_treadsim_process(
     assert "speed" in info.stdout
     assert "granted" in info.stdout
     # info never moves the belt
-    assert not any(json.loads(line)["running"] for line in log.read_text().splitlines())
+    assert not any(state["running"] for state in read_state_log(log.read_text()))
 
 
 @pytest.mark.parametrize(

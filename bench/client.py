@@ -17,6 +17,7 @@ import timeit
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bumble.link import LocalLink
 
+from figures import pct
 from retrorun import clock
 from retrorun.ble import open_link
 from retrorun.devices import match_device_profile
@@ -27,11 +28,6 @@ from retrorun.treadmill import Treadmill
 from treadsim.runtime import Simulator
 
 ROUND_TRIPS = 400
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def round_trips() -> list[float]:

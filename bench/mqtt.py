@@ -51,6 +51,7 @@ from typing import Any, Final, TextIO, TypeVar
 
 import aiomqtt
 
+from figures import pct, verdict
 from retrorun import clock
 from retrorun.app import prepare, run_prepared
 from retrorun.bus import EventBus, Item
@@ -91,14 +92,6 @@ StateKey = tuple[str, float]  # (MQTT id, elapsed_s as the state payload carries
 
 
 # -- figures ---------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (as in bench/client.py); NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +143,6 @@ class LevelResult:
             and self.received == self.expected
             and self.p99 < TARGET_P99_MS
         )
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "MISS"
 
 
 # -- the broker ------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from typing import Any, TextIO
 
 from bleak import BleakClient
 
+from figures import pct, verdict
 from retrorun import clock
 from retrorun.app import prepare, run_prepared
 from retrorun.cli._run import RunOptions
@@ -83,16 +84,6 @@ FAULT_INTERVAL_S = 3.0  # the belt is back at 3.0 km/h 2 s after a correction
 
 
 # ------------------------------------------------------------------------- helpers
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (as bench/client.py)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def mark(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def ms(seconds: float) -> str:
@@ -484,7 +475,7 @@ def report_step_latency(probe: Probe, code: int, changes: int) -> None:
     if to_ack:
         p99 = pct(to_ack, 0.99)
         ok = p99 * 1000 < LATENCY_TARGET_MS
-        print(f"   target p99 < {LATENCY_TARGET_MS:g} ms: {ms(p99)}  {mark(ok)}")
+        print(f"   target p99 < {LATENCY_TARGET_MS:g} ms: {ms(p99)}  {verdict(ok)}")
     else:
         print(f"   target p99 < {LATENCY_TARGET_MS:g} ms: no samples  MISS")
 
@@ -521,7 +512,7 @@ def report_corrections(probe: Probe, code: int, faults: int) -> None:
     if to_write:
         p99 = pct(to_write, 0.99)
         ok = p99 * 1000 < CORRECTION_TARGET_MS
-        print(f"   target p99 < {CORRECTION_TARGET_MS:g} ms: {ms(p99)}  {mark(ok)}")
+        print(f"   target p99 < {CORRECTION_TARGET_MS:g} ms: {ms(p99)}  {verdict(ok)}")
     else:
         print(f"   target p99 < {CORRECTION_TARGET_MS:g} ms: no samples  MISS")
 
@@ -629,7 +620,7 @@ def report_drift(
     ok = complete and abs(measured.drift) <= worst + 1e-6
     print(
         f"   target zero drift: |drift| {ms3(abs(measured.drift))} ms <= largest single-step"
-        f" lateness {ms3(worst)} ms  {mark(ok)}"
+        f" lateness {ms3(worst)} ms  {verdict(ok)}"
     )
     report_wall_drift(one_x)
 
@@ -747,7 +738,7 @@ def report_resources(figures: dict[str, Any], minutes: float) -> None:
         f", whole run {peak / mib:.1f} MiB = {peak / 1e6:.1f} MB"
     )
     ok = peak / 1e6 < RSS_TARGET_MB
-    print(f"   target peak RSS < {RSS_TARGET_MB:g} MB: {peak / 1e6:.1f} MB  {mark(ok)}")
+    print(f"   target peak RSS < {RSS_TARGET_MB:g} MB: {peak / 1e6:.1f} MB  {verdict(ok)}")
 
 
 # ---------------------------------------------------------------------------- main

@@ -106,12 +106,11 @@ def problem_lines(source: str, exc: pydantic.ValidationError, text: str = "") ->
 
 def _load_file(path: Path) -> Program:
     data = load_data(path, ProgramError)
-    text = ""
-    if path.suffix.lower() == ".toml":
-        text = path.read_text(encoding="utf-8")
     try:
         return Program.model_validate(data)
     except pydantic.ValidationError as exc:
+        # Only a file that does not validate is read again, for its line numbers.
+        text = path.read_text(encoding="utf-8") if path.suffix.lower() == ".toml" else ""
         raise ProgramError("\n".join(problem_lines(str(path), exc, text))) from None
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, UsageError
 from treadsim.faults import FAULTS, parse_fault
+from treadsim.server import initial_state
 
 if TYPE_CHECKING:
     from treadsim.runtime import Simulator
@@ -32,12 +34,27 @@ DEFAULT_LISTEN = "tcp-server:127.0.0.1:9101"
 
 def _faults_help() -> str:
     """The fault list for --help, from the one table the parser uses."""
-    lines = ["faults (--fault NAME[@SECONDS][:ARG], repeatable; SECONDS after power-on):"]
+    lines = ["faults (--fault NAME[@WHEN][:ARG], repeatable):"]
     for name, kind in FAULTS.items():
-        spec = name + ("@T" if kind.timed else "") + (f":{kind.arg}" if kind.arg else "")
-        lines.append(f"  {spec:<23} {kind.help}")
-    return "\n".join(lines) + "\n\n" + _KEYS_HELP
+        spec = name + ("@WHEN" if kind.timed else "") + (f":{kind.arg}" if kind.arg else "")
+        lines.append(f"  {spec:<26} {kind.help}")
+    return "\n".join(lines) + "\n\n" + _WHEN_HELP + "\n" + _KEYS_HELP
 
+
+_WHEN_HELP = """\
+WHEN (a fault with no @ lasts the whole run):
+  T                 once, T seconds after power-on      console-speedup@30:9
+  T/EVERY[xCOUNT]   at T, T+EVERY, ... COUNT times      spurious-speed@48/3x10:8
+                    (no COUNT: until the end; EVERY >= 0.1 s)
+  T,T,...           at each time listed                 spurious-speed@48,51,60:8
+  EVENT[N][+DELAY]  at the Nth EVENT (N = 1 if left out), or DELAY s after it:
+    write           a control-point write arrives (every write counts, Request
+                    Control too); fires before it is answered, and a fault that
+                    drops the link loses the write      drop-link@write5
+    paused          the belt becomes paused             console-speedup@paused:5.5
+    stopped         a belt that ran is now neither running nor paused
+                                                        spurious-speed@stopped+2:5.3
+"""
 
 _KEYS_HELP = """\
 keys (in a terminal): + / - speed, s stop, p pause, g start, k safety key, q quit
@@ -45,6 +62,7 @@ keys (in a terminal): + / - speed, s stop, p pause, g start, k safety key, q qui
 examples:
   treadsim --listen tcp-server:127.0.0.1:9101 --profile devices/generic-ftms.toml
   treadsim --fault console-speedup@30:9 --state-log belt.jsonl --speedup 10
+  treadsim --initial-speed 8 --fault drop-link@write5 --fault console-incline@60:4
 """
 
 
@@ -61,6 +79,19 @@ def _speedup(text: str) -> float:
     if not value >= 1:
         raise argparse.ArgumentTypeError(f"--speedup must be 1 or more, not {text}")
     return value
+
+
+def _number(option: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} takes a number, not {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{option} takes a finite number, not {text}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], metavar="SPEC", help="misbehave on request"
     )
     parser.add_argument(
+        "--initial-speed",
+        type=_number("--initial-speed"),
+        default=0.0,
+        metavar="KMH",
+        help="the belt is already running at KMH at power-on, with no controller "
+        "(default 0: stopped)",
+    )
+    parser.add_argument(
+        "--initial-incline",
+        type=_number("--initial-incline"),
+        default=0.0,
+        metavar="PCT",
+        help="the deck is at PCT %% incline at power-on (default 0)",
+    )
+    parser.add_argument(
         "--speedup", type=_speedup, default=1.0, metavar="N", help="run N times faster"
     )
     parser.add_argument(
@@ -96,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="append one JSON line per physics tick: t, belt_kmh, target_kmh, "
-        "incline_pct, running, connected, controlled",
+        "incline_pct, running, connected, controlled, paused, writes",
     )
     parser.add_argument("--quiet", action="store_true", help="do not print the belt once a second")
     return parser
@@ -114,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for spec in args.fault:
             parse_fault(spec)
+        initial_state(profile, speed_kmh=args.initial_speed, incline_pct=args.initial_incline)
         if not str(args.listen).startswith(("tcp-server:", "unix:", "pty:", "file:")):
             raise UsageError(
                 f"--listen {args.listen!r}: expected an HCI server transport such as "
@@ -143,7 +190,12 @@ async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
     link = LocalLink()
     try:
         async with Simulator(
-            profile, faults=args.fault, local_link=link, state_log=args.state_log
+            profile,
+            faults=args.fault,
+            local_link=link,
+            state_log=args.state_log,
+            initial_speed_kmh=args.initial_speed,
+            initial_incline_pct=args.initial_incline,
         ) as sim:
             hci = serve_hci(link, args.listen)
             try:
@@ -178,7 +230,7 @@ async def _print_belt(sim: Simulator, quiet: bool) -> None:
         print(
             f"{s['t']:8.1f} s  belt {s['belt_kmh']:5.2f} km/h  target {s['target_kmh']:5.2f}"
             f"  incline {s['incline_pct']:4.1f} %  "
-            f"{'running' if s['running'] else 'stopped'}"
+            f"{'running' if s['running'] else 'paused' if s['paused'] else 'stopped'}"
             f"{'  connected' if s['connected'] else ''}{'  controlled' if s['controlled'] else ''}",
             flush=True,
         )

@@ -153,9 +153,11 @@ class Peripheral:
         except AttError as exc:
             raise att.ATT_Error(exc.code) from exc
         # The response indication goes out after the write response.
-        asyncio.get_running_loop().call_soon(self._schedule_flush)
+        asyncio.get_running_loop().call_soon(self.flush_soon)
 
-    def _schedule_flush(self) -> None:
+    def flush_soon(self) -> None:
+        """Start a :meth:`flush` in the background (what the app queued goes out now
+        rather than at the next tick)."""
         task = asyncio.get_running_loop().create_task(self.flush(), name="treadsim-flush")
         task.add_done_callback(_log_failure)
 

@@ -8,7 +8,8 @@ toward its target incline at its own rate; distance, time, energy (the ACSM
 formulas of ``DOMAIN.md``) and steps accumulate while it runs. Heart rate follows
 effort as a first-order response with a half-minute time constant.
 
-The belt is stopped at power-on. ``start`` runs it (from standstill at the
+The belt is stopped at power-on (unless the server powers it on running: see
+``FtmsServer``'s ``initial_speed``). ``start`` runs it (from standstill at the
 model's minimum speed, as consoles do), ``pause`` brings it to rest but keeps the
 target so that ``start`` resumes at it, ``stop`` ends the run and clears the target.
 """

@@ -8,6 +8,7 @@ the same object in the ``treadsim`` process and embedded in ``retrorun run``.
 
 All time is loop time, so under ``--speedup`` (the paced clock) and under
 ``looptime`` in tests the treadmill runs exactly as fast as its controller.
+:meth:`Simulator.inject` fires a fault at whatever moment a test chooses.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from retrorun.devices import DeviceProfile
-from treadsim.faults import FaultPlan
+from treadsim.faults import Fault, FaultPlan, parse_injection
 from treadsim.gatt import Peripheral
-from treadsim.server import FtmsServer
+from treadsim.server import FtmsServer, initial_state
 
 __all__ = ["TICK_S", "Simulator", "read_state_log"]
 
@@ -36,7 +37,10 @@ class Simulator:
     ``local_link``: a bumble ``LocalLink`` shared with an in-process controller.
     ``hci``: an HCI transport to serve instead (the ``treadsim`` process uses a
     local link plus :func:`treadsim.gatt.serve_hci`). ``state_log``: a path or
-    stream that gets one JSON line per physics tick.
+    stream that gets one JSON line per physics tick. ``initial_speed_kmh`` (0:
+    stopped) and ``initial_incline_pct``: the belt at power-on, already running at
+    that speed (as after a controller that was killed mid-run). Bad faults or
+    initial values raise a one-line ``UsageError``.
     """
 
     def __init__(
@@ -47,10 +51,15 @@ class Simulator:
         local_link: Any = None,
         state_log: Path | IO[str] | None = None,
         tick_s: float = TICK_S,
+        initial_speed_kmh: float = 0.0,
+        initial_incline_pct: float = 0.0,
     ) -> None:
         plan = FaultPlan.parse(faults)
+        speed, incline = initial_state(
+            profile, speed_kmh=initial_speed_kmh, incline_pct=initial_incline_pct
+        )
         self.profile = profile
-        self.server = FtmsServer(profile, faults=plan)
+        self.server = FtmsServer(profile, faults=plan, initial_speed=speed, initial_incline=incline)
         self.peripheral = Peripheral(self.server, local_link=local_link)
         self._tick_s = tick_s
         self._state_log_arg = state_log
@@ -98,6 +107,17 @@ class Simulator:
     def state(self) -> dict[str, Any]:
         """What the belt is really doing (the state-log line)."""
         return self.server.state_dict(self.now())
+
+    def inject(self, fault: str | Fault) -> Fault:
+        """Fire an event fault now (a spec ``NAME[:ARG]``, no ``@``, or a
+        :class:`~treadsim.faults.Fault` whose ``@`` is ignored), through the same code
+        as a timed one; what it queued is sent at once. Returns the fault fired.
+        ``UsageError`` for a bad spec, ``ValueError`` for a standing ``Fault``."""
+        if isinstance(fault, str):
+            fault = parse_injection(fault)
+        self.server.inject(fault, self.now())
+        self.peripheral.flush_soon()
+        return fault
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

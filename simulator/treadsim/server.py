@@ -11,15 +11,23 @@ supported range refused (0x03), unknown op codes refused (0x02), control lost on
 disconnection, a Fitness Machine Status notification for every change including
 those made at the console — and misbehaves where the device profile's quirks or the
 fault plan say so.
+
+Faults fire on the clock ``tick`` passes (timed ones), on the events the server
+sees (the Nth control-point write, the belt pausing or ending its run: see
+:mod:`treadsim.faults`), or when a test calls :meth:`FtmsServer.inject`. The belt
+may already be running at power-on (``initial_speed``), as after a controller
+that was killed mid-run.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Final, TypeAlias
 
 from retrorun.devices import DeviceProfile
 from retrorun.energy import kcal_per_min
+from retrorun.errors import UsageError
 from retrorun.ftms import (
     KMH_PER_MPH,
     ControlOp,
@@ -48,7 +56,7 @@ from treadsim._api import (
     Outgoing,
     Send,
 )
-from treadsim.faults import Fault, FaultPlan
+from treadsim.faults import FAULTS, Event, Fault, FaultPlan
 from treadsim.physics import Belt
 
 __all__ = [
@@ -61,6 +69,7 @@ __all__ = [
     "TRAINING_STATUS",
     "TREADMILL_DATA",
     "FtmsServer",
+    "initial_state",
 ]
 
 # 16-bit characteristic UUIDs, as the GATT layer names them (see treadsim._api).
@@ -95,26 +104,84 @@ _SUPPORTED_OPS: Final = frozenset(
 _Handler: TypeAlias = Callable[[tuple[int, ...]], tuple[int, list[MachineStatus]]]
 
 
+def initial_state(
+    profile: DeviceProfile, *, speed_kmh: float = 0.0, incline_pct: float = 0.0
+) -> tuple[int, int]:
+    """The raw (speed, incline) of a belt at power-on, for :class:`FtmsServer`:
+    ``speed_kmh`` 0 (stopped) or within the model's range, ``incline_pct`` within
+    its incline range. A value out of range raises a one-line ``UsageError``."""
+    low, high, _step = profile.speed.raw
+    speed = round(speed_kmh * 100) if math.isfinite(speed_kmh) else -1
+    if speed != 0 and not low <= speed <= high:
+        raise UsageError(
+            f"initial speed {speed_kmh:g} km/h: {profile.name!r} runs from "
+            f"{low / 100:g} to {high / 100:g} km/h (or 0: stopped)"
+        )
+    low, high, _step = profile.incline.raw
+    incline = round(incline_pct * 10) if math.isfinite(incline_pct) else low - 1
+    if not low <= incline <= high:
+        raise UsageError(
+            f"initial incline {incline_pct:g} %: {profile.name!r} inclines from "
+            f"{low / 10:g} to {high / 10:g} %"
+        )
+    return speed, incline
+
+
 class FtmsServer:
-    """A simulated FTMS treadmill (see the module docstring)."""
+    """A simulated FTMS treadmill (see the module docstring).
+
+    ``initial_speed`` (0.01 km/h; 0: stopped) and ``initial_incline`` (0.1 %): the
+    belt at power-on, already running at that speed and inclined at that incline,
+    with no controller (``ValueError`` out of the model's ranges; see
+    :func:`initial_state`). ``writes`` counts the control-point writes received.
+    """
 
     def __init__(
-        self, profile: DeviceProfile, *, faults: FaultPlan | None = None, weight_kg: float = 70.0
+        self,
+        profile: DeviceProfile,
+        *,
+        faults: FaultPlan | None = None,
+        weight_kg: float = 70.0,
+        initial_speed: int = 0,
+        initial_incline: int = 0,
     ) -> None:
         self.profile = profile
         self.faults = faults if faults is not None else FaultPlan()
         self.weight_kg = weight_kg
         self.belt = self._new_belt()
+        self._power_on(initial_speed, initial_incline)
         self.is_connected = False
         self.controlled = False
         self.mtu = DEFAULT_MTU
         self.targeted_distance: int | None = None
         self.targeted_time: int | None = None
+        self.writes = 0
         self._queue: list[Outgoing] = []
         self._response_pending = False
         self._last_tick: float | None = None
+        self._now = 0.0  # the latest time tick or inject was given
         self._next_notify: float | None = None
         self._silent_until = float("-inf")
+        # What _observe last saw of the belt, and how often each event happened.
+        self._was_paused = self.belt.paused
+        self._ran = self.belt.running
+        self._pauses = 0
+        self._stops = 0
+
+    def _power_on(self, speed: int, incline: int) -> None:
+        low, high, _step = self.profile.speed.raw
+        if speed != 0 and not low <= speed <= high:
+            raise ValueError(f"initial speed {speed} is outside {low}..{high} (0.01 km/h)")
+        low, high, _step = self.profile.incline.raw
+        if not low <= incline <= high:
+            raise ValueError(f"initial incline {incline} is outside {low}..{high} (0.1 %)")
+        belt = self.belt
+        if speed:
+            belt.running = True
+            belt.target = speed
+            belt.speed = float(speed)
+        belt.target_incline = incline
+        belt.incline = float(incline)
 
     def _new_belt(self) -> Belt:
         belt = Belt.for_profile(self.profile, accel=self.faults.arg("slow-ramp"))
@@ -205,6 +272,14 @@ class FtmsServer:
     # -- the control point -------------------------------------------------------------
 
     def write_control_point(self, data: bytes, *, indications_enabled: bool) -> None:
+        # Faults waiting for this write fire before anything answers it; if one
+        # takes the link down, the write is lost with it: never performed or answered.
+        self.writes += 1
+        was_connected = self.is_connected
+        for fault in self.faults.trigger("write", self.writes, self._now):
+            self._fire(fault, self._now)
+        if was_connected and not self.is_connected:
+            return
         if not indications_enabled:
             raise AttError(ATT_CCCD_IMPROPERLY_CONFIGURED, "enable indications first")
         if self._response_pending:
@@ -224,6 +299,7 @@ class FtmsServer:
         self._respond(request.op, result)
         for status in statuses:
             self._status(status)
+        self._observe()
 
     def _respond(self, op: int, result: int) -> None:
         response = ControlResponse(op, result)
@@ -342,33 +418,73 @@ class FtmsServer:
         if not was_running:
             self._status(MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER))
         self._status(self._target_status())
+        self._observe()
+
+    def console_incline(self, value: int, *, absolute: bool = False) -> None:
+        """The incline buttons: ``value`` 0.1 % up (or down, if negative), or the
+        incline itself with ``absolute``. Clamped to the model's range; the deck
+        moves at its own rate. A change sends Target Incline Changed."""
+        low, high, _step = self.profile.incline.raw
+        raw = value if absolute else self.belt.target_incline + value
+        raw = min(max(raw, low), high)
+        if raw == self.belt.target_incline:
+            return
+        self.belt.target_incline = raw
+        self._status(MachineStatus(StatusOp.TARGET_INCLINE_CHANGED, (raw,)))
 
     def console_stop(self) -> None:
         """The stop button."""
         self.belt.stop()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.STOP,)))
+        self._observe()
 
     def console_pause(self) -> None:
         """The pause button: the belt comes to rest and keeps its target."""
         self.belt.pause()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.PAUSE,)))
+        self._observe()
 
     def console_start(self) -> None:
         """The start button: start, or resume at the paused target."""
         self.belt.start()
         self._status(MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER))
+        self._observe()
 
     def safety_key(self) -> None:
         """The safety key is pulled: the motor is cut and the belt is at rest at once."""
         self.belt.halt()
         self._status(MachineStatus(StatusOp.STOPPED_BY_SAFETY_KEY))
+        self._observe()
+
+    # -- events: what faults can wait for ----------------------------------------------
+
+    def _observe(self) -> None:
+        """Notice the belt's own changes of state since last time, and fire the faults
+        waiting for them: ``paused`` when its paused state becomes true, ``stopped``
+        when a belt that ran is neither running nor paused any more."""
+        belt = self.belt
+        events: list[tuple[Event, int]] = []
+        if belt.paused and not self._was_paused:
+            self._pauses += 1
+            events.append(("paused", self._pauses))
+        self._was_paused = belt.paused
+        if belt.running:
+            self._ran = True
+        elif self._ran and not belt.paused:
+            self._ran = False
+            self._stops += 1
+            events.append(("stopped", self._stops))
+        for event, nth in events:
+            for fault in self.faults.trigger(event, nth, self._now):
+                self._fire(fault, self._now)
 
     # -- time --------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
         """Advance to ``now`` (loop seconds since power-on): faults, physics, telemetry."""
         last = self._last_tick if self._last_tick is not None else now
-        self._last_tick = now
+        self._last_tick = self._now = now
+        self._observe()
         for fault in self.faults.due(now):
             self._fire(fault, now)
         self.belt.step(now - last)
@@ -385,13 +501,29 @@ class FtmsServer:
             if self.is_connected and now >= self._silent_until:
                 self._notify_data()
 
+    def inject(self, fault: Fault, now: float) -> None:
+        """Fire an event fault right away, whatever its ``@`` says, as if its time had
+        come at ``now`` (seconds since power-on, no earlier than the last tick).
+        ``ValueError`` for a standing fault (those are set at power-on) or an unknown one."""
+        kind = FAULTS.get(fault.name)
+        if kind is None or not kind.timed:
+            raise ValueError(f"{fault.name!r} is not an event fault; it cannot be injected")
+        self._now = now
+        self._fire(fault, now)
+
     def _fire(self, fault: Fault, now: float) -> None:
+        self._fire_one(fault, now)
+        self._observe()
+
+    def _fire_one(self, fault: Fault, now: float) -> None:
         name, arg = fault.name, fault.arg or 0.0
         if name == "console-speedup":
             # The worst case of a console change: the belt is at KMH at once (the
             # keyboard's console_speed ramps like any speed change).
             self.console_speed(round(arg * 100), absolute=True)
             self.belt.speed = float(self.belt.target)
+        elif name == "console-incline":
+            self.console_incline(round(arg * 10), absolute=True)
         elif name == "console-stop":
             self.console_stop()
         elif name == "console-pause":
@@ -465,7 +597,8 @@ class FtmsServer:
         self._queue.extend(Outgoing(TREADMILL_DATA, p) for p in self.data_payloads())
 
     def state_dict(self, now: float) -> dict[str, float | bool]:
-        """One line of the state log: what the belt really did."""
+        """One line of the state log: what the belt really did (``paused``: the belt's
+        own paused state; ``writes``: control-point writes received so far)."""
         belt = self.belt
         return {
             "t": round(now, 3),
@@ -475,4 +608,6 @@ class FtmsServer:
             "running": belt.running,
             "connected": self.is_connected,
             "controlled": self.controlled,
+            "paused": belt.paused,
+            "writes": self.writes,
         }

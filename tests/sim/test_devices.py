@@ -32,3 +32,12 @@ def test_the_simulator_serves_it_and_the_controller_recognises_it(path: Path) ->
     profile: DeviceProfile = load_device_profile(path)
     assert make(profile).advertised_name == profile.name
     assert match_device_profile(profile.name) == profile
+
+
+def test_the_coarse_step_profile_is_synthetic_and_loads_by_name() -> None:
+    profile = match_device_profile("Coarse Step")
+    assert profile.name == "Coarse Step"
+    assert profile.speed.raw == (100, 1600, 100)  # 1.0 to 16.0 km/h in steps of 1.0
+    assert profile.quirks == {}  # a test profile: nothing to cite
+    assert "synthetic" in profile.description.lower()
+    assert load_device_profile(data_dir("devices") / "coarse-step.toml") == profile

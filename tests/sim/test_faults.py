@@ -16,7 +16,7 @@ from retrorun.ftms import (
     TreadmillData,
 )
 from treadsim._api import Outgoing, Send
-from treadsim.faults import FAULTS, Fault, FaultPlan, parse_fault
+from treadsim.faults import FAULTS, Fault, FaultPlan, parse_fault, parse_injection
 from treadsim.server import GARBAGE, INCLINE_RANGE, SPEED_RANGE, STATUS, TREADMILL_DATA
 
 SUCCESS, NOT_PERMITTED = 0x01, 0x05
@@ -193,6 +193,7 @@ def test_timed_faults_fire_once_in_time_order() -> None:
 def test_every_fault_name_is_known() -> None:
     assert set(FAULTS) == {
         "console-speedup",
+        "console-incline",
         "console-stop",
         "console-pause",
         "console-start",
@@ -224,11 +225,83 @@ def test_every_fault_name_is_known() -> None:
         ("reboot@90", Fault("reboot", 90.0)),
         ("garbage@5", Fault("garbage", 5.0)),
         (" zero-ranges ", Fault("zero-ranges")),
+        ("console-incline@60:4", Fault("console-incline", 60.0, 4.0)),
+        ("console-incline@60:-2.5", Fault("console-incline", 60.0, -2.5)),
+        # T/EVERY[xCOUNT]
+        (
+            "spurious-speed@48/3x10:8",
+            Fault("spurious-speed", 48.0, 8.0, every=3.0, count=10),
+        ),
+        ("garbage@5/0.5", Fault("garbage", 5.0, every=0.5)),
+        ("garbage@0/0.1x1", Fault("garbage", 0.0, every=0.1, count=1)),
+        ("garbage@5/3x100000", Fault("garbage", 5.0, every=3.0, count=100_000)),
+        # T,T,...: in any order, kept in time order
+        ("spurious-speed@48,51,60:8", Fault("spurious-speed", 48.0, 8.0, also=(51.0, 60.0))),
+        ("garbage@60,48", Fault("garbage", 48.0, also=(60.0,))),
+        ("garbage@5,5", Fault("garbage", 5.0, also=(5.0,))),
+        # EVENT[N][+DELAY]
+        ("drop-link@write5", Fault("drop-link", on="write", nth=5)),
+        ("drop-link@write", Fault("drop-link", on="write")),
+        ("stall@write3+1.5:2", Fault("stall", arg=2.0, on="write", nth=3, delay=1.5)),
+        ("console-speedup@paused:5.5", Fault("console-speedup", arg=5.5, on="paused")),
+        (
+            "spurious-speed@paused+2:5.3",
+            Fault("spurious-speed", arg=5.3, on="paused", delay=2.0),
+        ),
+        ("console-start@stopped", Fault("console-start", on="stopped")),
+        ("console-start@stopped2+1", Fault("console-start", on="stopped", nth=2, delay=1.0)),
+        ("reboot@paused+0", Fault("reboot", on="paused")),
     ],
 )
 def test_fault_specs_parse(spec: str, expected: Fault) -> None:
     assert parse_fault(spec) == expected
     assert parse_fault(str(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("fault", "text"),
+    [
+        (Fault("console-speedup", 30.0, 9.0), "console-speedup@30:9"),
+        (Fault("spurious-speed", 48.0, 8.0, every=3.0, count=10), "spurious-speed@48/3x10:8"),
+        (Fault("garbage", 5.0, every=0.5), "garbage@5/0.5"),
+        (Fault("garbage", 48.0, also=(51.0, 60.0)), "garbage@48,51,60"),
+        (Fault("drop-link", on="write", nth=5), "drop-link@write5"),
+        (Fault("drop-link", on="write"), "drop-link@write1"),
+        (Fault("spurious-speed", arg=5.3, on="paused", delay=2.0), "spurious-speed@paused+2:5.3"),
+        (Fault("console-start", on="stopped", nth=2), "console-start@stopped2"),
+        (Fault("garbage", 123456.7), "garbage@123456.7"),
+        (Fault("garbage", 0.1 + 0.2), "garbage@0.30000000000000004"),
+        (Fault("ignore-speed"), "ignore-speed"),
+    ],
+)
+def test_faults_write_back_as_specs(fault: Fault, text: str) -> None:
+    assert str(fault) == text
+    assert parse_fault(text) == fault
+
+
+def test_injections_parse_without_a_time() -> None:
+    assert parse_injection("drop-link") == Fault("drop-link")
+    assert parse_injection(" console-speedup:9 ") == Fault("console-speedup", arg=9.0)
+    assert not parse_injection("drop-link").standing
+    assert Fault("ignore-speed").standing
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("drop-link@5", "takes no @"),
+        ("drop-link@write5", "takes no @"),
+        ("ignore-speed", "lasts the whole run"),
+        ("console-speedup", "needs :KMH"),
+        ("garbage:1", "takes no argument"),
+        ("warp", "unknown fault"),
+    ],
+)
+def test_bad_injections_are_one_line_usage_errors(spec: str, says: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_injection(spec)
+    assert "\n" not in str(err.value)
+    assert says in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -251,6 +324,47 @@ def test_fault_specs_parse(spec: str, expected: Fault) -> None:
         ("slow-ramp:0", "KMH_PER_S must be above 0"),
         ("garbage@2:1", "takes no argument"),
         ("reboot@1e9", "at most"),
+        # T/EVERY[xCOUNT]
+        ("garbage@5/0.05", "EVERY must be at least 0.1"),
+        ("garbage@5/0", "EVERY must be at least 0.1"),
+        ("garbage@5/", "EVERY must be a number"),
+        ("garbage@5/fast", "EVERY must be a number"),
+        ("garbage@5/1e9", "EVERY must be at most"),
+        ("garbage@5/3x0", "COUNT must be from 1 to 100000"),
+        ("garbage@5/3x100001", "COUNT must be from 1 to 100000"),
+        ("garbage@5/3x1.5", "COUNT must be a whole number"),
+        ("garbage@5/3x", "COUNT must be a whole number"),
+        ("garbage@5/3x-2", "COUNT must be a whole number"),
+        ("garbage@5x3", "xCOUNT follows /EVERY"),
+        ("garbage@600000/10x1000", "the last time must be at most"),
+        ("garbage@-1/3x2", "must be a number >= 0"),
+        # T,T,...
+        ("garbage@5,x", "SECONDS must be a number"),
+        ("garbage@5,,6", "SECONDS must be a number"),
+        ("garbage@5,-1", "must be a number >= 0"),
+        ("garbage@5,1e9", "at most"),
+        ("garbage@5,6/1", "cannot repeat"),
+        ("garbage@" + ",".join(["1"] * 100_001), "at most 100000 times"),
+        # EVENT[N][+DELAY]
+        ("garbage@", "after @ comes"),
+        ("drop-link@write0", "N must be from 1 to 100000"),
+        ("drop-link@write100001", "N must be from 1 to 100000"),
+        ("drop-link@write-1", "after @ comes"),
+        ("drop-link@writes", "after @ comes"),
+        ("drop-link@write5x3", "after @ comes"),
+        ("drop-link@write5+", "DELAY must be a number"),
+        ("drop-link@write5+-2", "DELAY must be a number >= 0"),
+        ("drop-link@paused+1e9", "DELAY must be at most"),
+        ("drop-link@pause", "SECONDS must be a number, not 'pause'; after @ comes"),
+        ("drop-link@Paused", "SECONDS must be a number"),
+        ("reject-control@write1", "takes no @"),
+        ("stall@write2", "needs :SECONDS"),
+        # console-incline's PCT
+        ("console-incline@5", "needs :PCT"),
+        ("console-incline@5:50", "PCT must be a number from -30 to 40"),
+        ("console-incline@5:-31", "PCT must be a number from -30 to 40"),
+        ("console-incline@5:steep", "PCT must be a number"),
+        ("console-incline@5:nan", "PCT must be a number"),
     ],
 )
 def test_bad_fault_specs_are_one_line_usage_errors(spec: str, says: str) -> None:
@@ -259,6 +373,8 @@ def test_bad_fault_specs_are_one_line_usage_errors(spec: str, says: str) -> None
     message = str(err.value)
     assert "\n" not in message
     assert says in message
+    assert message.startswith((f"fault {spec[:60]!r}"[:-1], "unknown fault"))  # names it
+    assert len(message) < 300
     assert err.value.exit_code == 2
 
 

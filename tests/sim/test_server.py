@@ -205,6 +205,8 @@ def test_disconnect_loses_control_and_the_belt_keeps_running() -> None:
         "running": True,
         "connected": False,
         "controlled": False,
+        "paused": False,
+        "writes": 2,
     }
     server.connected()
     assert send(server, ControlRequest.set_target_speed(400))[0] == NOT_PERMITTED

@@ -113,6 +113,12 @@ async def test_retrorun_scan_and_info_reach_a_treadsim_process(
         (["--profile", "/nonexistent.toml"], "no such file"),
         (["--speedup", "0.5"], "--speedup"),
         (["--listen", "bogus"], "--listen"),
+        (["--fault", "garbage@5/0.01"], "EVERY must be at least 0.1"),
+        (["--fault", "drop-link@write0"], "N must be from 1"),
+        (["--initial-speed", "30"], "initial speed 30 km/h"),
+        (["--initial-speed", "fast"], "--initial-speed takes a number"),
+        (["--initial-incline", "inf"], "--initial-incline takes a finite number"),
+        (["--initial-incline", "20"], "initial incline 20 %"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -129,5 +135,25 @@ def test_help_documents_every_fault() -> None:
     done = subprocess.run(
         [str(BIN / "treadsim"), "--help"], capture_output=True, text=True, timeout=30, check=True
     )
-    for name in (*FAULTS, "--state-log", "--speedup", "--listen"):
+    for name in (*FAULTS, "--state-log", "--speedup", "--listen", "--initial-speed"):
         assert name in done.stdout
+    for form in ("T/EVERY[xCOUNT]", "T,T,...", "EVENT[N][+DELAY]", "write", "paused", "stopped"):
+        assert form in done.stdout
+
+
+async def test_a_treadsim_process_with_its_belt_already_running(tmp_path: Path) -> None:
+    log = tmp_path / "belt.jsonl"
+    proc, _spec = await _start(
+        "--state-log", str(log), "--initial-speed", "7.5", "--initial-incline", "3"
+    )
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if log.exists() and read_state_log(log.read_text()):
+                break
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    first = read_state_log(log.read_text())[0]
+    assert (first["running"], first["belt_kmh"], first["incline_pct"]) == (True, 7.5, 3.0)
+    assert (first["paused"], first["writes"], first["connected"]) == (False, 0, False)

@@ -1,17 +1,29 @@
 """Interval programs: the file schema, the shipped library, and plans for one runner.
 
 ``load_program`` reads a library program or a file (``ProgramError`` with one line
-per problem), ``plan`` expands it for a profile, a week and the ceilings in force,
-with a turn-around at every direction change. ``render_png`` draws a plan.
+per problem; ``parse_program`` the same from text), ``plan`` expands it for a
+profile, a week and the ceilings in force, with a turn-around at every direction
+change. ``render_png`` draws a plan.
+``printable`` shows program text on a terminal with its control characters escaped.
 """
 
 from __future__ import annotations
 
 from retrorun.programs._chart import render_png
-from retrorun.programs._load import library, library_names, load_program
+from retrorun.programs._load import (
+    MAX_FILE_BYTES,
+    library,
+    library_names,
+    load_program,
+    parse_program,
+)
 from retrorun.programs._plan import WEEKLY_GROWTH_MAX, Plan, PlanStep, plan
 from retrorun.programs._schema import (
+    MAX_DEPTH,
+    MAX_NESTING,
+    MAX_STEPS,
     MAX_TOTAL_S,
+    MAX_WEEKS,
     Program,
     ProgramProblems,
     Progression,
@@ -20,9 +32,15 @@ from retrorun.programs._schema import (
     pace_to_kmh,
     parse_duration,
 )
+from retrorun.programs._text import printable
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NESTING",
+    "MAX_STEPS",
     "MAX_TOTAL_S",
+    "MAX_WEEKS",
     "WEEKLY_GROWTH_MAX",
     "Plan",
     "PlanStep",
@@ -36,6 +54,8 @@ __all__ = [
     "load_program",
     "pace_to_kmh",
     "parse_duration",
+    "parse_program",
     "plan",
+    "printable",
     "render_png",
 ]

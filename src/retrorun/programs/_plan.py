@@ -5,6 +5,11 @@ blocks, resolves pace and reference speeds to 0.01 km/h, clamps backward steps t
 the effective ceiling (the governor enforces it too), and inserts a turn-around at
 every direction change: slow to at most 2 km/h (stop the belt for ``older-adult``
 and ``rehab``), hold, and wait for the runner's confirmation.
+
+Nothing is expanded before its size is known: the number of steps and the length
+of the week's session are measured on the program's tree (repeat counts multiply),
+so a plan of more than ``MAX_STEPS`` steps or four hours is refused in time
+proportional to the file, not to what it would expand to.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from retrorun.limits import (
 from retrorun.programs._schema import (
     INCLINE_STEP_MAX_PCT,
     MAX_SPEED_KMH,
+    MAX_STEPS,
     MAX_TOTAL_S,
+    MAX_WEEKS,
     Program,
     Progression,
     Repeat,
@@ -158,19 +165,55 @@ def _flatten(
 ) -> Iterator[_Raw]:
     for item in items:
         if isinstance(item, Repeat):
-            extra = sum(
-                round(a)
-                for r, a in zip(rules, amounts, strict=True)
-                if r.target == "reps" and _holds(r, item)
-            )
-            for _ in range(item.repeat + extra):
+            for _ in range(item.repeat + _extra_reps(item, rules, amounts)):
                 yield from _flatten(item.steps, rules, amounts, ctx)
         else:
             yield _resolve(item, rules, amounts, ctx)
 
 
+def _extra_reps(block: Repeat, rules: Sequence[Progression], amounts: Sequence[float]) -> int:
+    return sum(
+        round(a)
+        for r, a in zip(rules, amounts, strict=True)
+        if r.target == "reps" and _holds(r, block)
+    )
+
+
+def _measure(
+    items: Sequence[Step | Repeat],
+    rules: Sequence[Progression],
+    amounts: Sequence[float],
+    ctx: _Context,
+) -> tuple[int, float]:
+    """``(steps, seconds)`` that ``_flatten`` would yield, without expanding anything."""
+    count, seconds = 0, 0.0
+    for item in items:
+        if isinstance(item, Repeat):
+            times = item.repeat + _extra_reps(item, rules, amounts)
+            inner_count, inner_s = _measure(item.steps, rules, amounts, ctx)
+            count += times * inner_count
+            seconds += times * inner_s
+        else:
+            count += 1
+            seconds += _step_s(item, rules, amounts, ctx)
+    return count, seconds
+
+
+def _step_s(
+    step: Step, rules: Sequence[Progression], amounts: Sequence[float], ctx: _Context
+) -> float:
+    """``_resolve(step, ...).duration_s``, computed without the speed when it is not needed."""
+    if step.duration is None:
+        return _resolve(step, rules, amounts, ctx).duration_s
+    extra_s = 0.0
+    for rule, amount in zip(rules, amounts, strict=True):
+        if amount and rule.target == "duration" and _matches(rule, step):
+            extra_s += amount
+    return step.duration + extra_s
+
+
 def _session_s(program: Program, amounts: Sequence[float], ctx: _Context) -> float:
-    return sum(r.duration_s for r in _flatten(program.steps, program.progression, amounts, ctx))
+    return _measure(program.steps, program.progression, amounts, ctx)[1]
 
 
 def _room(program: Program, index: int, amounts: Sequence[float], ctx: _Context) -> float:
@@ -223,10 +266,16 @@ def _capped(program: Program, index: int, inc: float, amounts: list[float], ctx:
         return _session_s(program, trial, ctx)
 
     if rule.target == "reps":
-        reps = math.floor(inc)
-        while reps > 0 and total_with(reps) > allowed + 1e-9:
-            reps -= 1
-        return float(reps)
+        # The most whole reps that keep the week within 10 %; the session only
+        # grows with reps, so a bisection finds it in a few measures.
+        low, high = 0, math.floor(inc)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if total_with(middle) > allowed + 1e-9:
+                high = middle - 1
+            else:
+                low = middle
+        return float(low)
     slope = total_with(1.0) - before  # seconds added per second of progression
     if slope > 0:
         inc = min(inc, (allowed - before) / slope)
@@ -236,13 +285,19 @@ def _capped(program: Program, index: int, inc: float, amounts: list[float], ctx:
 def _progression_amounts(program: Program, week: int, ctx: _Context) -> list[float]:
     """What each progression rule adds by ``week`` (week 1 adds nothing)."""
     amounts = [0.0] * len(program.progression)
+    # A rule's room is what it may add in all, less what it has added so far.
+    headroom = [_room(program, i, amounts, ctx) for i in range(len(program.progression))]
     for _ in range(week - 1):
+        added = 0.0
         for index, rule in enumerate(program.progression):
-            room = _room(program, index, amounts, ctx)
+            room = headroom[index] - amounts[index]
             if room <= 1e-9:
                 continue
-            amounts[index] += _capped(program, index, min(rule.by, room), amounts, ctx)
+            added = _capped(program, index, min(rule.by, room), amounts, ctx)
+            amounts[index] += added
             break
+        if not added:
+            break  # nothing changed this week, so nothing changes in any later week
     return amounts
 
 
@@ -296,6 +351,8 @@ def plan(
         raise UsageError(f"--week {week}: weeks start at 1")
     if program.weeks is not None and week > program.weeks:
         raise UsageError(f"--week {week}: {program.name} runs for {program.weeks} weeks")
+    if week > MAX_WEEKS:
+        raise UsageError(f"--week {week}: a program runs for at most {MAX_WEEKS} weeks")
     if reference_kmh is not None and not 0 < reference_kmh <= MAX_SPEED_KMH:
         raise UsageError(f"--reference {reference_kmh:g}: give a speed from 0 to 25 km/h")
     effective = effective_backward_ceiling(
@@ -309,6 +366,13 @@ def plan(
         program.name,
     )
     amounts = _progression_amounts(program, week, ctx)
+    count, seconds = _measure(program.steps, program.progression, amounts, ctx)
+    if count > MAX_STEPS:
+        raise ProgramError(
+            f"{program.name}: this plan expands to {count:,} steps; at most {MAX_STEPS:,}"
+        )
+    if seconds > MAX_TOTAL_S:
+        raise ProgramError(f"{program.name}: this plan lasts {seconds / 3600:.1f} h; at most 4 h")
 
     steps: list[PlanStep] = []
     for raw in _flatten(program.steps, program.progression, amounts, ctx):

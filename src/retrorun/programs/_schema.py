@@ -5,15 +5,21 @@ raw FTMS integers. Structural problems are reported by pydantic with their field
 path; the rules that need the whole program (the profile's backward ceiling, the
 four-hour limit, progression targets) are collected by ``Program`` into one
 ``ProgramProblems`` so that every problem is reported with its own path.
+
+Hostile files cost one line, never a hang: numbers are finite and never booleans,
+tables and arrays nest at most ``MAX_DEPTH`` deep and repeat blocks ``MAX_NESTING``
+(checked before pydantic recurses), a program expands to at most ``MAX_STEPS``
+steps (counted without expanding), and program text holds no control characters.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,9 +40,15 @@ from retrorun.limits import (
     kmh,
     to_kmh,
 )
+from retrorun.programs._text import CONTROL
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NESTING",
+    "MAX_RULES",
+    "MAX_STEPS",
     "MAX_TOTAL_S",
+    "MAX_WEEKS",
     "Kind",
     "Loc",
     "Program",
@@ -45,19 +57,31 @@ __all__ = [
     "Repeat",
     "Step",
     "StepOrRepeat",
+    "expanded_count",
     "iter_steps",
+    "nesting_problem",
     "pace_to_kmh",
     "parse_duration",
 ]
 
 MAX_TOTAL_S = 4 * 3600.0  # a program lasts at most four hours
 MAX_SPEED_KMH = 25.0  # faster than any consumer treadmill
+MAX_STEPS = 5_000  # steps once repeats are expanded (a four-hour plan of 3 s steps)
+MAX_NESTING = 8  # repeat blocks inside repeat blocks
+MAX_DEPTH = 64  # tables and arrays inside each other, anywhere in a file
+MAX_RULES = 10  # progression rules
+MAX_WEEKS = 52  # a program runs for at most a year of weeks
+INCLINE_MAX_PCT = 30.0  # the steepest incline a step may ask for
+MAX_REPEAT = 100  # repeats of one block
 INCLINE_STEP_MAX_PCT = 2.5  # incline progression: at most +2.5 points a week (Quad Builder)
 
 Kind = Literal["warmup", "work", "recovery", "cooldown"]
 Loc = tuple[int | str, ...]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+# Numbers are finite, and strict where they are declared (``true`` is not 1 s,
+# ``2.0`` is not 2 repeats, ``1`` is not ``true``); everything else stays lax so
+# that TOML and JSON arrays and enum names validate as written.
+_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 _DURATION = re.compile(
     r"^(?:(?P<h>\d+(?:\.\d+)?)\s*h)?\s*"
     r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:min|m))?\s*"
@@ -65,6 +89,30 @@ _DURATION = re.compile(
 )
 _CLOCK = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>[0-5]\d(?:\.\d+)?)$")
 _PACE = re.compile(r"^(?P<m>\d{1,2}):(?P<s>[0-5]\d)$")
+_DURATION_MAX_CHARS = 40  # "1h 59min 59.5s" is 14; longer text is not read as a duration
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def _no_control(value: str) -> str:
+    found = CONTROL.search(value)
+    if found is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
+    return value
+
+
+def _no_control_but_lines(value: str) -> str:
+    for found in CONTROL.finditer(value):
+        if found.group() not in "\t\n\r":
+            raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
+    return value
+
+
+#: One line of program text (a name, a label, a cue): no control characters.
+Text = Annotated[str, AfterValidator(_no_control)]
 
 
 def parse_duration(value: Any) -> Any:
@@ -76,14 +124,16 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str):
         return value
     text = value.strip().lower()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = _DURATION.match(text) or _CLOCK.match(text)
+    match = None
+    if len(text) <= _DURATION_MAX_CHARS:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        match = _DURATION.match(text) or _CLOCK.match(text)
     if not text or match is None:
         raise ValueError(
-            f"{value!r} is not a duration (write seconds, or '90s', '1m30s', '2min', '1:30')"
+            f"{_shown(value)} is not a duration (write seconds, or '90s', '1m30s', '2min', '1:30')"
         )
     parts = match.groupdict()
     return sum(float(parts[k] or 0) * f for k, f in (("h", 3600), ("m", 60), ("s", 1)))
@@ -93,14 +143,16 @@ def pace_to_kmh(pace: str) -> float:
     """``"6:30"`` (min/km) -> km/h."""
     match = _PACE.match(pace.strip())
     if match is None:
-        raise ValueError(f"{pace!r} is not a pace (write min:sec per km, like '6:30')")
+        raise ValueError(f"{_shown(pace)} is not a pace (write min:sec per km, like '6:30')")
     seconds = int(match["m"]) * 60 + int(match["s"])
     if seconds == 0:
         raise ValueError("a pace of 0:00 is not a speed")
     return 3600 / seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_TOTAL_S)]
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_TOTAL_S, strict=True)
+]
 
 
 class Step(BaseModel):
@@ -114,16 +166,16 @@ class Step(BaseModel):
 
     direction: Literal["forward", "backward"]
     duration: Duration | None = None
-    distance_m: float | None = Field(default=None, gt=0, le=50_000)
-    speed_kmh: float | None = Field(default=None, gt=0, le=MAX_SPEED_KMH)
-    pace: str | None = None
-    reference_pct: float | None = Field(default=None, gt=0, le=150)
-    stop_belt: bool = False
-    allow_steep: bool = False
-    incline_pct: float = Field(default=0.0, ge=-10, le=30)
+    distance_m: float | None = Field(default=None, gt=0, le=50_000, strict=True)
+    speed_kmh: float | None = Field(default=None, gt=0, le=MAX_SPEED_KMH, strict=True)
+    pace: str | None = Field(default=None, max_length=8)
+    reference_pct: float | None = Field(default=None, gt=0, le=150, strict=True)
+    stop_belt: bool = Field(default=False, strict=True)
+    allow_steep: bool = Field(default=False, strict=True)
+    incline_pct: float = Field(default=0.0, ge=-10, le=INCLINE_MAX_PCT, strict=True)
     kind: Kind = "work"
-    label: str = Field(default="", max_length=80)
-    cue: str | None = Field(default=None, max_length=200)
+    label: Text = Field(default="", max_length=80)
+    cue: Text | None = Field(default=None, max_length=200)
 
     @field_validator("pace")
     @classmethod
@@ -190,9 +242,9 @@ class Repeat(BaseModel):
 
     model_config = _FROZEN
 
-    repeat: int = Field(ge=1, le=100)
-    label: str = Field(default="", max_length=80)
-    steps: tuple[StepOrRepeat, ...]
+    repeat: int = Field(ge=1, le=MAX_REPEAT, strict=True)
+    label: Text = Field(default="", max_length=80)
+    steps: tuple[StepOrRepeat, ...] = Field(max_length=MAX_STEPS)
 
     @field_validator("steps")
     @classmethod
@@ -225,16 +277,17 @@ class Progression(BaseModel):
     to each repeat block holding a matching step), ``speed`` (km/h) or ``incline``
     (% points). Whatever the rule says, a week never adds more than 10 % to the
     session's length (duration, reps) or to a step's speed, nor more than 2.5 points
-    of incline, and the plan never goes past the backward ceiling.
+    of incline, and the plan never goes past the backward ceiling. ``by`` and
+    ``up_to`` are at most what a step may hold (4 h, 100 repeats, 25 km/h, 30 %).
     """
 
     model_config = _FROZEN
 
     target: Literal["duration", "reps", "speed", "incline"]
-    by: float = Field(gt=0)
-    up_to: float | None = Field(default=None, gt=0)
-    kinds: tuple[Kind, ...] = Field(default=("work",), min_length=1)
-    note: str = ""
+    by: float = Field(gt=0, strict=True)
+    up_to: float | None = Field(default=None, gt=0, strict=True)
+    kinds: tuple[Kind, ...] = Field(default=("work",), min_length=1, max_length=4)
+    note: Text = Field(default="", max_length=200)
 
     @field_validator("by", "up_to", mode="before")
     @classmethod
@@ -245,10 +298,25 @@ class Progression(BaseModel):
 
     @field_validator("by", "up_to")
     @classmethod
-    def _whole_reps(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if info.data.get("target") == "reps" and value is not None and value != int(value):
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        target = info.data.get("target")
+        if value is None or target not in _RULE_MAX:
+            return value
+        top, unit = _RULE_MAX[target]
+        if value > top:
+            raise ValueError(f"a {target} rule goes up to {top:g}{unit} at most, not {value:g}")
+        if target == "reps" and value != int(value):
             raise ValueError(f"reps are whole numbers, not {value:g}")
         return value
+
+
+#: The most a rule's ``by`` or ``up_to`` may be, per target, with its unit.
+_RULE_MAX: dict[str, tuple[float, str]] = {
+    "duration": (MAX_TOTAL_S, " s"),
+    "reps": (MAX_REPEAT, " reps"),
+    "speed": (MAX_SPEED_KMH, " km/h"),
+    "incline": (INCLINE_MAX_PCT, " %"),
+}
 
 
 class ProgramProblems(ValueError):
@@ -277,6 +345,43 @@ def iter_steps(
             yield from iter_steps(item.steps, (*here, "steps"))
 
 
+def expanded_count(steps: tuple[Step | Repeat, ...]) -> int:
+    """How many steps ``steps`` makes once every repeat block is expanded (not expanding)."""
+    return sum(
+        item.repeat * expanded_count(item.steps) if isinstance(item, Repeat) else 1
+        for item in steps
+    )
+
+
+def nesting_problem(data: Any) -> tuple[Loc, str] | None:
+    """Where ``data`` (a program as plain data) nests too deep, without recursion.
+
+    Tables and arrays nest at most ``MAX_DEPTH`` levels, repeat blocks at most
+    ``MAX_NESTING``. Checked before pydantic walks the data, so a hostile file
+    costs one line, not a ``RecursionError``.
+    """
+    stack: list[tuple[Any, Loc, int, int]] = [(data, (), 0, 0)]
+    while stack:
+        node, loc, depth, repeats = stack.pop()
+        if isinstance(node, dict):
+            if "repeat" in node:
+                repeats += 1
+                if repeats > MAX_NESTING:
+                    return loc, f"repeat blocks nest more than {MAX_NESTING} deep"
+            children: Iterable[tuple[int | str, Any]] = node.items()
+        elif isinstance(node, list | tuple):
+            children = enumerate(node)
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            return loc[:2], f"tables and arrays nest more than {MAX_DEPTH} deep"
+        for key, child in children:
+            if isinstance(child, dict | list | tuple):
+                part = key if isinstance(key, int) else str(key)
+                stack.append((child, (*loc, part), depth + 1, repeats))
+    return None
+
+
 def _length_s(steps: tuple[Step | Repeat, ...]) -> float:
     """Known length in seconds (distance steps at an absolute speed; others skipped)."""
     total = 0.0
@@ -295,13 +400,21 @@ class Program(BaseModel):
 
     model_config = _FROZEN
 
-    name: str = Field(min_length=1, max_length=60)
-    description: str = ""
+    name: Text = Field(min_length=1, max_length=60)
+    description: Annotated[str, AfterValidator(_no_control_but_lines)] = ""
     profile: RunnerProfile = DEFAULT_PROFILE
-    weeks: int | None = Field(default=None, ge=1, le=52)
-    sources: tuple[str, ...] = ()
-    progression: tuple[Progression, ...] = ()
-    steps: tuple[StepOrRepeat, ...]
+    weeks: int | None = Field(default=None, ge=1, le=MAX_WEEKS, strict=True)
+    sources: tuple[Text, ...] = ()
+    progression: tuple[Progression, ...] = Field(default=(), max_length=MAX_RULES)
+    steps: tuple[StepOrRepeat, ...] = Field(max_length=MAX_STEPS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        problem = nesting_problem(data)
+        if problem is not None:
+            raise ProgramProblems([problem])
+        return data
 
     @field_validator("steps")
     @classmethod
@@ -339,8 +452,13 @@ class Program(BaseModel):
                     f"{BACKWARD_INCLINE_MAX / 10:g} %"
                 )
                 problems.append(((*loc, "allow_steep"), message))
+        count = expanded_count(self.steps)
+        if count > MAX_STEPS:
+            problems.append(
+                (("steps",), f"the program expands to {count:,} steps; at most {MAX_STEPS:,}")
+            )
         total = _length_s(self.steps)
-        if total > MAX_TOTAL_S:
+        if count <= MAX_STEPS and total > MAX_TOTAL_S:  # one line for one cause
             problems.append((("steps",), f"the program lasts {total / 3600:.1f} h; at most 4 h"))
         problems.extend(self._progression_problems())
         return problems

@@ -152,7 +152,7 @@ def test_bad_flag_values_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["plan", "demo", "--week", "0"])
     assert info.value.code == 2
-    assert "weeks start at 1" in capsys.readouterr().err
+    assert "argument --week: must be from 1 to 52, not '0'" in capsys.readouterr().err
 
 
 @pytest.mark.process

@@ -4,18 +4,25 @@ Each area of the product registers its own subcommands from a private module
 (``_ftms.py``, ``_programs.py``, ...) through ``register(subparsers)``; a handler takes
 the parsed arguments and returns the exit code. This module owns what every
 command shares: one clear line for bad input (exit 2), never a traceback for a
-``RetrorunError``, and 130 for Ctrl-C.
+``RetrorunError``, and 130 for Ctrl-C. Output never fails on its own account:
+a character the terminal's encoding lacks is written as an escape, control
+characters in an error are shown escaped, and a reader that goes away
+(``retrorun plan x | head``) ends the command quietly with 141, as SIGPIPE would.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from retrorun import __version__
 from retrorun.errors import RetrorunError
+from retrorun.programs._text import printable
 
 __all__ = ["ArgumentParser", "Handler", "main"]
 
@@ -26,7 +33,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, printable(f"{self.prog}: error: {message} (see --help)") + "\n")
 
 
 def _build_parser() -> ArgumentParser:
@@ -44,19 +51,50 @@ def _build_parser() -> ArgumentParser:
     return parser
 
 
+#: The exit code of a command whose reader went away (128 + SIGPIPE, as a shell shows it).
+EXIT_BROKEN_PIPE = 141
+
+
+def _robust_streams() -> None:
+    """Write what the terminal's encoding cannot show as escapes, never fail on it."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # one that cannot be
+                reconfigure(errors="backslashreplace")
+
+
+def _reader_gone() -> int:
+    """The pipe's reader left: send the rest of the output nowhere, exit quietly.
+
+    Python flushes standard output again at exit; pointing it at ``os.devnull``
+    keeps that flush from failing a second time.
+    """
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # no descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``retrorun`` command; returns the process exit code."""
+    _robust_streams()
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
     try:
-        return handler(args)
+        args = parser.parse_args(argv)
+        handler: Handler = args.handler
+        code = handler(args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at exit
     except RetrorunError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"retrorun: {line}", file=sys.stderr)
+        for line in str(exc).split("\n") if str(exc) else [type(exc).__name__]:
+            print(f"retrorun: {printable(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
 
 
 if __name__ == "__main__":

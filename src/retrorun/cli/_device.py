@@ -11,25 +11,20 @@ import asyncio
 import json
 from typing import Any
 
+from retrorun.cli._flags import TIMEOUT_S, number
 from retrorun.devices import load_device_profile
+from retrorun.programs import printable
 
 __all__ = ["register"]
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be above 0")
-    return value
+_timeout = number(float, TIMEOUT_S, unit="s", above_low=True)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``retrorun scan`` and ``retrorun info``."""
     scan = sub.add_parser("scan", help="list FTMS treadmills in range")
-    scan.add_argument("--timeout", type=_positive, default=5.0, metavar="S", help="scan time")
+    scan.add_argument("--timeout", type=_timeout, default=5.0, metavar="S", help="scan time")
     scan.add_argument("--hci", metavar="SPEC", help="bumble HCI transport (tcp-client:..., usb:0)")
     scan.add_argument("--json", action="store_true", help="one JSON object per treadmill")
     scan.set_defaults(handler=_scan)
@@ -38,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     info.add_argument("--device", required=True, metavar="NAME_OR_ADDRESS")
     info.add_argument("--hci", metavar="SPEC", help="bumble HCI transport (tcp-client:..., usb:0)")
     info.add_argument("--profile-file", metavar="FILE", help="your own device profile")
-    info.add_argument("--timeout", type=_positive, default=10.0, metavar="S", help="scan time")
+    info.add_argument("--timeout", type=_timeout, default=10.0, metavar="S", help="scan time")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=_info)
 
@@ -61,7 +56,8 @@ def _scan(args: argparse.Namespace) -> int:
         for f in found:
             rssi = "" if f.rssi is None else str(f.rssi)
             types = ",".join(f.machine_types) or "-"
-            print(f"{f.name:<24} {f.address:<20} {rssi:>5}  {types:<16} {f.profile.name}")
+            line = f"{f.name:<24} {f.address:<20} {rssi:>5}  {types:<16} {f.profile.name}"
+            print(printable(line))  # a name is whatever the device advertises
         return 0
 
     return asyncio.run(go())
@@ -116,7 +112,7 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']} ({info['address']})")
+    print(printable(f"{info['name']} ({info['address']})"))
     print(f"  profile        {info['profile']}")
     s, i = info["speed_range_kmh"], info["incline_range_pct"]
     print(
@@ -134,5 +130,5 @@ def _info(args: argparse.Namespace) -> int:
     for quirk, source in info["quirks"].items():
         print(f"  quirk          {quirk}  ({source})")
     for note in info["notes"]:
-        print(f"  note           {note}")
+        print(printable(f"  note           {note}"))
     return 0

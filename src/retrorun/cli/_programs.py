@@ -1,7 +1,9 @@
 """``retrorun programs list|show|validate`` and ``retrorun plan``: the program library.
 
 ``plan`` prints a program expanded for one runner (profile, ceiling, week) as a
-table, and with ``--png`` draws it for a handout.
+table, and with ``--png`` draws it for a handout. Text from a program file (its
+name, description, labels, notes) and paths given on the command line are
+printed through ``printable``: shown, never obeyed by the terminal.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from retrorun.cli._flags import SPEED_KMH, WEEK, number
 from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
 from retrorun.limits import RunnerProfile, kmh, to_kmh
-from retrorun.programs import Plan, Program, library, load_program, plan, render_png
+from retrorun.programs import Plan, Program, library, load_program, plan, printable, render_png
 from retrorun.sinks.plain import format_clock
 
 __all__ = ["format_plan", "register"]
@@ -21,24 +24,7 @@ __all__ = ["format_plan", "register"]
 _PROFILES = [p.value for p in RunnerProfile]
 
 
-def _kmh_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a speed in km/h") from None
-    if not 0 < value <= 25:
-        raise argparse.ArgumentTypeError(f"{text} km/h: give a speed above 0 and up to 25")
-    return value
-
-
-def _week_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a week number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: weeks start at 1")
-    return value
+_kmh_arg = number(float, SPEED_KMH, unit="km/h", above_low=True)
 
 
 def _summary(program: Program) -> str:
@@ -52,7 +38,7 @@ def _summary(program: Program) -> str:
 def format_plan(result: Plan, *, week: int = 1) -> str:
     """The plan as a table for a terminal, with its totals."""
     title = (
-        f"{result.program} — {result.profile}, week {week}, "
+        f"{printable(result.program)} — {result.profile}, week {week}, "
         f"backward ceiling {to_kmh(result.ceiling):.1f} km/h"
     )
     header = (
@@ -70,7 +56,7 @@ def format_plan(result: Plan, *, week: int = 1) -> str:
         rows.append(
             f"{step.index:>3}  {format_clock(at):>6}  {step.kind:<10}  {facing:<10}  "
             f"{speed:>5}  {step.incline / 10:>4.1f}%  {format_clock(step.duration_s):>6}  "
-            f"{step.label}{note}"
+            f"{printable(step.label)}{note}"
         )
         at += step.duration_s
     turns = sum(1 for s in result.steps if s.direction is Direction.TURNING)
@@ -89,7 +75,8 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'name':<{width}}  {'profile':<12}  {'weeks':>5}  length")
     for name, program in entries:
         weeks = str(program.weeks) if program.weeks else "-"
-        print(f"{name:<{width}}  {program.profile:<12}  {weeks:>5}  {_summary(program)}")
+        line = f"{name:<{width}}  {program.profile:<12}  {weeks:>5}  {_summary(program)}"
+        print(printable(line))
     return 0
 
 
@@ -108,18 +95,20 @@ def _plan_for(args: argparse.Namespace, program: Program) -> Plan:
 
 def _show(args: argparse.Namespace) -> int:
     program = load_program(args.program)
-    print(f"{program.name} ({program.profile})")
-    if program.description:
-        print(program.description)
+    print(printable(f"{program.name} ({program.profile})"))
+    for line in program.description.splitlines():
+        print(printable(line.expandtabs(4)))
     for source in program.sources:
-        print(f"  source: {source}")
+        print(printable(f"  source: {source}"))
     for rule in program.progression:
         unit = {"duration": "s", "reps": " rep(s)", "speed": " km/h", "incline": " % points"}
         up_to = f" up to {rule.up_to:g}{unit[rule.target]}" if rule.up_to is not None else ""
         note = f" ({rule.note})" if rule.note else ""
         print(
-            f"  progression: {rule.target} +{rule.by:g}{unit[rule.target]} a week "
-            f"for {', '.join(rule.kinds)} steps{up_to}{note}"
+            printable(
+                f"  progression: {rule.target} +{rule.by:g}{unit[rule.target]} a week "
+                f"for {', '.join(rule.kinds)} steps{up_to}{note}"
+            )
         )
     print()
     print(format_plan(_plan_for(args, program)))
@@ -135,22 +124,38 @@ def _validate(args: argparse.Namespace) -> int:
         except ProgramError as exc:
             problems.extend(str(exc).splitlines())
             continue
-        print(f"{name}: ok ({program.name}, {program.profile}, {summary})")
+        print(printable(f"{name}: ok ({program.name}, {program.profile}, {summary})"))
     if problems:
         raise ProgramError("\n".join(problems))
     return 0
 
 
+def _check_png(path: Path) -> None:
+    """``--png`` names a ``.png`` file in a folder that exists (checked before any output)."""
+    shown = printable(str(path))
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"--png {shown}: the file name must end in .png")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"--png {shown}: no folder {printable(str(folder))} to write it in")
+    if path.is_dir():
+        raise UsageError(f"--png {shown}: a folder, not a file name")
+
+
 def _plan(args: argparse.Namespace) -> int:
+    if args.png is not None:
+        _check_png(args.png)
     program = load_program(args.program)
     result = _plan_for(args, program)
     print(format_plan(result, week=args.week))
     if args.png is not None:
-        if args.png.suffix.lower() != ".png":
-            raise UsageError(f"--png {args.png}: the file name must end in .png")
         subtitle = f"week {args.week}" if program.weeks else ""
-        render_png(result, args.png, subtitle=subtitle)
-        print(f"wrote {args.png}")
+        try:
+            render_png(result, args.png, subtitle=subtitle)
+        except OSError as exc:
+            shown = printable(str(args.png))
+            raise UsageError(f"--png {shown}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {printable(str(args.png))}")
     return 0
 
 
@@ -208,12 +213,20 @@ def register(subparsers: Any) -> None:
     )
     _runner_options(plan_parser)
     plan_parser.add_argument(
-        "--ceiling", type=_kmh_arg, metavar="KMH", help="your own backward ceiling (lowers only)"
+        "--ceiling",
+        type=_kmh_arg,
+        metavar="KMH",
+        help="your own backward ceiling (lowers only)",
     )
     plan_parser.add_argument(
-        "--device-max", type=_kmh_arg, metavar="KMH", help="the treadmill's maximum speed"
+        "--device-max",
+        type=_kmh_arg,
+        metavar="KMH",
+        help="the treadmill's maximum speed",
     )
-    plan_parser.add_argument("--week", type=_week_arg, default=1, metavar="N", help="week N")
+    plan_parser.add_argument(
+        "--week", type=number(int, WEEK), default=1, metavar="N", help="week N (1-52)"
+    )
     plan_parser.add_argument(
         "--png", type=Path, metavar="FILE", help="also draw speed and incline over time"
     )

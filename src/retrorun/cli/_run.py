@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from retrorun.cli._flags import (
+    AGE_YEARS,
+    HEART_RATE_BPM,
+    SPEED_KMH,
+    SPEEDUP,
+    WEEK,
+    WEIGHT_KG,
+    number,
+)
 from retrorun.errors import UsageError
 from retrorun.limits import RunnerProfile, kmh
 
@@ -36,6 +45,8 @@ class RunOptions:
     reference_kmh: float | None = None
     weight_kg: float = 70.0
     week: int = 1
+    max_hr: int | None = None  # a clinician's absolute maximum, beats per minute
+    age: int | None = None  # years
     yes: bool = False
     record: Path | None = None
     plain: bool = False
@@ -46,25 +57,11 @@ class RunOptions:
     mqtt_key: Path | None = None
     voice: str | None = None
     cue_dir: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def simulated(self) -> bool:
         """No ``--device``: the embedded simulator is the treadmill."""
         return self.device is None
-
-
-def _positive(kind: type[float] | type[int], name: str):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} takes a number, not {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{name} must be above 0, not {text}")
-        return value
-
-    return parse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,10 +97,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sim.add_argument(
         "--speedup",
-        type=_positive(float, "--speedup"),
+        type=number(float, SPEEDUP),
         default=1.0,
         metavar="N",
-        help="run N times faster than real time (simulator only)",
+        help="run N times faster than real time, 1 to 10000 (simulator only)",
     )
     who = p.add_argument_group("runner")
     who.add_argument(
@@ -113,7 +110,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     who.add_argument(
         "--ceiling",
-        type=_positive(float, "--ceiling"),
+        type=number(float, SPEED_KMH, unit="km/h", above_low=True),
         metavar="KMH",
         help="your backward speed ceiling: lowers, never raises, the profile's",
     )
@@ -124,19 +121,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     who.add_argument(
         "--reference-kmh",
-        type=_positive(float, "--reference-kmh"),
+        type=number(float, SPEED_KMH, unit="km/h", above_low=True),
         metavar="V",
         help="reference speed for steps given as a percentage",
     )
     who.add_argument(
         "--weight-kg",
-        type=_positive(float, "--weight-kg"),
+        type=number(float, WEIGHT_KG, unit="kg"),
         default=70.0,
         metavar="W",
-        help="body mass for the energy estimate (default 70)",
+        help="body mass for the energy estimate, 20 to 350 (default 70)",
     )
     who.add_argument(
-        "--week", type=_positive(int, "--week"), default=1, metavar="N", help="progression week"
+        "--week", type=number(int, WEEK), default=1, metavar="N", help="progression week"
+    )
+    who.add_argument(
+        "--max-hr",
+        type=number(int, HEART_RATE_BPM, unit="bpm"),
+        metavar="BPM",
+        help="an absolute heart-rate maximum set by a clinician (60-240)",
+    )
+    who.add_argument(
+        "--age",
+        type=number(int, AGE_YEARS, unit="years"),
+        metavar="YEARS",
+        help="the runner's age (10-110)",
     )
     out = p.add_argument_group("interaction and output")
     out.add_argument(
@@ -198,6 +207,8 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         reference_kmh=args.reference_kmh,
         weight_kg=args.weight_kg,
         week=args.week,
+        max_hr=args.max_hr,
+        age=args.age,
         yes=args.yes,
         record=args.record,
         plain=args.plain or not sys.stdout.isatty(),

@@ -95,3 +95,16 @@ def test_error_lines_show_control_characters_escaped(
         "retrorun: x: first\\x1b[2J\\u2028still first",
         "retrorun: second",
     ]
+
+
+def test_the_reference_speed_flag_is_named_as_run_spells_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "reference.toml"
+    step = 'direction = "forward"\nduration = 60\nreference_pct = 80\n'
+    path.write_text(f'name = "r"\n[[steps]]\n{step}', encoding="utf-8")
+    assert main(["plan", str(path)]) == 2
+    assert "(--reference-kmh KMH)" in capsys.readouterr().err
+    assert main(["plan", str(path), "--reference-kmh", "5"]) == 0
+    assert "4.0" in capsys.readouterr().out
+    assert main(["programs", "show", str(path), "--reference", "5"]) == 0

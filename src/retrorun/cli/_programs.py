@@ -167,6 +167,8 @@ def _runner_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--reference",
+        "--reference-kmh",  # as ``retrorun run`` spells it
+        dest="reference",
         type=_kmh_arg,
         metavar="KMH",
         help="the runner's reference speed, for steps written as reference_pct",

@@ -104,7 +104,8 @@ def _base_kmh(step: Step, ctx: _Context) -> float:
     assert step.reference_pct is not None  # the schema guarantees one speed
     if ctx.reference_kmh is None:
         raise ProgramError(
-            f"{ctx.source}: reference_pct steps need the runner's reference speed (--reference KMH)"
+            f"{ctx.source}: reference_pct steps need the runner's reference speed "
+            "(--reference-kmh KMH)"
         )
     return ctx.reference_kmh * step.reference_pct / 100
 
@@ -354,7 +355,7 @@ def plan(
     if week > MAX_WEEKS:
         raise UsageError(f"--week {week}: a program runs for at most {MAX_WEEKS} weeks")
     if reference_kmh is not None and not 0 < reference_kmh <= MAX_SPEED_KMH:
-        raise UsageError(f"--reference {reference_kmh:g}: give a speed from 0 to 25 km/h")
+        raise UsageError(f"--reference-kmh {reference_kmh:g}: give a speed from 0 to 25 km/h")
     effective = effective_backward_ceiling(
         runner, user_ceiling=ceiling, device_max=device_max, unlock_fast=unlock_fast
     )

@@ -9,7 +9,10 @@
 * :func:`discovery_problems` checks a Home Assistant device-based discovery payload
   against the fields Home Assistant's own schema requires (``DEVICE_DISCOVERY_SCHEMA``
   in ``homeassistant/components/mqtt/schemas.py``, abbreviations expanded as its
-  discovery code does).
+  discovery code does), and each component against the options its platform
+  documents: Home Assistant drops unknown component options without a word, so a
+  misspelt ``qos`` would silently fall back to QoS 0.
+* :func:`ha_entity_ids` is the entity id Home Assistant gives each component.
 """
 
 from __future__ import annotations
@@ -267,6 +270,7 @@ _ORIGIN = {"sw": "sw_version", "url": "support_url"}
 _COMPONENT = {
     "p": "platform",
     "uniq_id": "unique_id",
+    "obj_id": "object_id",
     "stat_t": "state_topic",
     "cmd_t": "command_topic",
     "val_tpl": "value_template",
@@ -275,7 +279,53 @@ _COMPONENT = {
     "dev_cla": "device_class",
     "stat_cla": "state_class",
     "unit_of_meas": "unit_of_measurement",
+    "sug_dsp_prc": "suggested_display_precision",
+    "ic": "icon",
+    "ret": "retain",
+    "ops": "options",
 }
+# Options every MQTT entity takes (MQTT_ENTITY_COMMON_SCHEMA; ``object_id`` sets the
+# entity id up to Home Assistant 2025.9, ``default_entity_id`` from 2025.10), then
+# each platform's own (the sensor, button and event pages of the MQTT integration).
+_COMMON_ALLOWED = {
+    "platform",
+    "name",
+    "unique_id",
+    "object_id",
+    "default_entity_id",
+    "icon",
+    "entity_category",
+    "entity_picture",
+    "enabled_by_default",
+    "encoding",
+    "json_attributes_topic",
+    "json_attributes_template",
+    "availability",
+    "availability_mode",
+    "availability_template",
+    "availability_topic",
+    "payload_available",
+    "payload_not_available",
+    "qos",
+}
+_PLATFORM_ALLOWED = {
+    "sensor": {
+        "state_topic",
+        "value_template",
+        "device_class",
+        "state_class",
+        "unit_of_measurement",
+        "suggested_display_precision",
+        "options",
+        "expire_after",
+        "force_update",
+        "last_reset_value_template",
+    },
+    "button": {"command_topic", "command_template", "payload_press", "retain", "device_class"},
+    "event": {"state_topic", "value_template", "event_types", "device_class"},
+    "binary_sensor": {"state_topic", "value_template", "device_class", "payload_on", "payload_off"},
+}
+_OBJECT_ID_RE = re.compile(r"[a-z0-9_]+")
 # DEVICE_DISCOVERY_SCHEMA: the availability options, these, and nothing else.
 _TOP_ALLOWED = {
     "availability",
@@ -377,6 +427,57 @@ def discovery_problems(doc: object, client_id: str) -> list[str]:
             not component.get("options") or "state_class" in component
         ):
             problems.append(f"component {key!r}: an enum sensor needs options, no state_class")
+        allowed = _COMMON_ALLOWED | _PLATFORM_ALLOWED.get(str(platform), set())
+        problems += [
+            f"component {key!r}: {platform} has no option {name!r} (Home Assistant drops it)"
+            for name in sorted(set(component) - allowed)
+        ]
+        if component.get("qos", 0) not in {0, 1, 2}:
+            problems.append(f"component {key!r}: qos {component.get('qos')!r}")
+        object_id = component.get("object_id")
+        if object_id is not None and not (
+            isinstance(object_id, str) and _OBJECT_ID_RE.fullmatch(object_id)
+        ):
+            problems.append(f"component {key!r}: object_id {object_id!r} is not [a-z0-9_]+")
+        default_entity_id = component.get("default_entity_id")
+        if default_entity_id is not None and (
+            object_id is None or default_entity_id != f"{platform}.{object_id}"
+        ):
+            problems.append(
+                f"component {key!r}: default_entity_id {default_entity_id!r} is not "
+                f"'{platform}.<object_id>'"
+            )
     if len(set(unique_ids)) != len(unique_ids):
         problems.append(f"unique_ids repeat: {unique_ids}")
+    entity_ids = list(ha_entity_ids(doc).values())
+    if len(set(entity_ids)) != len(entity_ids):
+        problems.append(f"entity ids repeat: {entity_ids}")
     return problems
+
+
+def _ha_slugify(text: str) -> str:
+    """Home Assistant's ``slugify`` for the ASCII names used here."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unknown"
+
+
+def ha_entity_ids(doc: dict[str, Any]) -> dict[str, str]:
+    """Component key -> the entity id Home Assistant creates for it.
+
+    ``default_entity_id`` (2025.10 on) or ``object_id`` (before) when given; else,
+    as every MQTT entity has ``has_entity_name``, the slug of "<device name>
+    <entity name>" (the device's name alone for an entity named null).
+    """
+    top = _expand(doc, _TOP)
+    device = _expand(top.get("device") or {}, _DEVICE)
+    ids: dict[str, str] = {}
+    for key, raw in (top.get("components") or {}).items():
+        component = _expand(raw, _COMPONENT)
+        platform = component.get("platform")
+        if component.get("default_entity_id"):
+            ids[key] = str(component["default_entity_id"])
+        elif component.get("object_id"):
+            ids[key] = f"{platform}.{_ha_slugify(str(component['object_id']))}"
+        else:
+            name = " ".join(str(n) for n in (device.get("name"), component.get("name")) if n)
+            ids[key] = f"{platform}.{_ha_slugify(name)}"
+    return ids

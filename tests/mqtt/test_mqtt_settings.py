@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from session_support import discovery_problems, ha_entity_ids
 
 from retrorun.errors import UsageError
 from retrorun.events import Direction, Status
-from retrorun.sinks.mqtt import MqttTopics, default_client_id, discovery_payload, mqtt_settings
+from retrorun.sinks.mqtt import (
+    ENERGY_FIELD,
+    MqttTopics,
+    default_client_id,
+    discovery_payload,
+    mqtt_settings,
+)
+
+TOPIC_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def test_no_url_means_no_mqtt() -> None:
@@ -53,9 +63,55 @@ def test_default_id_is_stable_and_topic_safe() -> None:
     a = default_client_id("F1E2D3C4-0000-4000-8000-ABCDEFABCDEF" * 2)
     assert a == default_client_id("F1E2D3C4-0000-4000-8000-ABCDEFABCDEF" * 2)
     assert default_client_id(None) == default_client_id(None)
-    for value in (a, default_client_id(None), default_client_id("+/#")):
+    odd = ["+/#", "Lane 3 / Café #1", "x" * 300, "\n\t", "", "../..", "ÅÄÖ"]
+    values = [a, default_client_id(None), *(default_client_id(o, host="h.local") for o in odd)]
+    for value in values:
         assert value.startswith("retrorun_")
-        assert all(c.isalnum() or c == "_" for c in value)
+        assert re.fullmatch(r"[a-z0-9_]+", value), value
+        assert TOPIC_SEGMENT.fullmatch(value), value
+
+
+def test_default_id_comes_from_the_address_not_the_name() -> None:
+    # The same treadmill, however its address is written, wherever it is run from.
+    mac = default_client_id("AA:BB:CC:DD:EE:01", host="gym-pc")
+    assert mac == "retrorun_aabbccddee01"
+    assert default_client_id("aa-bb-cc-dd-ee-01", host="other") == mac
+    assert default_client_id("AA:BB:CC:DD:EE:02", host="gym-pc") != mac
+    uuid = "F1E2D3C4-0000-4000-8000-ABCDEFABCDEF"
+    assert default_client_id(uuid) == "retrorun_f1e2d3c4000040008000abcdefabcdef"
+    # A name is not an address: two treadmills may advertise the same one.
+    here = default_client_id("KS-WalkingPad", host="gym-pc.local")
+    there = default_client_id("KS-WalkingPad", host="garage")
+    assert here == "retrorun_gym_pc_ks_walkingpad"
+    assert here != there
+    # The embedded simulator: the host and the profile it emulates.
+    sim = default_client_id(None, device_name="Generic FTMS", host="laptop")
+    assert sim == "retrorun_laptop_generic_ftms"
+    assert sim != default_client_id(None, device_name="KS-WalkingPad", host="laptop")
+
+
+def test_settings_carry_the_treadmills_name() -> None:
+    by_address = mqtt_settings(
+        "mqtt://h",
+        client_id=None,
+        device_address="AA:BB:CC:DD:EE:FF",
+        device_name="KS-WalkingPad",
+        environ={},
+    )
+    assert by_address is not None
+    assert (by_address.client_id, by_address.device_name) == (
+        "retrorun_aabbccddeeff",
+        "KS-WalkingPad",
+    )
+    # A --device NAME (or the simulator's profile) passed as the address names it too.
+    by_name = mqtt_settings("mqtt://h", client_id=None, device_address="Generic FTMS", environ={})
+    assert by_name is not None
+    assert by_name.device_name == "Generic FTMS"
+    assert by_name.client_id == default_client_id("Generic FTMS")
+    assert by_name.client_id.endswith("_generic_ftms")
+    unnamed = mqtt_settings("mqtt://h", client_id="tm", device_address=None, environ={})
+    assert unnamed is not None
+    assert unnamed.device_name is None
 
 
 @pytest.mark.parametrize(
@@ -109,3 +165,72 @@ def test_discovery_document() -> None:
         assert button["payload_press"] == "PRESS"
     # Nothing in the document can raise speed or change the ceiling.
     assert not [c for c in cmps.values() if c["p"] not in {"sensor", "button", "event"}]
+    assert discovery_problems(doc, "tm1") == []
+
+
+def test_discovery_qos_is_set_on_each_component_that_needs_it() -> None:
+    # Home Assistant does not hand the top-level qos down to the components: the
+    # safety event and the buttons say QoS 1 themselves.
+    cmps = discovery_payload("tm1")["cmps"].values()
+    for component in cmps:
+        if component["p"] in {"event", "button"}:
+            assert component.get("qos") == 1, component["name"]
+    [event] = [c for c in cmps if c["p"] == "event"]
+    assert event["name"] == "Safety"
+
+
+def test_discovery_has_an_energy_sensor() -> None:
+    by_name = {c["name"]: c for c in discovery_payload("tm1")["cmps"].values()}
+    energy = by_name["Energy"]
+    assert energy["p"] == "sensor"
+    assert energy["unit_of_measurement"] == "kcal"
+    assert energy["state_class"] == "total_increasing"
+    assert energy["state_topic"] == "retrorun/tm1/state"
+    assert ENERGY_FIELD == "energy_kcal"
+    assert f"value_json.{ENERGY_FIELD}" in energy["value_template"]
+    assert energy["unique_id"] == "tm1_energy_kcal"
+
+
+@pytest.mark.parametrize(
+    ("client_id", "device_name"),
+    [
+        ("retrorun_laptop_generic_ftms", "Generic FTMS"),
+        ("retrorun_aabbccddeeff", "KS-WalkingPad"),
+        ("lane-3", None),
+        ("Lane_3", "Lane 3"),
+    ],
+)
+def test_entity_ids_are_the_id_and_the_entity_never_doubled(
+    client_id: str, device_name: str | None
+) -> None:
+    doc = discovery_payload(client_id, device_name=device_name)
+    assert discovery_problems(doc, client_id) == []
+    # The device is the treadmill; entities are named for what they show.
+    assert doc["device"]["name"] == (device_name or client_id)
+    names = {c["name"] for c in doc["cmps"].values()}
+    assert "Speed" in names
+    assert "Stop" in names
+    assert not [n for n in names if "retrorun" in n.lower() or client_id in n]
+    ids = ha_entity_ids(doc)
+    slug = client_id.lower().replace("-", "_")
+    by_name = {c["name"]: ids[key] for key, c in doc["cmps"].items()}
+    assert by_name["Speed"] == f"sensor.{slug}_speed"
+    assert by_name["Safety"] == f"event.{slug}_safety"
+    assert by_name["Stop"] == f"button.{slug}_stop"
+    assert by_name["Energy"] == f"sensor.{slug}_energy"
+    for entity_id in ids.values():
+        assert "retrorun_retrorun" not in entity_id
+        assert entity_id.count(slug) == 1
+    # Both spellings, for Home Assistant before and after 2025.10.
+    for component in doc["cmps"].values():
+        assert component["default_entity_id"] == f"{component['p']}.{component['object_id']}"
+
+
+def test_the_entity_id_model_reproduces_the_doubled_ids() -> None:
+    # What Home Assistant made of the old document: device "retrorun <id>", no object_id.
+    doc = discovery_payload("retrorun_genericftms")
+    doc["device"]["name"] = "retrorun retrorun_genericftms"
+    for component in doc["cmps"].values():
+        del component["object_id"], component["default_entity_id"]
+    speed = next(k for k, c in doc["cmps"].items() if c["name"] == "Speed")
+    assert ha_entity_ids(doc)[speed] == "sensor.retrorun_retrorun_genericftms_speed"

@@ -1,4 +1,4 @@
-"""The will: a controller killed with SIGKILL is marked offline by the broker."""
+"""The will: a controller killed with SIGKILL is marked offline and its id freed."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from mqtt_support import Broker, observe
 
+from retrorun.sinks.mqtt import LockHolder, claim_id, mqtt_settings
+
 pytestmark = pytest.mark.process
 
 CHILD = Path(__file__).with_name("sink_child.py")
 AVAILABILITY = "retrorun/tmkill/availability"
+SESSION = "retrorun/tmkill/session"
 
 
 async def test_kill_9_publishes_the_will(broker: Broker) -> None:
@@ -39,6 +42,7 @@ async def test_kill_9_publishes_the_will(broker: Broker) -> None:
             child.send_signal(signal.SIGKILL)
             output, _ = await asyncio.wait_for(child.communicate(), 5)
             await seen.wait(lambda: seen.payloads(AVAILABILITY) == [b"online", b"offline"])
+            await seen.wait(lambda: seen.payloads(SESSION)[-1:] == [b""])  # its own will
         finally:
             if child.returncode is None:
                 child.kill()
@@ -50,3 +54,15 @@ async def test_kill_9_publishes_the_will(broker: Broker) -> None:
         await late.wait(lambda: late.on(AVAILABILITY))
     assert late.payloads(AVAILABILITY) == [b"offline"]
     assert late.on(AVAILABILITY)[0].retain
+    # The claim's own will emptied the session topic: the id is free at once.
+    claims = [LockHolder.parse(p) for p in seen.payloads(SESSION)]
+    assert claims[0] is not None
+    assert claims[-1] is None
+    settings = mqtt_settings(broker.url, client_id="tmkill", device_address=None, environ={})
+    assert settings is not None
+    claim = await claim_id(settings)
+    try:
+        assert claim.held
+        assert claim.took_over is None  # nothing stale to test: no wait for an answer
+    finally:
+        await claim.release()

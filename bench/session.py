@@ -63,7 +63,7 @@ from retrorun.app import prepare, run_prepared
 from retrorun.cli._run import RunOptions
 from retrorun.events import Direction
 from retrorun.ftms import ControlOp
-from retrorun.limits import OVER_CEILING_TOLERANCE, TURNAROUND_HOLD_S
+from retrorun.limits import TURNAROUND_HOLD_S
 from retrorun.session import Session, SessionResult
 from retrorun.treadmill import Telemetry, Treadmill
 from treadsim.runtime import TICK_S
@@ -390,7 +390,7 @@ class Probe:
         governor = session.governor
         over = (
             governor.direction is not Direction.FORWARD
-            and (sample.speed or 0) > governor.ceiling + OVER_CEILING_TOLERANCE
+            and (sample.speed or 0) > governor.ceiling + governor.tolerance
         )
         pending = self._pending_correction
         if over:

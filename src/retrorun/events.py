@@ -55,6 +55,8 @@ class EventKind(enum.StrEnum):
     SPEED_ADJUSTED = "speed_adjusted"
     CEILING_CLAMPED = "ceiling_clamped"
     CEILING_VIOLATION = "ceiling_violation"
+    BELT_HALTED = "belt_halted"  # moving where the phase wants it still: stopped, paused
+    SPEED_REFUSED = "speed_refused"  # a speed the device cannot reach within the ramp rule
     HR_HIGH = "hr_high"
     SAFETY_STOP = "safety_stop"
     SAFETY_KEY = "safety_key"
@@ -75,6 +77,8 @@ SAFETY_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.CEILING_CLAMPED,
         EventKind.CEILING_VIOLATION,
+        EventKind.BELT_HALTED,
+        EventKind.SPEED_REFUSED,
         EventKind.HR_HIGH,
         EventKind.SAFETY_STOP,
         EventKind.SAFETY_KEY,

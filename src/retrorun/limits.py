@@ -19,7 +19,6 @@ __all__ = [
     "BACKWARD_INCLINE_MAX",
     "BACKWARD_INCLINE_STEEP_MAX",
     "INCLINE_TOLERANCE",
-    "OVER_CEILING_TOLERANCE",
     "PROFILE_LIMITS",
     "RAMP_INTERVAL_S",
     "RAMP_STEP",
@@ -130,7 +129,6 @@ RAMP_STEP = 50  # backward: at most 0.5 km/h per speed change ...
 RAMP_INTERVAL_S = 2.0  # ... and at least 2 s between changes
 SETTLE_TOLERANCE = 20  # the belt has settled within 0.2 km/h of target
 INCLINE_TOLERANCE = 5  # 0.1 %: a deck within 0.5 % of its target is there
-OVER_CEILING_TOLERANCE = 30  # telemetry > ceiling + 0.3 km/h is a violation
 WATCHDOG_S = 3.0  # no telemetry for this long: alarm and reconnect
 BACKWARD_INCLINE_MAX = 100  # 10 % ...
 BACKWARD_INCLINE_STEEP_MAX = 150  # ... 15 % with an explicit flag

@@ -98,8 +98,16 @@ class Recorder:
         backward_s: float,
         energy_kcal: float,
         message: str,
+        stop_acknowledged: bool | None = None,
+        over_ceiling_s: float = 0.0,
     ) -> None:
-        """The ``end`` line: why, whether the belt stop was acknowledged, the totals."""
+        """The ``end`` line: why, the belt seen at rest, the stop acknowledged, the totals.
+
+        ``belt_stopped`` is true only when telemetry showed the belt at rest after
+        the stop; ``stop_acknowledged`` whether the treadmill answered the stop
+        command; ``over_ceiling_s`` the seconds the belt ran over the ceiling
+        while the runner faced backward or turned.
+        """
         self.write(
             "end",
             t,
@@ -110,6 +118,8 @@ class Recorder:
             backward_s=backward_s,
             energy_kcal=energy_kcal,
             message=message,
+            stop_acknowledged=belt_stopped if stop_acknowledged is None else stop_acknowledged,
+            over_ceiling_s=over_ceiling_s,
         )
 
     def event(self, event: SessionEvent) -> None:
@@ -147,6 +157,8 @@ class SessionSummary:
     program: str = ""
     reason: str = "unknown"
     belt_stopped: bool | None = None
+    stop_acknowledged: bool | None = None
+    over_ceiling_s: float = 0.0
     duration_s: float = 0.0
     distance_m: float = 0.0
     backward_s: float = 0.0
@@ -164,8 +176,12 @@ class SessionSummary:
             return f"{m}:{s:02d}"
 
         belt = ""
-        if self.belt_stopped is not None:
-            belt = ", belt stopped" if self.belt_stopped else ", belt NOT confirmed stopped"
+        if self.belt_stopped:
+            belt = ", belt stopped"
+        elif self.stop_acknowledged:
+            belt = ", stop commanded, belt not yet seen stopped"
+        elif self.belt_stopped is not None:
+            belt = ", belt NOT confirmed stopped"
         out = [
             f"{self.program}: {self.reason.replace('_', ' ')}{belt}",
             (
@@ -177,6 +193,8 @@ class SessionSummary:
                 f"{self.max_backward_kmh:.1f} km/h against a ceiling of {self.ceiling_kmh:.1f} km/h"
             ),
         ]
+        if self.over_ceiling_s > 0:
+            out.append(f"  over the ceiling for {self.over_ceiling_s:.1f} s")
         if self.safety_events:
             out.append(f"  safety events ({len(self.safety_events)}):")
             out.extend(
@@ -221,6 +239,9 @@ def summarize(lines: Iterable[Mapping[str, Any]]) -> SessionSummary:
         elif kind == "end":
             summary.reason = str(line.get("reason", "unknown"))
             summary.belt_stopped = bool(line.get("belt_stopped"))
+            acknowledged = line.get("stop_acknowledged")
+            summary.stop_acknowledged = None if acknowledged is None else bool(acknowledged)
+            summary.over_ceiling_s = float(line.get("over_ceiling_s", 0.0))
             summary.duration_s = float(line.get("duration_s", summary.duration_s))
             summary.distance_m = float(line.get("distance_m", summary.distance_m))
             summary.energy_kcal = float(line.get("energy_kcal", 0.0))

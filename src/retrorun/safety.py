@@ -12,13 +12,29 @@ loop's clock, passed in by the caller, so tests drive it with plain numbers.
 
 Units: speeds integer 0.01 km/h, inclines integer 0.1 %, heart rate bpm.
 
+The belt is watched in every phase (rules 9-11): running backward it must stay
+under the ceiling (beyond one speed increment it is corrected, a third record over
+stops the session, and so does a second excursion within ``EXCURSION_WINDOW_S``);
+during a turn-around it must stay at or under the turn-around speed; while paused
+it must run down to rest. A belt that moves where the phase wants it still is
+*halted* (``ReactionKind.HALT``: stop it, the session pauses for the runner); one
+that will not stop after that ends the session.
+
 Judgements of ours where ``DOMAIN.md`` gives no figure (rule 8 says only "above the
 user's maximum, slow to the recovery speed; persisting, stop"):
 
 * ``HR_FAR_OVER_BPM``: more than 10 bpm over the maximum stops the belt at once;
 * ``HR_PERSIST_S``: over the maximum for 30 s, despite slowing, stops the belt;
 * slowing is ``RAMP_STEP`` per ``RAMP_INTERVAL_S`` down to the device minimum (the
-  recovery speed), and no speed increase is allowed while heart rate is high.
+  recovery speed), and no speed increase is allowed while heart rate is high;
+* ``MIN_RESOLUTION``, ``MAX_TOLERANCE``: the speed tolerance is one device
+  increment but never under 0.1 km/h, the resolution of every treadmill's speed
+  display (a belt at the ceiling reads a few hundredths either side of it), and
+  never over 0.3 km/h (the old fixed margin), however coarse the device;
+* ``RUNDOWN_MARGIN_S``: a stopping belt gets its run-down time at the device's
+  deceleration plus 2 s before it counts as still moving;
+* ``START_FROM_REST_MAX``: from rest, the first backward command may go to the
+  device minimum only when that is at most 1.0 km/h (consoles start at 0.5-1.0).
 """
 
 from __future__ import annotations
@@ -34,7 +50,6 @@ from typing import Literal
 from retrorun.errors import SafetyStop
 from retrorun.events import Direction
 from retrorun.limits import (
-    OVER_CEILING_TOLERANCE,
     PROFILE_LIMITS,
     RAMP_INTERVAL_S,
     RAMP_STEP,
@@ -45,8 +60,13 @@ from retrorun.limits import (
 )
 
 __all__ = [
+    "EXCURSION_WINDOW_S",
     "HR_FAR_OVER_BPM",
     "HR_PERSIST_S",
+    "MAX_TOLERANCE",
+    "MIN_RESOLUTION",
+    "RUNDOWN_MARGIN_S",
+    "START_FROM_REST_MAX",
     "STOP_AFTER_OVER_RECORDS",
     "Reaction",
     "ReactionKind",
@@ -59,6 +79,11 @@ HR_PERSIST_S = 30.0  # judgement: over the maximum this long, despite slowing, s
 # A record over the ceiling is corrected; if the belt is still over two records later
 # (the third consecutive over-ceiling record), the belt is stopped.
 STOP_AFTER_OVER_RECORDS = 3
+EXCURSION_WINDOW_S = 60.0  # rule 11: a second over-ceiling episode this soon stops the belt
+MIN_RESOLUTION = 10  # 0.01 km/h: the tolerance is one device increment, never under 0.1 km/h
+MAX_TOLERANCE = 30  # ... and never over 0.3 km/h, however coarse the device
+RUNDOWN_MARGIN_S = 2.0  # judgement: a stopping belt's run-down time plus this margin
+START_FROM_REST_MAX = 100  # judgement: from rest, backward may start at a device minimum <= 1.0
 
 
 class _Mint(threading.local):
@@ -83,6 +108,7 @@ class ReactionKind(enum.Enum):
     NONE = "none"
     CORRECT = "correct"  # send the command: the belt is over the ceiling
     SLOW = "slow"  # send the command: heart rate is over the maximum
+    HALT = "halt"  # stop the belt; the session pauses and waits for the runner
     STOP = "stop"  # stop the belt and end the session
 
 
@@ -117,6 +143,15 @@ class Reaction:
 _NO_REACTION = Reaction(ReactionKind.NONE, None, "")
 
 
+@dataclass(slots=True)
+class _Rundown:
+    """A belt that must come to rest: the lowest speed seen, and when it must be still."""
+
+    ref: int | None = None  # None until the first record after the stop
+    deadline: float = math.inf
+    halted: bool = False  # a halt was already sent: the next violation ends the session
+
+
 def _check_range(name: str, rng: tuple[int, int, int], *, nonnegative: bool) -> None:
     lo, hi, step = rng
     if step <= 0 or hi < lo or (nonnegative and lo < 0):
@@ -143,12 +178,15 @@ class SafetyGovernor:
         allow_steep: bool = False,
         max_heart_rate: int | None = None,
         direction: Direction = Direction.FORWARD,
+        decel_kmh_per_s: float = 1.5,
     ) -> None:
         _check_range("speed range", speed_range, nonnegative=True)
         _check_range("incline range", incline_range, nonnegative=False)
         limits = PROFILE_LIMITS[profile]
         if ceiling <= 0:
             raise ValueError(f"backward ceiling must be above 0, got {ceiling}")
+        if not decel_kmh_per_s > 0:
+            raise ValueError(f"deceleration must be above 0, got {decel_kmh_per_s}")
         if max_heart_rate is not None and max_heart_rate <= 0:
             raise ValueError(f"maximum heart rate must be above 0, got {max_heart_rate}")
         # Rehab and older adults: incline <= 10 % backward whatever the flag says.
@@ -171,6 +209,13 @@ class SafetyGovernor:
         self._incline: int | None = None
         self._last_increase = -math.inf
         self._over_records = 0
+        self._last_over_t: float | None = None  # the last record over the ceiling
+        self._in_episode = False
+        self._tolerance = min(max(speed_range[2], MIN_RESOLUTION), MAX_TOLERANCE)
+        self._decel = decel_kmh_per_s
+        self._turn_limit = 0  # while turning: the speed the turn-around commanded
+        self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
+        self._paused = False
         self._hr_over_since: float | None = None
         self._last_slow = -math.inf
 
@@ -195,6 +240,21 @@ class SafetyGovernor:
     def commanded_incline(self) -> int | None:
         """The last incline command the governor issued (None before the first)."""
         return self._incline
+
+    @property
+    def tolerance(self) -> int:
+        """How far over a limit a reading may be before it counts (one device increment)."""
+        return self._tolerance
+
+    @property
+    def turn_limit(self) -> int:
+        """While turning: the most the belt may run (0: it must be at rest)."""
+        return self._turn_limit
+
+    @property
+    def paused(self) -> bool:
+        """The session is paused: the belt must come to rest and stay there."""
+        return self._paused
 
     @property
     def heart_rate_high(self) -> bool:
@@ -250,10 +310,11 @@ class SafetyGovernor:
         Decreases go at once, all the way. Increases facing forward go at once too;
         while not facing forward, each is at most ``RAMP_STEP`` above the commanded
         speed and at least ``RAMP_INTERVAL_S`` after the previous increase (None until
-        then: ask again at :meth:`next_ramp_time`). Two deliberate exceptions: from a
-        stopped belt the first step may go to the device minimum, and a device whose
-        step is coarser than ``RAMP_STEP`` moves one device step. No increase is
-        allowed while heart rate is over the maximum.
+        then: ask again at :meth:`next_ramp_time`). One deliberate exception: from a
+        stopped belt the first step may go to the device minimum when that is at most
+        ``START_FROM_REST_MAX``. A speed that cannot be reached in such steps (a
+        device whose increment is coarser than ``RAMP_STEP``) is refused: see
+        :meth:`reachable`. No increase is allowed while heart rate is over the maximum.
         """
         target = self.clamp_target(desired)
         clamped = self._was_clamped(desired, target)
@@ -263,34 +324,58 @@ class SafetyGovernor:
         if target == current or self.heart_rate_high:
             return None
         if self._direction is not Direction.FORWARD:
+            reachable = self.reachable(desired)
+            if reachable <= current:
+                return None  # a coarse device: the next step up is more than RAMP_STEP
             if now < self._last_increase + RAMP_INTERVAL_S:
                 return None
-            lo, _, step = self._speed_range
-            candidate = current + RAMP_STEP
-            candidate = lo if candidate < lo else self._speed_grid(candidate)
-            if candidate <= current:
-                candidate = current + step if current >= lo else lo
+            lo = self._speed_range[0]
+            candidate = lo if current < lo else self._speed_grid(current + RAMP_STEP)
             if candidate < target:
                 target, clamped = candidate, False
         self._last_increase = now
         return self._speed_command(target, desired, clamped=clamped)
+
+    def reachable(self, desired: int) -> int:
+        """Where the ramp toward ``desired`` can get from the commanded speed.
+
+        ``clamp_target(desired)``, except while not facing forward on a device whose
+        increment is coarser than ``RAMP_STEP``: backward speed never rises by more
+        than that in one command, so such a device stays where it is (or, from
+        rest, at its minimum when that is at most ``START_FROM_REST_MAX``).
+        """
+        target = self.clamp_target(desired)
+        current = self._commanded
+        if self._direction is Direction.FORWARD or target <= current:
+            return target
+        lo, _, step = self._speed_range
+        if current < lo:
+            if lo > START_FROM_REST_MAX:
+                return current
+            if step <= RAMP_STEP:
+                return target
+            return lo
+        return target if step <= RAMP_STEP else current
 
     def next_ramp_time(self) -> float:
         """When :meth:`request_speed` may next raise speed (``-inf``: any time)."""
         return self._last_increase + RAMP_INTERVAL_S
 
     def turnaround_command(self, now: float, *, stop_belt: bool = False) -> SafeCommand:
-        """Slow for a turn-around: to ``min(commanded, TURNAROUND_SPEED)``, or stop.
+        """Slow for a turn-around: to ``min(commanded, TURNAROUND_SPEED, ceiling)``, or stop.
 
         Profiles that stop at turn-arounds (``older-adult``, ``rehab``) get 0, and so
-        does a turn-around the plan marks ``stop_belt``.
+        does a turn-around the plan marks ``stop_belt``. The value is also the
+        turn-around's limit: while turning, a belt over it is halted.
         """
         del now  # part of the interface: every command is issued at a time
-        requested = 0 if self._stop_at_turnaround or stop_belt else TURNAROUND_SPEED
+        turn_speed = min(TURNAROUND_SPEED, self._ceiling)
+        requested = 0 if self._stop_at_turnaround or stop_belt else turn_speed
         value = min(self._commanded, requested)
         if value > 0:
             lo = self._speed_range[0]
             value = 0 if value < lo else self._speed_grid(value)
+        self._turn_limit = value
         return self._speed_command(value, requested, clamped=False)
 
     def set_direction(self, direction: Direction, now: float, *, belt_speed: int) -> None:
@@ -325,6 +410,31 @@ class SafetyGovernor:
         """The belt was stopped outside :meth:`request_speed`: the commanded speed is 0."""
         self._commanded = 0
         self._resend = False
+
+    def pause(self, now: float, belt_speed: int | None, *, rearm: bool = False) -> None:
+        """The session pauses at ``now`` with the belt at ``belt_speed`` (None: unknown).
+
+        From now until :meth:`resume` the belt must run down to rest and stay
+        there, within its run-down time from ``belt_speed`` (from the next record
+        when unknown). A belt already halted stays halted (its next violation ends
+        the session) unless ``rearm``: after a reconnect a fresh Stop went out and
+        the speed is unknown again, so its run-down starts over.
+        """
+        self._paused = True
+        if rearm or self._rundown is None or not self._rundown.halted:
+            watch = _Rundown()
+            if belt_speed is not None:
+                watch.ref = belt_speed
+                watch.deadline = now + self._rundown_s(belt_speed)
+            self._rundown = watch
+        self.reset_after_stop()
+
+    def resume(self) -> None:
+        """The session resumes: the running rules apply again (from a stopped belt)."""
+        self._paused = False
+        self._rundown = None
+        self._over_records = 0
+        self._in_episode = False
 
     # -- incline ---------------------------------------------------------------
 
@@ -365,18 +475,43 @@ class SafetyGovernor:
     def observe(self, speed: int, now: float, heart_rate: int | None) -> Reaction:
         """React to one telemetry record (belt ``speed``, ``heart_rate`` when known).
 
-        Backward (or turning) more than ``OVER_CEILING_TOLERANCE`` over the ceiling:
-        ``CORRECT`` with a command back under the ceiling on this very record, and
-        ``STOP`` when the belt is still over two records later. Heart rate over the
-        maximum: ``SLOW`` (a command ``RAMP_STEP`` lower, at most one per
-        ``RAMP_INTERVAL_S``, down to the device minimum); more than
-        ``HR_FAR_OVER_BPM`` over, or over for ``HR_PERSIST_S``: ``STOP``.
+        * Paused, or after a halt: the belt must slow to rest within its run-down
+          time and never speed up again (``HALT``, then ``STOP``).
+        * Turning: more than one increment over the turn-around's speed: ``HALT``.
+        * Backward: more than one increment over the ceiling: ``CORRECT`` with a
+          command no higher than what the step wants (a stop if it wants none) on
+          this very record; ``STOP`` when the belt is still over two records later,
+          or when this is a second excursion within ``EXCURSION_WINDOW_S``.
+        * Heart rate over the maximum: ``SLOW`` (a command ``RAMP_STEP`` lower, at
+          most one per ``RAMP_INTERVAL_S``, down to the device minimum); more than
+          ``HR_FAR_OVER_BPM`` over, or over for ``HR_PERSIST_S``: ``STOP``.
         """
-        over = (
-            self._direction is not Direction.FORWARD
-            and speed > self._ceiling + OVER_CEILING_TOLERANCE
-        )
-        self._over_records = self._over_records + 1 if over else 0
+        if self._rundown is not None:
+            return self._watch_rundown(self._rundown, speed, now)
+        if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
+            return self._halt(
+                speed,
+                now,
+                f"belt at {speed / 100:.2f} km/h during the turn-around (at most"
+                f" {self._turn_limit / 100:.2f} km/h)",
+            )
+        over = self._direction is not Direction.FORWARD and speed > self._ceiling + self._tolerance
+        if over:
+            self._over_records += 1
+            if not self._in_episode:
+                self._in_episode = True
+                last = self._last_over_t
+                if last is not None and now - last <= EXCURSION_WINDOW_S:
+                    self._last_over_t = now
+                    return self._stop(
+                        f"belt at {speed / 100:.2f} km/h: a second excursion over the"
+                        f" {self._ceiling / 100:.2f} km/h ceiling within"
+                        f" {EXCURSION_WINDOW_S:.0f} s"
+                    )
+            self._last_over_t = now
+        else:
+            self._over_records = 0
+            self._in_episode = False
         if over and self._over_records >= STOP_AFTER_OVER_RECORDS:
             return self._stop(
                 f"belt at {speed / 100:.2f} km/h, still over the {self._ceiling / 100:.2f}"
@@ -387,8 +522,7 @@ class SafetyGovernor:
             return self._stop(hr_stop)
         slow_to = self._slow_target(now)
         if over:
-            ceiling_value = self.clamp_target(self._ceiling)
-            value = min(self._commanded, ceiling_value) if self._commanded > 0 else ceiling_value
+            value = self._correction()
             reason = (
                 f"belt at {speed / 100:.2f} km/h is over the {self._ceiling / 100:.2f} km/h ceiling"
             )
@@ -407,6 +541,62 @@ class SafetyGovernor:
                 f"heart rate {heart_rate} bpm over the {self._max_hr} bpm maximum",
             )
         return _NO_REACTION
+
+    def observe_target(self, target: int, now: float) -> Reaction:
+        """React to a target speed the treadmill announced (a console change).
+
+        A target over the phase's limit (the ceiling; the turn-around speed while
+        turning) is answered at once, before telemetry shows the belt there:
+        ``CORRECT`` while running, ``HALT`` while turning or paused.
+        """
+        if self._direction is Direction.FORWARD and not self._paused:
+            return _NO_REACTION
+        limit = self._turn_limit if self._direction is Direction.TURNING else self._ceiling
+        if target <= limit + self._tolerance:
+            return _NO_REACTION
+        reason = (
+            f"the treadmill set its target to {target / 100:.2f} km/h, over the"
+            f" {limit / 100:.2f} km/h limit"
+        )
+        if self._paused or self._direction is Direction.TURNING:
+            if self._rundown is not None and self._rundown.halted:
+                return _NO_REACTION  # already halted: telemetry decides what follows
+            return self._halt(target, now, reason)
+        value = self._correction()
+        return Reaction(
+            ReactionKind.CORRECT, self._speed_command(value, value, clamped=False), reason
+        )
+
+    def _correction(self) -> int:
+        """Never more than the phase wants: ``min(commanded, ceiling)``; 0 is a stop."""
+        return min(self._commanded, self.clamp_target(self._ceiling))
+
+    def _rundown_s(self, speed: int) -> float:
+        return speed / 100 / self._decel + RUNDOWN_MARGIN_S
+
+    def _halt(self, speed: int, now: float, reason: str) -> Reaction:
+        """Stop the belt and watch it come to rest; the session pauses."""
+        self._rundown = _Rundown(ref=speed, deadline=now + self._rundown_s(speed), halted=True)
+        self._turn_limit = 0
+        command = self._speed_command(0, 0, clamped=False)
+        return Reaction(ReactionKind.HALT, command, reason)
+
+    def _watch_rundown(self, watch: _Rundown, speed: int, now: float) -> Reaction:
+        if watch.ref is None:
+            watch.ref = speed
+            watch.deadline = now + self._rundown_s(speed)
+            return _NO_REACTION
+        reason = ""
+        if speed > watch.ref + self._tolerance:
+            reason = f"belt speeding up to {speed / 100:.2f} km/h while it should stop"
+        elif now >= watch.deadline and speed > self._tolerance:
+            reason = f"belt still at {speed / 100:.2f} km/h after its run-down time"
+        watch.ref = min(watch.ref, speed)
+        if not reason:
+            return _NO_REACTION
+        if watch.halted:
+            return self._stop(reason + " (after a stop command)")
+        return self._halt(speed, now, reason)
 
     def _stop(self, reason: str) -> Reaction:
         command = self._speed_command(0, 0, clamped=False)

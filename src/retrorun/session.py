@@ -8,8 +8,14 @@ requests from the keyboard, MQTT or the API. Sinks read the bus and run beside.
 
 Every speed and incline command goes through ``SafetyGovernor``; this module
 never builds a command itself. Every way out (completion, stop, safety stop,
-signal, a crashed task) ends in ``Treadmill``'s shielded, bounded belt stop, and
-the record's ``end`` line says whether the treadmill acknowledged it.
+signal, a crashed task) ends in a shielded, bounded belt stop, and the record's
+``end`` line says whether the stop was acknowledged and whether telemetry then
+showed the belt at rest.
+
+No task dies silently: a task that ends while the session goes on (a stray
+cancellation included) ends the session, with the belt stopped. A stop or a
+signal is served by a task of its own (``ender``) that never waits on anything
+else.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from retrorun.events import (
 from retrorun.limits import INCLINE_TOLERANCE, SETTLE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
-from retrorun.safety import ReactionKind, SafeCommand, SafetyGovernor
+from retrorun.safety import Reaction, ReactionKind, SafeCommand, SafetyGovernor
 from retrorun.treadmill import CommandLog, Telemetry, Treadmill, TreadmillEvent, TreadmillEventKind
 
 __all__ = ["EndReason", "Session", "SessionResult"]
@@ -51,6 +57,8 @@ __all__ = ["EndReason", "Session", "SessionResult"]
 log = logging.getLogger(__name__)
 
 _RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after a pause
+_STOP_SEEN_MAX_S: Final = 15.0  # at the end: wait at most this long to see the belt at rest
+_LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
 _T = TypeVar("_T")
@@ -75,17 +83,23 @@ class _End(Exception):
         self.message = message
 
 
+class _TaskEnded(Exception):
+    """A session task ended (or was cancelled) while the session was still running."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionResult:
     """How the session ended, and the totals the ``end`` line carries."""
 
     reason: EndReason
     message: str
-    belt_stopped: bool
+    belt_stopped: bool  # telemetry showed the belt at rest after the stop
     duration_s: float
     distance_m: float
     backward_s: float
     energy_kcal: float
+    stop_acknowledged: bool = False  # the treadmill acknowledged the stop command
+    over_ceiling_s: float = 0.0  # seconds the belt ran over the ceiling, facing back
 
     @property
     def exit_code(self) -> int:
@@ -128,6 +142,7 @@ class Session:
         self.commanded = 0
         self.distance_m = 0.0
         self.backward_s = 0.0
+        self.over_ceiling_s = 0.0
         self.energy_kcal = 0.0
         self.origin = 0.0
         self._distance_base: float | None = None
@@ -144,6 +159,12 @@ class Session:
         self._resuming: asyncio.Task[None] | None = None
         self._step_left = 0.0  # what is left of the step when its clock next starts
         self._end: _End | None = None
+        self._ending = asyncio.Event()  # a stop or a signal: served by the ender task
+        self._running = False  # the TaskGroup is up: a task that ends now is a failure
+        self._refused: tuple[int, int] | None = None  # (step, speed) already reported
+        self.stop_acknowledged = False
+        self.belt_seen_stopped = False
+        self._stop_sent_at = math.inf
 
     # ------------------------------------------------------------ LocalControls
 
@@ -168,6 +189,10 @@ class Session:
                 self._pause_state()
             if command == "resume":
                 self._start_resume(after_link=False)
+            elif command == "stop":
+                # Never behind anything else: the ender serves it at once.
+                self._event(EventKind.USER_STOP, "Stopping the belt: the session ends.")
+                self._request_end(_End(EndReason.USER_STOP, "stopped by the runner"))
             else:
                 self._controls.put_nowait((command, 0))
             self._event(
@@ -201,7 +226,16 @@ class Session:
             return False
         if wanted <= 0:
             return False
-        self._controls.put_nowait(("adjust", delta))
+        # Applied here, at once: a burst of presses sees each other, and the record
+        # says what the governor will approve, never a wish past the ceiling.
+        approved = self.governor.clamp_target(wanted)
+        self.adjust = approved - self.target
+        self._event(
+            EventKind.SPEED_ADJUSTED,
+            f"Target {to_kmh(approved):.1f} km/h.",
+            target_kmh=to_kmh(approved),
+        )
+        self._wake.set()
         return True
 
     def confirm(self, *, source: str) -> bool:
@@ -260,10 +294,15 @@ class Session:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tasks = tg
-                tg.create_task(self._scheduler(), name="scheduler")
-                tg.create_task(self._monitor(), name="monitor")
-                tg.create_task(self._treadmill_events(), name="events")
-                tg.create_task(self._control_loop(), name="controls")
+                self._running = True
+                for name, work in (
+                    ("ender", self._ender()),
+                    ("scheduler", self._scheduler()),
+                    ("monitor", self._monitor()),
+                    ("events", self._treadmill_events()),
+                    ("controls", self._control_loop()),
+                ):
+                    tg.create_task(self._supervised(name, work), name=name)
         except* _End as group:
             first_end = group.exceptions[0]
             assert isinstance(first_end, _End)
@@ -273,16 +312,47 @@ class Session:
             self._event(EventKind.SAFETY_STOP, end.message)
         except* RetrorunError as group:
             end = _End(EndReason.ERROR, str(group.exceptions[0]))
+        except* _TaskEnded as group:
+            end = _End(EndReason.ERROR, f"internal error: {group.exceptions[0]}")
+            log.warning("session task ended early: %s", group.exceptions[0])
         except* Exception as group:  # a crashed task: the belt still stops
             first = group.exceptions[0]
             log.exception("session task crashed", exc_info=first)
             end = _End(EndReason.ERROR, f"internal error: {first!r}")
+        finally:
+            self._running = False
         return end
+
+    async def _supervised(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run one session task; its end while the session goes on ends the session.
+
+        A TaskGroup forgets a child that ends by cancellation it did not ask for
+        (a library cancelling a wait on a dropped link): that is turned into an
+        error here, so no task of a running session can vanish.
+        """
+        try:
+            await work
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() == 0 and self._running:
+                raise _TaskEnded(f"task {name!r} was cancelled") from None
+            raise
+        if self._running:
+            raise _TaskEnded(f"task {name!r} ended")
 
     def end(self, reason: EndReason, message: str) -> None:
         """Ask the session to end from outside (e.g. a signal handler)."""
-        self._end = _End(reason, message)
-        self._controls.put_nowait(("end", 0))
+        self._request_end(_End(reason, message))
+
+    def _request_end(self, end: _End) -> None:
+        if self._end is None:
+            self._end = end
+        self._ending.set()
+
+    async def _ender(self) -> None:
+        """Serves a stop or a signal at once, whatever the other tasks wait on."""
+        await self._ending.wait()
+        raise self._end or _End(EndReason.SIGNAL, "interrupted")
 
     # -------------------------------------------------------------- scheduler
 
@@ -319,6 +389,8 @@ class Session:
         data = self._step_data(step)
         data["next"] = self._step_data(following) if following is not None else None
         self._event(EventKind.STEP_STARTED, self._step_sentence(step), **data)
+        if step.needs_confirm:
+            self._confirmed.clear()  # an Enter pressed during the rest counts
         await self._set_incline(step.incline)
         self._unsettled = True
         self._step_left = step.duration_s
@@ -344,6 +416,15 @@ class Session:
                 async with asyncio.timeout(max(remaining, _MIN_WAIT_S)):
                     await self._wake.wait()
         self.step_deadline = None
+        if step.needs_confirm and self.attended and following is not None:
+            # A rest on a stopped belt: the belt starts again only when the runner says so.
+            self._event(
+                EventKind.CONFIRM_NEEDED,
+                "Rest over. Confirm when you are ready for the belt to start.",
+                what="rest",
+            )
+            await self._confirmed.wait()
+            self._confirmed.clear()
 
     async def _reach_target(self) -> float:
         """Ramp to the target and wait for the belt to settle: its loop time.
@@ -384,13 +465,31 @@ class Session:
             if self.commanded > 0 and not self.treadmill.started and not self.paused:
                 # Only once an approved speed is in place: a paused machine resumes
                 # the target it had before the pause.
-                await self.treadmill.start()
-            if self.commanded == self.governor.clamp_target(desired):
+                await self._guarded(self.treadmill.start())
+            reachable = self.governor.reachable(desired)
+            if reachable < self.governor.clamp_target(desired):
+                self._refuse_speed(desired, reachable)
+            if self.commanded == reachable or self.paused:
                 return
             # Never a zero sleep in this loop: a clock that rounds (looptime) or a
             # governor that holds (heart rate) would make it spin.
             wait = self.governor.next_ramp_time() - loop.time()
             await asyncio.sleep(max(wait, _MIN_WAIT_S))
+
+    def _refuse_speed(self, desired: int, reachable: int) -> None:
+        """Say once per step and speed that the device cannot get there safely."""
+        key = (self.step_index, desired)
+        if self._refused == key:
+            return
+        self._refused = key
+        step = to_kmh(self.treadmill.speed_limits[2])
+        self._event(
+            EventKind.SPEED_REFUSED,
+            f"Holding {to_kmh(reachable):.1f} km/h, not {to_kmh(desired):.1f}: this treadmill"
+            f" changes speed in {step:.1f} km/h steps, more than a backward speed may rise at once",
+            speed_kmh=to_kmh(reachable),
+            requested_kmh=to_kmh(desired),
+        )
 
     async def _settle(self) -> float:
         """Wait for the belt to reach the commanded speed (bounded); its loop time."""
@@ -432,18 +531,26 @@ class Session:
         await self._settle_at_or_below(command.value)
         await self._flatten_to(step.incline)
         await self._change_direction(Direction.TURNING)
+        self._confirmed.clear()  # from now, an Enter confirms this turn (even during the hold)
         self._event(EventKind.TURNAROUND, "Turn around now.", phase="turn", **info)
         await self._hold(step.duration_s)
         if self.attended:
-            self._confirmed.clear()
             await self._confirmed.wait()
+            self._confirmed.clear()
+        await self._resumed.wait()  # halted or paused while turning: the runner resumes first
         await self._change_direction(to)
         self._event(EventKind.TURNAROUND_CONFIRMED, f"Facing {to} now.", to=str(to))
 
     async def _change_direction(self, direction: Direction) -> None:
         """Tell the governor, then lower an incline too steep for the new direction."""
         loop = asyncio.get_running_loop()
-        self.governor.set_direction(direction, loop.time(), belt_speed=self._belt_speed() or 0)
+        belt = self._belt_speed()
+        if belt is None:  # never assume a belt we have not seen is at rest
+            await self.treadmill.next_record(self.treadmill.watchdog_s)
+            belt = self._belt_speed()
+        if belt is None:
+            raise _End(EndReason.SAFETY_STOP, "no telemetry: cannot see the belt to turn")
+        self.governor.set_direction(direction, loop.time(), belt_speed=belt)
         correction = self.governor.incline_correction(loop.time())
         if correction is not None:
             await self._send(correction)
@@ -494,9 +601,14 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while not arrived():
+            if self.paused:
+                # The link dropped or the runner paused: the belt is being stopped.
+                await self._resumed.wait()
+                deadline = loop.time() + timeout_s
+                continue
             if loop.time() >= deadline:
                 raise _End(EndReason.SAFETY_STOP, failure)
-            await self.treadmill.next_record(deadline - loop.time())
+            await self.treadmill.next_record(min(deadline - loop.time(), 1.0))
 
     async def _hold(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -533,21 +645,62 @@ class Session:
                 requested_kmh=to_kmh(command.requested),
             )
         if command.kind == "speed":
-            await self.treadmill.set_speed(command)
-            self.commanded = command.value
+            if await self._guarded(self.treadmill.set_speed(command)):
+                self.commanded = command.value
         else:
-            await self.treadmill.set_incline(command)
+            await self._guarded(self.treadmill.set_incline(command))
+
+    async def _guarded(self, procedure: Coroutine[Any, Any, Any]) -> bool:
+        """Run a procedure; a dropped link pauses the session instead of ending a task.
+
+        The link's own recovery (reconnect, then Stop first) brings the belt to
+        rest; the session waits, paused, for it. True when the procedure went through.
+        """
+        try:
+            await procedure
+        except LinkError as exc:
+            log.info("procedure lost the link: %s", exc)
+            self._pause_state()
+            return False
+        return True
 
     async def _stop_belt(self) -> None:
-        """Command the belt to stop now (the Treadmill's exit stops it again)."""
+        """Command the belt to stop now and watch it come to rest (bounded).
+
+        ``stop_acknowledged`` says whether the treadmill answered the command,
+        ``belt_seen_stopped`` whether telemetry then showed the belt at rest. The
+        Treadmill's exit stops the belt again.
+        """
         self.status = Status.STOPPED
+        self.stop_acknowledged = False
+        self._stop_sent_at = asyncio.get_running_loop().time()
         with contextlib.suppress(asyncio.CancelledError):
             try:
                 async with asyncio.timeout(5.0):
                     await asyncio.shield(self.treadmill.stop_belt())
+                self.stop_acknowledged = True
             except (TimeoutError, CommandError, LinkError, RetrorunError) as exc:
                 log.warning("belt stop not acknowledged: %s", exc)
         self.commanded = 0
+        with contextlib.suppress(asyncio.CancelledError):
+            self.belt_seen_stopped = await asyncio.shield(self._see_belt_stopped())
+
+    async def _see_belt_stopped(self) -> bool:
+        """Wait (bounded by the run-down time) until telemetry shows the belt at rest."""
+        loop = asyncio.get_running_loop()
+        belt = self._belt_speed()
+        decel = self.treadmill.profile.decel_kmh_per_s
+        wait_s = min((belt or 0) / 100 / decel + 3.0, _STOP_SEEN_MAX_S)
+        deadline = loop.time() + wait_s
+        while True:
+            latest = self.treadmill.latest
+            fresh = latest is not None and latest.t >= self._stop_sent_at
+            if fresh and (latest.speed or 0) <= self.governor.tolerance:  # type: ignore[union-attr]
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= _EPSILON_S or not self.treadmill.connected:
+                return False
+            await self.treadmill.next_record(remaining)
 
     # ---------------------------------------------------------------- monitor
 
@@ -561,6 +714,8 @@ class Session:
             reaction = self.governor.observe(speed, loop.time(), record.heart_rate)
             if reaction.kind is not ReactionKind.NONE:
                 await self._react(reaction, speed)
+            if self.status is Status.STOPPED:
+                return  # the session is ending: the record is closed
             self.recorder.write(
                 "telemetry",
                 self._t(),
@@ -573,20 +728,36 @@ class Session:
             )
             self.bus.publish(self._state(speed, record.inclination, record.heart_rate))
 
-    async def _react(self, reaction: Any, speed: int) -> None:
+    async def _react(self, reaction: Reaction, speed: int) -> None:
         kind = reaction.kind
+        command = reaction.command
         if kind is ReactionKind.CORRECT:
+            assert command is not None
+            action = (
+                f"slowing to {to_kmh(command.value):.1f}" if command.value else "stopping the belt"
+            )
             self._event(
                 EventKind.CEILING_VIOLATION,
-                f"Belt at {to_kmh(speed):.1f} km/h, over the ceiling: slowing to "
-                f"{to_kmh(reaction.command.value):.1f}",
+                f"Belt at {to_kmh(speed):.1f} km/h, over the limit: {action} ({reaction.reason})",
                 speed_kmh=to_kmh(speed),
                 ceiling_kmh=to_kmh(self.governor.ceiling),
             )
-            await self._send(reaction.command)
+            await self._send(command)
+        elif kind is ReactionKind.HALT:
+            assert command is not None
+            self._event(
+                EventKind.BELT_HALTED,
+                f"Stopping the belt: {reaction.reason}. Hold the rails.",
+                speed_kmh=to_kmh(speed),
+            )
+            await self._send(command)
+            self._pause_state()
+            self._event(EventKind.PAUSED, "Paused: the belt is stopping.", source="safety")
+            self._start_resume(after_link=False)
         elif kind is ReactionKind.SLOW:
+            assert command is not None
             self._event(EventKind.HR_HIGH, reaction.reason)
-            await self._send(reaction.command)
+            await self._send(command)
         elif kind is ReactionKind.STOP:
             self._event(EventKind.SAFETY_STOP, reaction.reason)
             raise _End(EndReason.SAFETY_STOP, reaction.reason)
@@ -608,6 +779,8 @@ class Session:
         backward = direction is Direction.BACKWARD
         if backward:
             self.backward_s += dt_s
+        if direction is not Direction.FORWARD and (last.record.speed or 0) > self.governor.ceiling:
+            self.over_ceiling_s += dt_s
         grade = (last.record.inclination or 0) / 10
         self.energy_kcal += (
             kcal_per_min(speed, grade, self.weight_kg, backward=backward) * dt_s / 60
@@ -629,13 +802,17 @@ class Session:
             raise _End(EndReason.USER_STOP, "stopped at the treadmill's console")
         if kind is TreadmillEventKind.PAUSED_BY_USER:
             self._event(EventKind.PAUSED, "Paused at the treadmill's console.", source="console")
+            # The belt comes to rest without a command of ours: ramp up from zero later.
             self._pause_state()
-            # The belt came to rest without a command of ours: ramp up from zero later.
             self.commanded = 0
-            self.governor.reset_after_stop()
         elif kind is TreadmillEventKind.STARTED_BY_USER:
+            self._event(
+                EventKind.CONSOLE_CHANGE,
+                f"Start pressed at the treadmill's console while {self._status_words()}.",
+            )
             if self.status is Status.PAUSED:
-                # Start pressed at the console: a resume, under the usual rules.
+                # Start pressed at the console: a resume, under the usual rules (the
+                # paused watch stops a belt that started meanwhile).
                 self.request("resume", source="console")
         elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
             value = ev.value if ev.value is not None else 0
@@ -645,6 +822,10 @@ class Session:
                     f"Speed changed at the console to {to_kmh(value):.1f} km/h.",
                     speed_kmh=to_kmh(value),
                 )
+                loop = asyncio.get_running_loop()
+                reaction = self.governor.observe_target(value, loop.time())
+                if reaction.kind is not ReactionKind.NONE:
+                    await self._react(reaction, value)
         elif kind is TreadmillEventKind.CONTROL_LOST:
             self._event(EventKind.SAFETY_STOP, "The treadmill withdrew control: the session ends.")
             raise _End(EndReason.SAFETY_STOP, "the treadmill withdrew control")
@@ -653,7 +834,9 @@ class Session:
             self._pause_state()
         elif kind is TreadmillEventKind.LINK_RESTORED:
             self.commanded = 0
-            self.governor.reset_after_stop()
+            # The reconnect sent Stop first: watch the belt run down from here.
+            self._pause_state()
+            self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
             self._event(EventKind.LINK_RESTORED, f"Link restored: {ev.detail}.")
             self._start_resume(after_link=True)
         elif kind is TreadmillEventKind.LINK_FAILED:
@@ -669,12 +852,15 @@ class Session:
             return
         if self.status is not Status.PAUSED:
             self._freeze_deadline()
+            # From now the belt must run down and stay at rest (the paused watch).
+            self.governor.pause(asyncio.get_running_loop().time(), self._belt_speed())
         self.status = Status.PAUSED
         self._resumed.clear()
         self._paused_evt.set()
         self._unsettled = True
         if self._resuming is not None and not self._resuming.done():
             self._resuming.cancel()  # e.g. the link dropped again while waiting
+        self._resuming = None  # a new resume may start at once (this one is cancelled)
 
     def _freeze_deadline(self) -> None:
         loop = asyncio.get_running_loop()
@@ -716,6 +902,7 @@ class Session:
         if self.step_deadline is not None:
             self.step_deadline = loop.time() + self._step_left
         self._paused_evt.clear()
+        self.governor.resume()
         self.status = (
             Status.TURNING if self.governor.direction is Direction.TURNING else Status.RUNNING
         )
@@ -727,26 +914,13 @@ class Session:
 
     async def _control_loop(self) -> None:
         while True:
-            command, value = await self._controls.get()
-            if command == "end":
-                end = self._end or _End(EndReason.SIGNAL, "interrupted")
-                raise end
-            if command == "stop":
-                self._event(EventKind.USER_STOP, "Stopping the belt: the session ends.")
-                raise _End(EndReason.USER_STOP, "stopped by the runner")
+            command, _value = await self._controls.get()
             if command == "pause":
-                await self.treadmill.pause()
+                if not self.paused:
+                    continue  # resumed (or ended) before the pause was sent
+                await self._guarded(self.treadmill.pause())
                 self.commanded = 0
-                self.governor.reset_after_stop()
                 self._event(EventKind.PAUSED, "Paused: the belt is stopping.")
-            elif command == "adjust":
-                self.adjust += value
-                self._event(
-                    EventKind.SPEED_ADJUSTED,
-                    f"Target {to_kmh(self.target + self.adjust):.1f} km/h.",
-                    target_kmh=to_kmh(self.target + self.adjust),
-                )
-                self._wake.set()
 
     # ---------------------------------------------------------------- helpers
 
@@ -819,8 +993,10 @@ class Session:
         return f"{str(step.direction).capitalize()} at {to_kmh(step.speed):.1f} km/h for {length}."
 
     def _finish(self, end: _End) -> SessionResult:
-        belt_stopped = bool(self.treadmill.belt_stopped)
+        belt_stopped = self.belt_seen_stopped
         self.status = Status.STOPPED
+        # Whatever the client does after this (its exit stop) is not this record's.
+        self.treadmill.set_command_log(None)
         self.step_deadline = None
         # The last state says so too: a retained "running" would outlive the session.
         latest = self.treadmill.latest
@@ -842,6 +1018,8 @@ class Session:
             distance_m=round(self.distance_m, 1),
             backward_s=round(self.backward_s, 1),
             energy_kcal=round(self.energy_kcal, 1),
+            stop_acknowledged=self.stop_acknowledged,
+            over_ceiling_s=round(self.over_ceiling_s, 1),
         )
         self.recorder.end(
             self._t(),
@@ -852,6 +1030,8 @@ class Session:
             backward_s=result.backward_s,
             energy_kcal=result.energy_kcal,
             message=end.message,
+            stop_acknowledged=result.stop_acknowledged,
+            over_ceiling_s=result.over_ceiling_s,
         )
         self.bus.close()
         return result

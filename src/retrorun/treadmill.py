@@ -83,6 +83,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S: Final = 5.0
+CONNECT_STOP_S: Final = 15.0  # rule 12: a belt moving at connect must be at rest by then
+_AT_REST: Final = 10  # 0.01 km/h: a reading this low is a belt at rest
 _ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
 
 
@@ -424,7 +426,35 @@ class Treadmill:
             self.profile = match_device_profile(self.name, self._profiles)
         await self._connect(self._connect_attempts)
         self._last_record_t = loop.time()
+        await self._stop_if_moving()
         self._spawn(self._watchdog(), "treadmill-watchdog")
+
+    async def _stop_if_moving(self) -> None:
+        """Rule 12: on connect, read the belt; a moving belt is stopped and seen at rest.
+
+        A previous controller may have died with the belt running. The first
+        record (bounded by the watchdog) tells; a moving belt gets Stop and must
+        read 0 within ``CONNECT_STOP_S``, otherwise the connection is refused.
+        """
+        loop = asyncio.get_running_loop()
+        if self.latest is None:
+            await self.next_record(self._watchdog_s)
+        if self.latest is not None and (self.latest.speed or 0) <= _AT_REST:
+            return
+        await self.stop_belt()  # moving, or not seen: stop it either way
+        deadline = loop.time() + CONNECT_STOP_S
+        while loop.time() < deadline:
+            latest = self.latest
+            if latest is not None and (latest.speed or 0) <= _AT_REST:
+                self._note(f"{self.name}'s belt was moving at connect: stopped it first")
+                return
+            await self.next_record(deadline - loop.time())
+        if self.latest is None:
+            return  # no telemetry at all: the watchdog deals with a silent machine
+        raise LinkError(
+            f"{self.name}'s belt is moving ({(self.latest.speed or 0) / 100:.1f} km/h) and did"
+            f" not stop within {CONNECT_STOP_S:g} s of a Stop: refusing to start"
+        )
 
     async def _connect(self, attempts: int) -> None:
         """Connect with bounded retries and backoff, then read and subscribe."""
@@ -444,7 +474,8 @@ class Treadmill:
                 async with _platform_errors(), asyncio.timeout(self._connect_timeout * 2):
                     await client.connect()
                 self._client = client
-                await self._setup()
+                async with asyncio.timeout(self._connect_timeout * 2):
+                    await self._setup()
             except NoAdapterError:
                 raise
             except (TimeoutError, BleakError, LinkError, OSError) as exc:
@@ -548,6 +579,11 @@ class Treadmill:
         return self._client is not None and self._client.is_connected and self._link_up.is_set()
 
     @property
+    def watchdog_s(self) -> float:
+        """Seconds without telemetry after which the link counts as lost."""
+        return self._watchdog_s
+
+    @property
     def speed_limits(self) -> tuple[int, int, int]:
         """(min, max, step) in 0.01 km/h: the machine's, or the profile's when distrusted."""
         if self.speed_range is not None:
@@ -594,6 +630,14 @@ class Treadmill:
             except BleakError as exc:
                 self._log_command(op_name, value, f"error: {exc}")
                 raise LinkError(f"{op_name} failed on {self.name}: {exc}") from exc
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling() > 0:
+                    raise  # our caller cancelled us: let it go
+                # The Bluetooth stack cancelled the wait (the link dropped under a
+                # pending write): that is a lost link, never a silent cancellation.
+                self._log_command(op_name, value, "link lost")
+                raise LinkLost(f"{op_name} on {self.name}: the link dropped") from None
             finally:
                 self._pending = None
         result = _result_name(response.result)
@@ -812,6 +856,24 @@ class Treadmill:
         )
 
     async def _reconnect(self, *, drop_first: bool) -> None:
+        """Reconnect (bounded); a failure of any kind is a ``link_failed`` event."""
+        try:
+            async with asyncio.timeout(self._reconnect_budget_s()):
+                await self._reconnect_once(drop_first=drop_first)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._emit(TreadmillEventKind.LINK_FAILED, detail="reconnect timed out")
+        except Exception as exc:  # never a silent end of the recovery
+            log.exception("reconnect crashed")
+            self._emit(TreadmillEventKind.LINK_FAILED, detail=f"reconnect failed: {exc!r}")
+
+    def _reconnect_budget_s(self) -> float:
+        """The whole reconnect, attempts and backoff included, in loop seconds."""
+        per_attempt = self._connect_timeout * 4 + 8.0
+        return self._reconnect_attempts * per_attempt + _STOP_TIMEOUT_S
+
+    async def _reconnect_once(self, *, drop_first: bool) -> None:
         """Reconnect, take control, and send Stop before anything else."""
         old, self._client = self._client, None
         self.controlled = False

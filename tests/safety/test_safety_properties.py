@@ -24,7 +24,6 @@ from retrorun.events import Direction
 from retrorun.limits import (
     BACKWARD_INCLINE_MAX,
     BACKWARD_INCLINE_STEEP_MAX,
-    OVER_CEILING_TOLERANCE,
     PROFILE_LIMITS,
     RAMP_INTERVAL_S,
     RAMP_STEP,
@@ -33,7 +32,13 @@ from retrorun.limits import (
     RunnerProfile,
     effective_backward_ceiling,
 )
-from retrorun.safety import ReactionKind, SafeCommand, SafetyGovernor
+from retrorun.safety import (
+    EXCURSION_WINDOW_S,
+    START_FROM_REST_MAX,
+    ReactionKind,
+    SafeCommand,
+    SafetyGovernor,
+)
 
 TURN_LIMIT = TURNAROUND_SPEED + SETTLE_TOLERANCE
 
@@ -70,7 +75,7 @@ def setups(draw: st.DrawFn) -> Setup:
     user = draw(st.none() | st.integers(1, top))
     lo = draw(st.integers(0, 200))
     hi = draw(st.integers(max(lo, 1), 2500))
-    step = draw(st.sampled_from([1, 5, 10, 16, 25, 50]))
+    step = draw(st.sampled_from([1, 5, 10, 16, 25, 50, 100, 500]))  # and coarse devices
     ceiling = effective_backward_ceiling(
         profile, user_ceiling=user, device_max=hi, unlock_fast=unlock
     )
@@ -112,7 +117,8 @@ class Checker:
             assert command.value <= self.setup.ceiling, "over the backward ceiling"
         if command.value > before:
             if g.direction is not Direction.FORWARD:
-                assert command.value <= max(before + RAMP_STEP, lo), "ramp step too big"
+                from_rest = before < lo and command.value == lo <= START_FROM_REST_MAX
+                assert command.value <= before + RAMP_STEP or from_rest, "ramp step too big"
                 assert now >= self.last_increase + RAMP_INTERVAL_S, "ramp step too soon"
                 assert not g.heart_rate_high, "increase while heart rate is high"
             self.last_increase = now
@@ -188,8 +194,10 @@ def test_no_backward_command_exceeds_the_ceiling_and_increases_ramp(
             if command is not None:
                 check.speed(g, before, command, now)
             else:
-                assert g.commanded == g.clamp_target(desired) or (
-                    g.commanded < g.clamp_target(desired) and now < g.next_ramp_time()
+                reachable = g.reachable(desired)
+                assert reachable <= g.clamp_target(desired)
+                assert g.commanded == reachable or (
+                    g.commanded < reachable and now < g.next_ramp_time()
                 )
 
 
@@ -235,6 +243,12 @@ class GovernorSession(RuleBasedStateMachine):
         self.belt = 0
         self.heart_rate: int | None = None
         self.over_run = 0  # consecutive over-ceiling records, counted here
+        self.in_episode = False
+        self.last_over_t: float | None = None
+        self.paused = False
+        self.halted = False
+        self.turn_limit = 0
+        self.watch_ref = 0  # paused or halted: the lowest speed seen since
 
     # engine side ---------------------------------------------------------------
 
@@ -243,45 +257,84 @@ class GovernorSession(RuleBasedStateMachine):
             self.check.speed(self.g, before, command, self.now)
 
     def request(self) -> None:
+        if self.paused or self.halted:
+            return  # the session never raises speed while paused
         before = self.g.commanded
         self.send(before, self.g.request_speed(self.target, self.now))
 
     def record(self) -> None:
-        """One telemetry record, as the monitor passes it to the governor."""
+        """One telemetry record, as the monitor passes it to the governor.
+
+        The oracle, computed here from the rules: the tolerance is one device
+        increment (at least 0.1 km/h); backward over the ceiling is corrected on
+        this record and stopped on the third, or at a second excursion within 60 s;
+        turning over the turn-around speed, or a belt speeding up while paused, is
+        halted. No reaction ever commands more than was commanded before it.
+        """
         before = self.g.commanded
+        tol = min(max(self.setup.speed_range[2], 10), 30)
         reaction = self.g.observe(self.belt, self.now, self.heart_rate)
-        over = (
-            self.g.direction is not Direction.FORWARD
-            and self.belt > self.setup.ceiling + OVER_CEILING_TOLERANCE
-        )
-        self.over_run = self.over_run + 1 if over else 0
-        if over:
-            # answered on this very record, with a command under the ceiling ...
-            assert reaction.kind in {ReactionKind.CORRECT, ReactionKind.STOP}
-            assert reaction.command is not None
-            assert reaction.command.value <= self.setup.ceiling
-            assert reaction.command.value < self.belt
-            # ... and stopped when still over two records later
-            if self.over_run >= 3:
-                assert reaction.kind is ReactionKind.STOP
-        if reaction.kind is ReactionKind.STOP and self.over_run < 3:
-            # the only other reason to stop: heart rate over the maximum
-            assert self.setup.max_heart_rate is not None
-            assert self.heart_rate is not None
-            assert self.heart_rate > self.setup.max_heart_rate
-            assert "heart rate" in reaction.reason
-        if reaction.kind is ReactionKind.NONE:
+        kind = reaction.kind
+        if kind is ReactionKind.NONE:
             assert reaction.command is None
         else:
             assert reaction.command is not None
-            assert reaction.command.value <= max(before, self.setup.ceiling)
-            if reaction.kind is ReactionKind.SLOW:
+            assert reaction.command.value <= before, "a reaction raised the speed"
+            if kind in {ReactionKind.HALT, ReactionKind.STOP}:
+                assert reaction.command.value == 0
+        if self.paused or self.halted:
+            assert kind in {ReactionKind.NONE, ReactionKind.HALT, ReactionKind.STOP}
+            if self.belt > self.watch_ref + tol:
+                assert kind is not ReactionKind.NONE, "belt sped up while it should stop"
+        elif self.g.direction is Direction.TURNING and self.belt > self.turn_limit + tol:
+            assert kind in {ReactionKind.HALT, ReactionKind.STOP}, "belt too fast while turning"
+        else:
+            over = (
+                self.g.direction is not Direction.FORWARD and self.belt > self.setup.ceiling + tol
+            )
+            self.over_run = self.over_run + 1 if over else 0
+            second = False
+            if over:
+                if not self.in_episode:
+                    second = self.last_over_t is not None and (
+                        self.now - self.last_over_t <= EXCURSION_WINDOW_S
+                    )
+                    self.in_episode = True
+                self.last_over_t = self.now
+                # answered on this very record, with a command under the ceiling ...
+                assert kind in {ReactionKind.CORRECT, ReactionKind.STOP}
+                assert reaction.command is not None
+                assert reaction.command.value <= self.setup.ceiling
+                assert reaction.command.value < self.belt
+                # ... and stopped when still over two records later, or a second time
+                if self.over_run >= 3 or second:
+                    assert kind is ReactionKind.STOP
+            else:
+                self.in_episode = False
+            if kind is ReactionKind.STOP and self.over_run < 3 and not second:
+                # the only other reason to stop: heart rate over the maximum
+                assert self.setup.max_heart_rate is not None
+                assert self.heart_rate is not None
+                assert self.heart_rate > self.setup.max_heart_rate
+                assert "heart rate" in reaction.reason
+            if kind is ReactionKind.SLOW:
+                assert reaction.command is not None
                 assert reaction.command.value < before
-            self.belt = reaction.command.value
-        if reaction.kind is ReactionKind.STOP:
+        self.watch_ref = min(self.watch_ref, self.belt)
+        observed = self.belt
+        if kind is not ReactionKind.NONE:
             assert reaction.command is not None
-            assert reaction.command.value == 0
+            self.belt = reaction.command.value
+        if kind is ReactionKind.HALT:
+            self.halted = True  # the session pauses until the runner resumes
+            self.g.pause(self.now, self.belt)
+            self.watch_ref = observed
+        if kind is ReactionKind.STOP:
             self.g.reset_after_stop()
+            self.g.resume()
+            self.paused = self.halted = False
+            self.over_run = 0  # a new start: the excursion window alone carries over
+            self.in_episode = False
             self.target = 0
             self.belt = 0
 
@@ -301,15 +354,33 @@ class GovernorSession(RuleBasedStateMachine):
         self.record()
         self.request()
 
+    @precondition(lambda self: not (self.paused or self.halted))
+    @rule()
+    def user_pauses(self) -> None:
+        self.g.pause(self.now, self.belt)
+        self.paused = True
+        self.watch_ref = self.belt
+        self.belt = 0  # the belt comes to rest
+
+    @precondition(lambda self: self.paused or self.halted)
+    @rule()
+    def user_resumes(self) -> None:
+        self.g.resume()
+        self.paused = self.halted = False
+        self.over_run = 0
+        self.in_episode = False
+        self.request()
+
     @rule(delta=st.sampled_from([-10, 10]))
     def user_adjusts(self, delta: int) -> None:
         self.target = max(0, self.target + delta)
         self.request()
 
-    @rule(jump=st.integers(1, 800))
-    def belt_jumps(self, jump: int) -> None:
-        self.now += 1.0
-        self.belt = max(self.belt, self.setup.ceiling) + jump
+    @rule(jump=st.integers(1, 800), above_ceiling=st.booleans(), dt=st.floats(0.2, 70))
+    def belt_jumps(self, jump: int, above_ceiling: bool, dt: float) -> None:
+        """A console press or a firmware glitch, at any moment of any phase."""
+        self.now += dt
+        self.belt = (max(self.belt, self.setup.ceiling) if above_ceiling else self.belt) + jump
         self.record()
 
     @rule()
@@ -322,16 +393,34 @@ class GovernorSession(RuleBasedStateMachine):
     def heart_rate_changes(self, heart_rate: int | None) -> None:
         self.heart_rate = heart_rate
 
-    @rule(new=st.sampled_from([Direction.FORWARD, Direction.BACKWARD]))
-    def turn_around(self, new: Direction) -> None:
+    @precondition(lambda self: not (self.paused or self.halted))
+    @rule(new=st.sampled_from([Direction.FORWARD, Direction.BACKWARD]), jump=st.integers(0, 600))
+    def turn_around(self, new: Direction, jump: int) -> None:
         before = self.g.commanded
-        self.send(before, self.g.turnaround_command(self.now))
+        command = self.g.turnaround_command(self.now)
+        self.send(before, command)
+        assert command.value <= min(TURNAROUND_SPEED, self.setup.ceiling)
+        self.turn_limit = command.value
         self.now += 5.0
         self.belt = self.g.commanded  # the belt has settled
         self.g.set_direction(Direction.TURNING, self.now, belt_speed=self.belt)
         self.record()
+        if jump:  # the belt moves while the runner turns
+            self.belt += jump
+            self.now += 1.0
+            self.record()
         self.now += 12.0
-        self.g.set_direction(new, self.now, belt_speed=self.belt)
+        if self.paused or self.halted:
+            self.user_resumes()  # the runner confirms: the belt was stopped
+            self.belt = 0
+        try:
+            self.g.set_direction(new, self.now, belt_speed=self.belt)
+        except SafetyStop:
+            # Moving, but within the watch's tolerance: no turn on a fast belt.
+            assert self.belt > TURN_LIMIT
+            self.belt = self.target = 0
+            self.g.reset_after_stop()
+            self.g.set_direction(new, self.now, belt_speed=0)
         if new is Direction.FORWARD:
             self.over_run = 0
         self.request()

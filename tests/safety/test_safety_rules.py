@@ -10,7 +10,6 @@ import pytest
 from retrorun.errors import SafetyStop
 from retrorun.events import Direction
 from retrorun.limits import (
-    OVER_CEILING_TOLERANCE,
     RAMP_INTERVAL_S,
     RAMP_STEP,
     SETTLE_TOLERANCE,
@@ -18,6 +17,7 @@ from retrorun.limits import (
     RunnerProfile,
 )
 from retrorun.safety import (
+    EXCURSION_WINDOW_S,
     HR_FAR_OVER_BPM,
     HR_PERSIST_S,
     ReactionKind,
@@ -181,10 +181,17 @@ def test_ramp_waits_and_next_ramp_time_says_until_when() -> None:
 
 
 def test_first_backward_step_from_a_stopped_belt_may_reach_the_device_minimum() -> None:
-    g = make(speed_range=(120, 1600, 10))
+    g = make(speed_range=(100, 1600, 10))
     command = g.request_speed(300, 0.0)
     assert command is not None
-    assert command.value == 120
+    assert command.value == 100
+
+
+def test_a_device_minimum_over_one_kmh_is_refused_backward_from_rest() -> None:
+    g = make(speed_range=(120, 1600, 10))
+    assert g.reachable(300) == 0
+    assert g.request_speed(300, 0.0) is None
+    assert g.commanded == 0
 
 
 def test_ramp_step_is_quantised_down_to_the_device_step() -> None:
@@ -195,12 +202,22 @@ def test_ramp_step_is_quantised_down_to_the_device_step() -> None:
     assert command.value == 130  # 100 + 50 = 150 -> 130 on a 30 grid
 
 
-def test_a_device_step_coarser_than_the_ramp_moves_one_device_step() -> None:
+def test_a_device_step_coarser_than_the_ramp_is_refused_rather_than_jumped() -> None:
     g = make(speed_range=(100, 1600, 100))
-    g.request_speed(500, 0.0)
-    command = g.request_speed(500, 2.0)
+    first = g.request_speed(500, 0.0)
+    assert first is not None
+    assert first.value == 100  # from rest to the device minimum
+    assert g.reachable(500) == 100  # 100 -> 200 would rise by 1.0 km/h in one command
+    assert g.request_speed(500, 2.0) is None
+    assert g.request_speed(500, 60.0) is None
+    assert g.commanded == 100
+
+
+def test_a_coarse_device_still_ramps_facing_forward() -> None:
+    g = make(speed_range=(100, 1600, 500), direction=Direction.FORWARD)
+    command = g.request_speed(1100, 0.0)
     assert command is not None
-    assert command.value == 200
+    assert command.value == 1100
 
 
 def test_ramp_partial_steps_are_not_marked_clamped() -> None:
@@ -394,7 +411,7 @@ def test_incline_set_forward_is_corrected_after_turning_backward() -> None:
 def test_an_over_ceiling_record_is_corrected_on_that_record() -> None:
     g = make()
     now = ramp_to(g, 400, 0.0)
-    reaction = g.observe(500 + OVER_CEILING_TOLERANCE + 1, now, None)
+    reaction = g.observe(500 + g.tolerance + 1, now, None)
     assert reaction.kind is ReactionKind.CORRECT
     assert reaction.command is not None
     assert reaction.command.value == 400  # back to what was commanded, under the ceiling
@@ -404,7 +421,14 @@ def test_an_over_ceiling_record_is_corrected_on_that_record() -> None:
 def test_within_the_tolerance_is_not_a_violation() -> None:
     g = make()
     ramp_to(g, 500, 0.0)
-    assert g.observe(500 + OVER_CEILING_TOLERANCE, 50.0, None).kind is ReactionKind.NONE
+    assert g.tolerance == 10  # one device increment (0.1 km/h here)
+    assert g.observe(500 + g.tolerance, 50.0, None).kind is ReactionKind.NONE
+    assert g.observe(500 + g.tolerance + 1, 51.0, None).kind is ReactionKind.CORRECT
+
+
+@pytest.mark.parametrize(("step", "tolerance"), [(1, 10), (10, 10), (20, 20), (100, 30)])
+def test_the_tolerance_is_one_device_increment_within_bounds(step: int, tolerance: int) -> None:
+    assert make(speed_range=(100, 1600, step)).tolerance == tolerance
 
 
 def test_over_ceiling_forward_is_not_a_violation() -> None:
@@ -413,18 +437,18 @@ def test_over_ceiling_forward_is_not_a_violation() -> None:
     assert g.observe(1000, 1.0, None).kind is ReactionKind.NONE
 
 
-def test_over_ceiling_with_nothing_commanded_is_sent_to_the_ceiling() -> None:
+def test_over_ceiling_with_nothing_commanded_is_a_stop_never_a_raise() -> None:
     g = make()
     reaction = g.observe(900, 0.0, None)
     assert reaction.kind is ReactionKind.CORRECT
     assert reaction.command is not None
-    assert reaction.command.value == 500
+    assert reaction.command.value == 0  # the step wants nothing: never the full ceiling
 
 
 def test_still_over_two_records_later_stops() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
-    over = 500 + OVER_CEILING_TOLERANCE + 50
+    over = 500 + g.tolerance + 50
     kinds = [g.observe(over, now + i, None).kind for i in range(4)]
     assert kinds == [
         ReactionKind.CORRECT,
@@ -435,22 +459,106 @@ def test_still_over_two_records_later_stops() -> None:
     assert g.commanded == 0
 
 
-def test_a_record_back_under_the_ceiling_resets_the_count() -> None:
+def test_a_second_excursion_within_the_window_stops_consecutive_or_not() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
-    over = 500 + OVER_CEILING_TOLERANCE + 1
+    over = 500 + g.tolerance + 1
     assert g.observe(over, now, None).kind is ReactionKind.CORRECT
     assert g.observe(over, now + 1, None).kind is ReactionKind.CORRECT
     assert g.observe(500, now + 2, None).kind is ReactionKind.NONE
-    assert g.observe(over, now + 3, None).kind is ReactionKind.CORRECT
+    second = g.observe(over, now + 3, None)
+    assert second.kind is ReactionKind.STOP
+    assert "second excursion" in second.reason
 
 
-def test_over_ceiling_count_survives_turning_to_backward() -> None:
-    g = make(direction=Direction.TURNING)
-    assert g.observe(900, 0.0, None).kind is ReactionKind.CORRECT
-    g.set_direction(Direction.BACKWARD, 0.5, belt_speed=0)  # a stale belt speed
-    assert g.observe(900, 1.0, None).kind is ReactionKind.CORRECT
-    assert g.observe(900, 2.0, None).kind is ReactionKind.STOP
+def test_excursions_further_apart_than_the_window_are_each_corrected() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    over = 500 + g.tolerance + 1
+    assert g.observe(over, now, None).kind is ReactionKind.CORRECT
+    assert g.observe(500, now + 1, None).kind is ReactionKind.NONE
+    later = now + EXCURSION_WINDOW_S + 1
+    assert g.observe(over, later, None).kind is ReactionKind.CORRECT
+
+
+def test_intermittent_spikes_three_seconds_apart_stop_the_belt() -> None:
+    g = make()
+    now = ramp_to(g, 500, 0.0)
+    kinds = []
+    for i in range(10):  # a spike every 3 s, each corrected at once
+        kinds.append(g.observe(800, now + 3 * i, None).kind)
+        kinds.append(g.observe(500, now + 3 * i + 1, None).kind)
+    assert kinds[0] is ReactionKind.CORRECT
+    assert kinds[2] is ReactionKind.STOP
+
+
+def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
+    g = make(direction=Direction.BACKWARD)
+    ramp_to(g, 300, 0.0)
+    assert g.turnaround_command(20.0).value == 200
+    g.set_direction(Direction.TURNING, 25.0, belt_speed=200)
+    assert g.observe(200 + g.tolerance, 26.0, None).kind is ReactionKind.NONE
+    halt = g.observe(530, 27.0, None)  # under the ceiling, over the turn-around speed
+    assert halt.kind is ReactionKind.HALT
+    assert halt.command is not None
+    assert halt.command.value == 0
+    assert g.turn_limit == 0
+    assert g.observe(400, 28.0, None).kind is ReactionKind.NONE  # running down
+    assert g.observe(450, 29.0, None).kind is ReactionKind.STOP  # speeding up again
+
+
+@pytest.mark.parametrize("profile", [RunnerProfile.OLDER_ADULT, RunnerProfile.REHAB])
+def test_a_stopped_belt_turn_around_halts_any_movement(profile: RunnerProfile) -> None:
+    g = make(profile, ceiling=250)
+    ramp_to(g, 200, 0.0)
+    assert g.turnaround_command(20.0).value == 0
+    g.set_direction(Direction.TURNING, 25.0, belt_speed=0)
+    assert g.observe(220, 26.0, None).kind is ReactionKind.HALT
+
+
+def test_the_turnaround_speed_never_exceeds_a_lower_ceiling() -> None:
+    g = make(ceiling=100)
+    ramp_to(g, 100, 0.0)
+    assert g.turnaround_command(10.0).value == 100
+
+
+def test_a_paused_belt_that_speeds_up_is_halted_then_stopped() -> None:
+    g = make()
+    ramp_to(g, 250, 0.0)
+    g.pause(30.0, 250)
+    assert g.observe(150, 31.0, None).kind is ReactionKind.NONE  # running down
+    halt = g.observe(530, 32.0, None)  # under the ceiling, but the session is paused
+    assert halt.kind is ReactionKind.HALT
+    assert halt.command is not None
+    assert halt.command.value == 0
+    g.pause(32.0, 530)  # the session pauses again: still halted
+    assert g.observe(500, 33.0, None).kind is ReactionKind.NONE
+    assert g.observe(300, 40.0, None).kind is ReactionKind.STOP  # past its run-down
+
+
+def test_a_paused_belt_must_be_at_rest_after_its_run_down() -> None:
+    g = make()
+    ramp_to(g, 300, 0.0)
+    g.pause(30.0, 300)  # 3 km/h at 1.5 km/h/s: 2 s, plus 2 s of margin
+    assert g.observe(0, 31.0, None).kind is ReactionKind.NONE
+    assert g.observe(0, 34.5, None).kind is ReactionKind.NONE
+    g.pause(40.0, 300, rearm=True)
+    assert g.observe(200, 43.9, None).kind is ReactionKind.NONE
+    assert g.observe(200, 44.1, None).kind is ReactionKind.HALT
+
+
+def test_a_console_target_over_the_ceiling_is_answered_at_once() -> None:
+    g = make()
+    ramp_to(g, 300, 0.0)
+    assert g.observe_target(500, 30.0).kind is ReactionKind.NONE
+    reaction = g.observe_target(900, 31.0)
+    assert reaction.kind is ReactionKind.CORRECT
+    assert reaction.command is not None
+    assert reaction.command.value == 300
+    g.pause(40.0, 300)
+    assert g.observe_target(900, 41.0).kind is ReactionKind.HALT
+    forward = make(direction=Direction.FORWARD)
+    assert forward.observe_target(1500, 0.0).kind is ReactionKind.NONE
 
 
 def test_stop_reaction_carries_a_zero_speed_command() -> None:

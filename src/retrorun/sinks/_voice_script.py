@@ -129,6 +129,8 @@ def step_cues(
 _ALERTS: dict[EventKind, tuple[str, str]] = {
     EventKind.CEILING_CLAMPED: ("Speed held at the ceiling.", "alarm"),
     EventKind.CEILING_VIOLATION: ("Belt too fast. Slowing down.", "alarm"),
+    EventKind.BELT_HALTED: ("Belt moving. Stopping it. Hold the rails.", "alarm"),
+    EventKind.SPEED_REFUSED: ("This treadmill cannot go faster safely. Holding speed.", "notice"),
     EventKind.HR_HIGH: ("Heart rate high. Slowing down.", "alarm"),
     EventKind.SAFETY_STOP: ("Safety stop. The belt is stopping.", "alarm"),
     EventKind.SAFETY_KEY: ("Safety key pulled. The belt has stopped.", "alarm"),

@@ -28,8 +28,9 @@ from retrorun import clock
 from retrorun.ble import open_link
 from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
-from retrorun.errors import RetrorunError
-from retrorun.limits import RunnerProfile, to_kmh
+from retrorun.errors import RetrorunError, SafetyStop
+from retrorun.events import Direction
+from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, default_record_path, read_record, summarize
 from retrorun.safety import SafetyGovernor
@@ -38,7 +39,8 @@ from retrorun.treadmill import Treadmill
 
 if TYPE_CHECKING:
     from retrorun.cli._run import RunOptions
-    from retrorun.sinks.mqtt import MqttSettings
+    from retrorun.sinks.mqtt import MqttClaim, MqttSettings
+    from treadsim.runtime import Simulator
 
 __all__ = ["Prepared", "build_session", "prepare", "run_cli", "run_prepared"]
 
@@ -80,9 +82,11 @@ def prepare(options: RunOptions) -> Prepared:
             else match_device_profile(None)
         )
         from treadsim.faults import parse_fault
+        from treadsim.server import initial_state
 
         for spec in options.sim_faults:
             parse_fault(spec)
+        initial_state(sim_profile, speed_kmh=options.sim_initial_speed)
     device_profile = (
         load_device_profile(options.profile_file) if options.profile_file is not None else None
     )
@@ -184,12 +188,27 @@ def build_session(
         device_max=treadmill.device_max_speed,
         unlock_fast=options.unlock_fast,
     )
-    governor = SafetyGovernor(
-        profile=prepared.profile,
-        ceiling=the_plan.ceiling,
-        speed_range=treadmill.speed_limits,
-        incline_range=treadmill.incline_limits,
-    )
+    try:
+        governor = SafetyGovernor(
+            profile=prepared.profile,
+            ceiling=the_plan.ceiling,
+            speed_range=treadmill.speed_limits,
+            incline_range=treadmill.incline_limits,
+            # The plan allows a steep backward incline only where the program says so.
+            allow_steep=any(
+                step.incline > BACKWARD_INCLINE_MAX
+                for step in the_plan.steps
+                if step.direction is not Direction.FORWARD
+            ),
+            max_heart_rate=max_heart_rate(options.max_hr, options.age),
+            decel_kmh_per_s=treadmill.profile.decel_kmh_per_s,
+        )
+    except ValueError as exc:
+        # A machine no backward session can run on safely (e.g. a deck that cannot
+        # come down to the backward incline limit): refused before the belt moves.
+        raise SafetyStop(
+            "unsuitable_treadmill", f"{treadmill.name} is not safe for this session: {exc}"
+        ) from exc
     return Session(
         the_plan,
         treadmill,
@@ -202,20 +221,54 @@ def build_session(
     )
 
 
+def max_heart_rate(absolute: int | None, age: int | None) -> int | None:
+    """The heart-rate maximum the governor applies, in order of precedence.
+
+    A clinician's absolute value wins (formulas do not hold under beta-blockers);
+    otherwise Tanaka's 208 - 0.7 x age (220 - age errs by 10-12 bpm); None when
+    neither is known, and then no heart-rate rule applies.
+    """
+    if absolute is not None:
+        return absolute
+    if age is not None:
+        return round(208 - 0.7 * age)
+    return None
+
+
 async def run_prepared(
     prepared: Prepared,
     *,
     stdout: TextIO | None = None,
     on_session: Callable[[Session], None] | None = None,
+    on_simulator: Callable[[Simulator], None] | None = None,
 ) -> int:
     """Connect, run the session, print the summary; the exit code.
 
     ``on_session`` is handed the :class:`Session` once it exists, before it runs:
     an embedding program pauses, resumes, stops or nudges it through
     ``Session.request``, ``Session.adjust_speed`` and ``Session.confirm``.
+    ``on_simulator`` is handed the embedded simulator once it runs (tests and the
+    fault explorer inject faults at chosen moments through ``Simulator.inject``).
     """
-    options = prepared.options
     out = stdout if stdout is not None else sys.stdout
+    async with contextlib.AsyncExitStack() as claims:
+        claim = None
+        if prepared.mqtt is not None:
+            from retrorun.sinks.mqtt import claim_id
+
+            # One live session per MQTT id: refused (exit 2) before a record or a belt.
+            claim = await claims.enter_async_context(await claim_id(prepared.mqtt))
+        return await _run_claimed(prepared, out, claim, on_session, on_simulator)
+
+
+async def _run_claimed(
+    prepared: Prepared,
+    out: TextIO,
+    claim: MqttClaim | None,
+    on_session: Callable[[Session], None] | None,
+    on_simulator: Callable[[Simulator], None] | None,
+) -> int:
+    options = prepared.options
     signals = _Signals()
     signals.install()
     recorder = Recorder(prepared.record_path)
@@ -223,7 +276,7 @@ async def run_prepared(
     result: SessionResult | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
-            treadmill = await _connect(prepared, stack)
+            treadmill = await _connect(prepared, stack, on_simulator)
             bus = EventBus()
             session = build_session(prepared, treadmill, bus=bus, recorder=recorder)
             recorder.start(
@@ -238,7 +291,7 @@ async def run_prepared(
             started = True
             if on_session is not None:
                 on_session(session)
-            sinks = _start_sinks(prepared, bus, session, out)
+            sinks = _start_sinks(prepared, bus, session, out, claim)
             signals.attach(session)
             try:
                 result = await session.run()
@@ -261,7 +314,11 @@ async def run_prepared(
     return result.exit_code if result is not None else 1
 
 
-async def _connect(prepared: Prepared, stack: contextlib.AsyncExitStack) -> Treadmill:
+async def _connect(
+    prepared: Prepared,
+    stack: contextlib.AsyncExitStack,
+    on_simulator: Callable[[Simulator], None] | None = None,
+) -> Treadmill:
     options = prepared.options
     if options.simulated:
         from bumble.link import LocalLink
@@ -270,14 +327,17 @@ async def _connect(prepared: Prepared, stack: contextlib.AsyncExitStack) -> Trea
 
         assert prepared.sim_profile is not None
         link = LocalLink()
-        await stack.enter_async_context(
+        simulator = await stack.enter_async_context(
             Simulator(
                 prepared.sim_profile,
                 faults=options.sim_faults,
                 local_link=link,
                 state_log=options.sim_state_log,
+                initial_speed_kmh=options.sim_initial_speed,
             )
         )
+        if on_simulator is not None:
+            on_simulator(simulator)
         ble = await stack.enter_async_context(open_link(local_link=link))
         target = prepared.sim_profile.name
     else:
@@ -322,6 +382,7 @@ def _start_sinks(
     bus: EventBus,
     session: Session,
     out: TextIO,
+    claim: MqttClaim | None = None,
 ) -> list[asyncio.Task[Any]]:
     options = prepared.options
     loop = asyncio.get_running_loop()
@@ -368,7 +429,11 @@ def _start_sinks(
         from retrorun.sinks.mqtt import MqttSink
 
         mqtt = MqttSink(
-            bus.subscribe("mqtt", maxsize=512), session, prepared.mqtt, on_warning=session.warn
+            bus.subscribe("mqtt", maxsize=512),
+            session,
+            prepared.mqtt,
+            on_warning=session.warn,
+            claim=claim,
         )
         spawn("mqtt", mqtt.run())
     return tasks

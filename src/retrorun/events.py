@@ -130,6 +130,7 @@ class SessionState:
     ceiling_kmh: float
     target_kmh: float = 0.0
     steps_total: int = 0
+    energy_kcal: float = 0.0
 
     def to_json_dict(self) -> dict[str, Any]:
         """The MQTT ``state`` payload (one flat JSON object)."""
@@ -147,6 +148,7 @@ class SessionState:
             "status": str(self.status),
             "ceiling_kmh": round(self.ceiling_kmh, 2),
             "target_kmh": round(self.target_kmh, 2),
+            "energy_kcal": round(self.energy_kcal, 1),
         }
 
 

@@ -969,6 +969,7 @@ class Session:
             ceiling_kmh=to_kmh(self.governor.ceiling),
             target_kmh=to_kmh(max(self.target + self.adjust, 0)),
             steps_total=len(self.plan.steps),
+            energy_kcal=self.energy_kcal,
         )
 
     @staticmethod

@@ -19,13 +19,9 @@ import pytest
 from mqtt_support import Broker, Observer, observe
 from session_support import RunProcess, retrorun_run, wait_for, write_program
 
-import retrorun.app
-
 pytestmark = [pytest.mark.process, pytest.mark.looptime(False)]
 
 SPEEDUP = 20
-# Whether retrorun.app claims the MQTT id before it connects to the treadmill.
-APP_CLAIMS = "claim_id" in Path(retrorun.app.__file__).read_text()
 
 
 def program(directory: Path, name: str) -> Path:
@@ -121,11 +117,6 @@ async def test_a_second_session_on_the_same_id_never_reaches_its_topics(
         assert end["reason"] != "user_stop"
 
 
-@pytest.mark.xfail(
-    not APP_CLAIMS,
-    reason="retrorun.app does not call sinks.mqtt.claim_id before connecting yet",
-    strict=True,
-)
 async def test_a_second_session_on_the_same_id_refuses_before_the_belt_moves(
     broker: Broker, tmp_path: Path
 ) -> None:

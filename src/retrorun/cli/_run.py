@@ -38,6 +38,7 @@ class RunOptions:
     sim_profile: Path | None = None
     sim_faults: tuple[str, ...] = ()
     sim_state_log: Path | None = None
+    sim_initial_speed: float = 0.0  # km/h: the simulated belt already runs at connect
     speedup: float = 1.0
     profile: RunnerProfile | None = None
     ceiling: int | None = None  # 0.01 km/h
@@ -89,11 +90,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="append what the simulated belt really did, one JSON line per tick",
     )
     sim.add_argument(
+        "--sim-initial-speed",
+        type=number(float, (0.0, SPEED_KMH[1])),
+        default=0.0,
+        metavar="KMH",
+        help="the simulated belt already runs at KMH at power-on (a controller that died)",
+    )
+    sim.add_argument(
         "--sim-fault",
         action="append",
         default=[],
         metavar="SPEC",
-        help="simulator fault NAME[@SECONDS][:ARG], repeatable (see 'treadsim --help')",
+        help="simulator fault NAME[@WHEN][:ARG], repeatable (see 'treadsim --help')",
     )
     sim.add_argument(
         "--speedup",
@@ -185,6 +193,8 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         raise UsageError("--sim-profile and --sim-fault apply to the simulator, not to --device")
     if args.device is not None and args.sim_state_log is not None:
         raise UsageError("--sim-state-log applies to the simulator, not to --device")
+    if args.device is not None and args.sim_initial_speed:
+        raise UsageError("--sim-initial-speed applies to the simulator, not to --device")
     if stdin_is_tty is None:
         stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not stdin_is_tty:
@@ -200,6 +210,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         sim_profile=args.sim_profile,
         sim_faults=tuple(args.sim_fault),
         sim_state_log=args.sim_state_log,
+        sim_initial_speed=args.sim_initial_speed,
         speedup=args.speedup,
         profile=RunnerProfile(args.profile) if args.profile else None,
         ceiling=kmh(args.ceiling) if args.ceiling is not None else None,

@@ -130,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--initial-incline",
         type=_number("--initial-incline"),
-        default=0.0,
+        default=None,
         metavar="PCT",
-        help="the deck is at PCT %% incline at power-on (default 0)",
+        help="the deck is at PCT %% incline at power-on (default: its lowest, 0 where it can)",
     )
     parser.add_argument(
         "--speedup", type=_speedup, default=1.0, metavar="N", help="run N times faster"

@@ -52,7 +52,7 @@ class Simulator:
         state_log: Path | IO[str] | None = None,
         tick_s: float = TICK_S,
         initial_speed_kmh: float = 0.0,
-        initial_incline_pct: float = 0.0,
+        initial_incline_pct: float | None = None,
     ) -> None:
         plan = FaultPlan.parse(faults)
         speed, incline = initial_state(

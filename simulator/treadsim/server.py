@@ -105,11 +105,12 @@ _Handler: TypeAlias = Callable[[tuple[int, ...]], tuple[int, list[MachineStatus]
 
 
 def initial_state(
-    profile: DeviceProfile, *, speed_kmh: float = 0.0, incline_pct: float = 0.0
+    profile: DeviceProfile, *, speed_kmh: float = 0.0, incline_pct: float | None = None
 ) -> tuple[int, int]:
     """The raw (speed, incline) of a belt at power-on, for :class:`FtmsServer`:
     ``speed_kmh`` 0 (stopped) or within the model's range, ``incline_pct`` within
-    its incline range. A value out of range raises a one-line ``UsageError``."""
+    its incline range (None: the lowest the deck goes). A value out of range
+    raises a one-line ``UsageError``."""
     low, high, _step = profile.speed.raw
     speed = round(speed_kmh * 100) if math.isfinite(speed_kmh) else -1
     if speed != 0 and not low <= speed <= high:
@@ -118,6 +119,8 @@ def initial_state(
             f"{low / 100:g} to {high / 100:g} km/h (or 0: stopped)"
         )
     low, high, _step = profile.incline.raw
+    if incline_pct is None:
+        return speed, max(low, min(0, high))
     incline = round(incline_pct * 10) if math.isfinite(incline_pct) else low - 1
     if not low <= incline <= high:
         raise UsageError(
@@ -143,7 +146,7 @@ class FtmsServer:
         faults: FaultPlan | None = None,
         weight_kg: float = 70.0,
         initial_speed: int = 0,
-        initial_incline: int = 0,
+        initial_incline: int | None = None,
     ) -> None:
         self.profile = profile
         self.faults = faults if faults is not None else FaultPlan()
@@ -168,11 +171,13 @@ class FtmsServer:
         self._pauses = 0
         self._stops = 0
 
-    def _power_on(self, speed: int, incline: int) -> None:
+    def _power_on(self, speed: int, incline: int | None) -> None:
         low, high, _step = self.profile.speed.raw
         if speed != 0 and not low <= speed <= high:
             raise ValueError(f"initial speed {speed} is outside {low}..{high} (0.01 km/h)")
         low, high, _step = self.profile.incline.raw
+        if incline is None:
+            incline = max(low, min(0, high))  # the deck's lowest, flat where it can be
         if not low <= incline <= high:
             raise ValueError(f"initial incline {incline} is outside {low}..{high} (0.1 %)")
         belt = self.belt

@@ -401,7 +401,7 @@ def _start_sinks(
         from retrorun.sinks.plain import PlainSink
 
         spawn("plain", PlainSink(bus.subscribe("plain", maxsize=512), stream=out).run())
-        if not options.yes:
+        if not options.yes and sys.stdin is not None and sys.stdin.isatty():
             spawn("keys", _plain_keys(session))
     else:
         from retrorun.sinks.tui import GuidanceApp

@@ -832,6 +832,9 @@ class Session:
         elif kind is TreadmillEventKind.LINK_LOST:
             self._event(EventKind.LINK_LOST, f"Bluetooth link lost ({ev.detail}): reconnecting.")
             self._pause_state()
+            # Nobody can stop the belt until the reconnect's Stop: its run-down counts
+            # from the first record after that, not from now.
+            self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
         elif kind is TreadmillEventKind.LINK_RESTORED:
             self.commanded = 0
             # The reconnect sent Stop first: watch the belt run down from here.

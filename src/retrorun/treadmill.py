@@ -388,6 +388,7 @@ class Treadmill:
         self._telemetry = _Queue(maxlen=64)
         self._events = _Queue(maxlen=256)
         self._link_up = asyncio.Event()
+        self._link_down = asyncio.Event()  # set from the moment the link is lost
         self._record_seen = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconnecting: asyncio.Task[None] | None = None
@@ -474,6 +475,7 @@ class Treadmill:
                 async with _platform_errors(), asyncio.timeout(self._connect_timeout * 2):
                     await client.connect()
                 self._client = client
+                self._link_down.clear()
                 async with asyncio.timeout(self._connect_timeout * 2):
                     await self._setup()
             except NoAdapterError:
@@ -620,16 +622,16 @@ class Treadmill:
             self._pending = _Pending(request.op, future)
             try:
                 async with asyncio.timeout(self._command_timeout):
-                    await client.write_gatt_char(
-                        FITNESS_MACHINE_CONTROL_POINT_UUID, bytes(request), response=True
-                    )
-                    response = await future
+                    response = await self._exchange(client, request, future)
             except TimeoutError:
                 self._log_command(op_name, value, "timeout")
                 raise CommandTimeout(request.op, self._command_timeout, op_name) from None
             except BleakError as exc:
                 self._log_command(op_name, value, f"error: {exc}")
                 raise LinkError(f"{op_name} failed on {self.name}: {exc}") from exc
+            except LinkLost:
+                self._log_command(op_name, value, "link lost")
+                raise
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is None or task.cancelling() > 0:
@@ -647,6 +649,38 @@ class Treadmill:
                 self.controlled = False
             raise CommandRejected(request.op, response.result, op_name, result)
         return response
+
+    async def _exchange(
+        self,
+        client: BleakClient,
+        request: ControlRequest,
+        future: asyncio.Future[ControlResponse],
+    ) -> ControlResponse:
+        """Write the request and await its indication, or ``LinkLost`` the moment the
+        link drops (a lost write is never answered: waiting out the timeout would
+        leave the session deaf for seconds)."""
+        if self._link_down.is_set():
+            raise LinkLost(f"{_op_name(request.op)} on {self.name}: the link is down")
+
+        async def write_and_wait() -> ControlResponse:
+            await client.write_gatt_char(
+                FITNESS_MACHINE_CONTROL_POINT_UUID, bytes(request), response=True
+            )
+            return await future
+
+        work = asyncio.ensure_future(write_and_wait())
+        down = asyncio.ensure_future(self._link_down.wait())
+        try:
+            await asyncio.wait({work, down}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+        if work.cancelled() or not work.done():
+            raise LinkLost(f"{_op_name(request.op)} on {self.name}: the link dropped")
+        return work.result()
 
     def _log_command(self, op: str, value: float | None, result: str) -> None:
         if self._on_command is not None:
@@ -817,6 +851,7 @@ class Treadmill:
         if self._closing or not self._link_up.is_set():
             return
         self._link_up.clear()
+        self._link_down.set()
         self._emit(TreadmillEventKind.LINK_LOST, detail="disconnected")
         self._start_reconnect()
 
@@ -845,6 +880,7 @@ class Treadmill:
             if silent > self._watchdog_s:
                 self._emit(TreadmillEventKind.STALLED, detail=f"no telemetry for {silent:.1f} s")
                 self._link_up.clear()
+                self._link_down.set()
                 self._emit(TreadmillEventKind.LINK_LOST, detail="telemetry stalled")
                 self._start_reconnect(drop_first=True)
 

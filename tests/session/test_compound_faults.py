@@ -1,0 +1,454 @@
+"""Faults that meet a particular moment, and faults together: the belt stays safe.
+
+Each test puts a fault (or a person at the console, or a second fault) at a
+moment of the session — during a control-point write, a turn-around, a pause —
+and judges what the belt did from the simulator's own state log, never from
+retrorun's record. Times in ``marks`` are simulator seconds, as in the log.
+
+The demo program (novice, ceiling 5.0 km/h): step 0 forward, 1 turn-around,
+2 and 3 backward, 4 turn-around, 5 forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from run_support import Run, in_step, run_session, until
+
+from retrorun.app import max_heart_rate
+from retrorun.errors import SafetyStop
+from retrorun.events import Direction, Status
+from retrorun.limits import RunnerProfile
+from retrorun.session import Session
+from treadsim.runtime import Simulator
+
+pytestmark = pytest.mark.looptime
+
+DEVICES = Path(__file__).resolve().parents[2] / "devices"
+NOTIFY_S = 1.0  # the default simulated treadmill's telemetry period
+ANSWER_S = NOTIFY_S + 0.5  # a record, the governor's answer, and the command's round trip
+
+
+def target_down_by(run: Run, t0: float, limit_kmh: float, within_s: float = ANSWER_S) -> bool:
+    """The simulator's target (or the belt's running state) obeyed by ``t0 + within_s``."""
+    return any(
+        (not s["running"] or s["target_kmh"] <= limit_kmh)
+        for s in run.states
+        if t0 <= s["t"] <= t0 + within_s
+    )
+
+
+def stopped_by(run: Run, t0: float, within_s: float = ANSWER_S) -> bool:
+    return target_down_by(run, t0, 0.0, within_s)
+
+
+def write_program(path: Path, steps: list[dict[str, Any]], profile: str = "novice") -> Path:
+    lines = [f'name = "{path.stem}"', f'profile = "{profile}"', ""]
+    for step in steps:
+        lines.append("[[steps]]")
+        for key, value in step.items():
+            text = f'"{value}"' if isinstance(value, str) else str(value).lower()
+            lines.append(f"{key} = {text}")
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def assert_ends_cleanly(run: Run) -> None:
+    """An end line, no internal error, and the simulated belt at rest at the end."""
+    end = run.end()
+    assert "internal error" not in end["message"], end
+    assert run.lines[-1]["type"] == "end", "nothing is written after the end line"
+    assert not run.states[-1]["running"] or run.states[-1]["target_kmh"] == 0.0
+    assert run.states[-1]["belt_kmh"] <= 0.1, run.states[-1]
+
+
+# -- 1. a link drop during a control-point write ----------------------------------
+
+
+@pytest.mark.parametrize("nth", range(2, 10))
+async def test_a_link_drop_during_a_write_never_kills_a_task(tmp_path: Path, nth: int) -> None:
+    run = await run_session(tmp_path, faults=(f"drop-link@write{nth}",))
+    assert_ends_cleanly(run)
+    assert run.end()["reason"] == "completed", run.printed
+    assert run.code == 0
+    assert run.events("link_lost")
+
+
+async def test_a_pause_at_the_instant_of_a_link_drop_then_stop_and_signal_work(
+    tmp_path: Path,
+) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        sim.inject("drop-link")
+        session.request("pause", source="test")
+        await asyncio.sleep(20)
+        marks["stop"] = sim.now()
+        assert session.request("stop", source="test")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert run.end()["reason"] == "user_stop"
+    assert stopped_by(run, marks["stop"], 2 * NOTIFY_S)
+    assert_ends_cleanly(run)
+
+
+async def test_a_signal_is_served_while_a_procedure_waits_on_a_dead_link(tmp_path: Path) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        sim.inject("stall:60")  # no telemetry: the watchdog drops the link meanwhile
+        session.adjust_speed(10, source="test")
+        await asyncio.sleep(1.0)
+        marks["signal"] = sim.now()
+        from retrorun.session import EndReason
+
+        session.end(EndReason.SIGNAL, "SIGTERM: stopping the belt")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert run.end()["reason"] == "signal"
+    assert run.end()["t"] < marks["signal"] + 30  # bounded, never a hang
+    assert run.states[-1]["target_kmh"] == 0.0 or not run.states[-1]["running"]
+
+
+# -- 2. the turn-around is watched --------------------------------------------------
+
+
+async def test_a_belt_that_speeds_up_during_the_turn_is_halted(tmp_path: Path) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: session.governor.direction is Direction.TURNING)
+        marks["jump"] = sim.now()
+        sim.inject("spurious-speed:5.3")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert stopped_by(run, marks["jump"])
+    assert run.events("belt_halted")
+    # At rest within its run-down (5.3 km/h at 1.5 km/h/s) and a record or two.
+    rested = marks["jump"] + 5.3 / 1.5 + 2.5
+    late = [s for s in run.belt_after(rested) if s["t"] < marks["jump"] + 8]
+    assert late
+    assert all(s["belt_kmh"] <= 0.1 for s in late)
+    assert run.end()["reason"] == "completed"  # the runner resumed after the hold
+
+
+@pytest.mark.parametrize("fault", ["console-start", "spurious-speed:2.2"])
+async def test_a_stopped_belt_turn_around_halts_any_movement(tmp_path: Path, fault: str) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: session.governor.direction is Direction.TURNING)
+        await until(lambda: sim.state()["belt_kmh"] == 0.0)
+        marks["fault"] = sim.now()
+        sim.inject(fault)
+
+    run = await run_session(tmp_path, driver=drive, profile=RunnerProfile.OLDER_ADULT)
+    assert stopped_by(run, marks["fault"])
+    assert run.events("belt_halted")
+    if fault == "console-start":
+        assert any("Start pressed" in e["message"] for e in run.events("console_change"))
+    assert "no safety events" not in run.printed
+
+
+# -- 3. and 4. a paused session watches the belt ------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["spurious-speed:5.3", "console-speedup:5.5", "console-start"])
+async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: str) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        session.request("pause", source="test")
+        await until(lambda: sim.state()["belt_kmh"] == 0.0)
+        await asyncio.sleep(3)
+        marks["fault"] = sim.now()
+        sim.inject(fault)
+        await asyncio.sleep(20)
+        marks["resume"] = sim.now()
+        if session.paused:
+            session.request("resume", source="test")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert stopped_by(run, marks["fault"])
+    assert run.events("belt_halted")
+    # While paused, retrorun itself never commands a speed (a correction is a stop).
+    paused_at = run.events("paused")[0]["t"]
+    resumed = run.events("resumed")
+    until_t = resumed[0]["t"] if resumed else run.end()["t"]
+    speeds = [c for c in run.commands("set_target_speed") if paused_at <= c["t"] < until_t]
+    assert speeds == []
+    assert_ends_cleanly(run)
+
+
+# -- 5. intermittent excursions -----------------------------------------------------
+
+
+async def test_spikes_that_come_and_go_stop_the_belt(tmp_path: Path) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        marks["first"] = sim.now()
+        for _ in range(10):
+            if session.status is Status.STOPPED:
+                return
+            sim.inject("spurious-speed:8")
+            await asyncio.sleep(3)
+
+    run = await run_session(tmp_path, driver=drive)
+    assert run.end()["reason"] == "safety_stop"
+    assert "second excursion" in run.end()["message"]
+    over = [s for s in run.belt_after(marks["first"]) if s["belt_kmh"] > 5.0 + 0.1]
+    assert len(over) * 0.1 < 10.0, "the belt ran over the ceiling for most of the step"
+    assert stopped_by(run, marks["first"] + 3.0, ANSWER_S + 1.0)
+    assert_ends_cleanly(run)
+
+
+# -- 6. a belt already moving at connect --------------------------------------------
+
+
+async def test_a_belt_moving_at_connect_is_stopped_before_the_first_step(tmp_path: Path) -> None:
+    run = await run_session(tmp_path, sim_initial_speed=10.0)
+    assert any("moving at connect" in note for note in run.lines[0]["notes"])
+    # The belt came to rest before the first step's speed was ever set ...
+    rest = next(i for i, s in enumerate(run.states) if s["belt_kmh"] == 0.0)
+    first_step = next(i for i, s in enumerate(run.states) if s["target_kmh"] == 3.0)
+    assert rest < first_step
+    # ... and from then on never ran over the backward ceiling.
+    assert max(s["belt_kmh"] for s in run.states[rest:]) <= 5.0
+    assert run.end()["reason"] == "completed"
+
+
+# -- 7. a rest on a stopped belt waits for the runner -------------------------------
+
+
+async def test_a_stopped_belt_rest_restarts_only_when_the_runner_confirms(tmp_path: Path) -> None:
+    marks: dict[str, float] = {}
+    rest_wait_s = 40.0
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        handled = 0
+        while session.status is not Status.STOPPED:
+            await asyncio.sleep(1.0)
+            step = session.plan.steps[session.step_index]
+            if session.status is Status.IDLE or (
+                session.status is Status.TURNING and session.governor.direction is Direction.TURNING
+            ):
+                session.confirm(source="test")
+            elif step.stop_belt and session.step_deadline is not None:
+                # Wait out the rest and then some: the belt must stay at rest.
+                index = session.step_index
+
+                def rest_over(index: int = index) -> bool:
+                    return session.step_deadline is None or session.step_index != index
+
+                await until(rest_over)
+                if session.step_index == index and handled <= index:
+                    handled = index + 1
+                    marks.setdefault("rest_over", sim.now())
+                    await asyncio.sleep(rest_wait_s)
+                    marks.setdefault("confirmed", sim.now())
+                    session.confirm(source="test")
+
+    run = await run_session(tmp_path, "balance-steps", driver=drive, yes=False)
+    assert run.end()["reason"] == "completed", run.printed
+    assert any(e.get("what") == "rest" for e in run.events("confirm_needed"))
+    held = [s for s in run.states if marks["rest_over"] <= s["t"] < marks["confirmed"]]
+    assert held
+    assert all(s["belt_kmh"] == 0.0 for s in held)
+
+
+# -- 8. a lowered ceiling holds through the turn-around ----------------------------
+
+
+async def test_a_turn_around_never_exceeds_a_lowered_ceiling(tmp_path: Path) -> None:
+    run = await run_session(tmp_path, ceiling=100)
+    assert run.end()["reason"] == "completed"
+    assert not run.events("ceiling_violation")
+    speeds = [c["value"] for c in run.commands("set_target_speed")]
+    turn_speeds = speeds[1:2]  # the first slow-down is the turn-around's
+    assert turn_speeds == [1.0]
+    ends = [s for s in run.states if s["t"] > 5]
+    assert ends
+
+
+# -- 9. a small excursion is corrected and counted ----------------------------------
+
+
+async def test_a_small_excursion_is_corrected_and_shows_in_the_summary(tmp_path: Path) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        marks["jump"] = sim.now()
+        sim.inject("spurious-speed:2.8")
+
+    run = await run_session(tmp_path, driver=drive, profile=RunnerProfile.OLDER_ADULT)
+    assert target_down_by(run, marks["jump"], 2.5)
+    assert run.events("ceiling_violation")
+    assert run.end()["over_ceiling_s"] > 0
+    assert "over the ceiling for" in run.printed
+    window = [s for s in run.belt_after(marks["jump"] + 4.0) if s["t"] < marks["jump"] + 20]
+    long_over = [s for s in window if s["belt_kmh"] > 2.5]
+    assert long_over == []
+
+
+# -- 10. a console target over the ceiling is answered from its status --------------
+
+
+async def test_a_console_target_over_the_ceiling_is_answered_without_telemetry(
+    tmp_path: Path,
+) -> None:
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        sim.inject("stall:10")
+        await asyncio.sleep(1.0)
+        marks["speedup"] = sim.now()
+        sim.inject("console-speedup:9")
+
+    run = await run_session(tmp_path, driver=drive)
+    # No telemetry flows; the status notification alone brings the target down.
+    assert target_down_by(run, marks["speedup"], 5.0, within_s=0.5)
+    assert run.events("ceiling_violation")
+
+
+# -- 11. a coarse device never jumps backward ---------------------------------------
+
+
+async def test_a_coarse_device_never_raises_backward_speed_more_than_the_ramp(
+    tmp_path: Path,
+) -> None:
+    program = write_program(
+        tmp_path / "coarse.toml",
+        [
+            {"kind": "warmup", "direction": "forward", "duration": "20s", "speed_kmh": 2.0},
+            {"kind": "work", "direction": "backward", "duration": "20s", "speed_kmh": 2.0},
+            {"kind": "work", "direction": "backward", "duration": "20s", "speed_kmh": 4.0},
+            {"kind": "cooldown", "direction": "forward", "duration": "20s", "speed_kmh": 2.0},
+        ],
+    )
+    run = await run_session(tmp_path, str(program), sim_profile=DEVICES / "coarse-step.toml")
+    assert run.end()["reason"] == "completed", run.printed
+    refused = run.events("speed_refused")
+    assert refused
+    assert refused[0]["speed_kmh"] == 2.0
+    backward = [t for t in run.lines if t["type"] == "telemetry" and t["direction"] == "backward"]
+    assert max(t["speed_kmh"] for t in backward) <= 2.0
+
+
+# -- 12. the heart-rate maximum and steep inclines reach the session ----------------
+
+
+def test_the_heart_rate_maximum_follows_its_precedence() -> None:
+    assert max_heart_rate(None, None) is None
+    assert max_heart_rate(None, 40) == 180  # Tanaka: 208 - 0.7 x 40
+    assert max_heart_rate(150, 40) == 150  # a clinician's value wins
+
+
+async def test_a_heart_rate_maximum_slows_and_stops_the_belt(tmp_path: Path) -> None:
+    run = await run_session(tmp_path, max_hr=75)
+    assert run.events("hr_high") or any("heart rate" in e["message"] for e in run.events())
+    assert run.end()["reason"] == "safety_stop"
+    assert "heart rate" in run.end()["message"]
+    assert_ends_cleanly(run)
+
+
+async def test_a_steep_backward_incline_allowed_by_the_program_is_sent(tmp_path: Path) -> None:
+    program = write_program(
+        tmp_path / "steep.toml",
+        [
+            {"kind": "warmup", "direction": "forward", "duration": "20s", "speed_kmh": 3.0},
+            {
+                "kind": "work",
+                "direction": "backward",
+                "duration": "30s",
+                "speed_kmh": 2.0,
+                "incline_pct": 15.0,
+                "allow_steep": True,
+            },
+            {"kind": "cooldown", "direction": "forward", "duration": "20s", "speed_kmh": 3.0},
+        ],
+    )
+    run = await run_session(tmp_path, str(program))
+    assert run.end()["reason"] == "completed", run.printed
+    inclines = [c["value"] for c in run.commands("set_target_inclination")]
+    assert 15.0 in inclines
+    assert not run.events("ceiling_clamped")
+
+
+# -- 13. robustness on the way ------------------------------------------------------
+
+
+async def test_a_burst_of_plus_presses_records_only_what_is_approved(tmp_path: Path) -> None:
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        for _ in range(100):
+            session.adjust_speed(10, source="keyboard")
+
+    run = await run_session(tmp_path, driver=drive)
+    targets = [e["target_kmh"] for e in run.events("speed_adjusted")]
+    assert targets
+    assert max(targets) <= 5.0
+    assert max(s["belt_kmh"] for s in run.states) <= 5.0 + 0.1
+
+
+async def test_a_deck_that_cannot_come_down_is_refused_before_the_belt_moves(
+    tmp_path: Path,
+) -> None:
+    generic = tomllib.loads((DEVICES / "generic-ftms.toml").read_text())
+    text = (
+        (DEVICES / "generic-ftms.toml")
+        .read_text()
+        .replace(f"min_pct = {generic['incline']['min_pct']}", "min_pct = 12.0")
+    )
+    profile = tmp_path / "steep-deck.toml"
+    profile.write_text(text.replace('name = "Generic FTMS"', 'name = "Steep Deck"'))
+    with pytest.raises(SafetyStop, match="not safe for this session"):
+        await run_session(tmp_path, sim_profile=profile)
+    states = (tmp_path / "belt.jsonl").read_text()
+    assert '"running": true' not in states
+
+
+async def test_enter_during_a_turn_around_hold_confirms_it(tmp_path: Path) -> None:
+    async def drive(session: Session, sim: Simulator) -> None:
+        session.confirm(source="test")  # pre-flight
+        for _turn in range(2):
+            await until(lambda: session.governor.direction is Direction.TURNING)
+            session.confirm(source="test")  # during the hold: the screen already asks
+            await until(lambda: session.governor.direction is not Direction.TURNING)
+
+    run = await run_session(tmp_path, driver=drive, yes=False)
+    assert run.end()["reason"] == "completed", run.printed
+    turns = [e for e in run.events("turnaround") if e["phase"] == "turn"]
+    confirmed = run.events("turnaround_confirmed")
+    for turn, done in zip(turns, confirmed, strict=True):
+        assert done["t"] - turn["t"] < turn["hold_s"] + 1.0  # no second Enter needed
+
+
+# -- 14. "belt stopped" only once it is seen --------------------------------------
+
+
+async def test_belt_stopped_is_claimed_only_once_telemetry_shows_it(tmp_path: Path) -> None:
+    run = await run_session(tmp_path)
+    assert run.end()["belt_stopped"] is True
+    assert run.end()["stop_acknowledged"] is True
+    at_end = [s for s in run.states if s["t"] <= run.states[-1]["t"]]
+    assert at_end[-1]["belt_kmh"] == 0.0
+
+
+async def test_a_belt_still_running_down_is_not_claimed_stopped(tmp_path: Path) -> None:
+    run = await run_session(tmp_path, faults=("slow-ramp:0.1",))
+    end = run.end()
+    assert end["stop_acknowledged"] is True
+    assert end["belt_stopped"] is False
+    assert "stop commanded, belt not yet seen stopped" in run.printed

@@ -13,6 +13,8 @@ it and look at it in a browser before committing:
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,24 @@ async def test_q_stops_the_belt_first_and_quits_once_it_has_stopped() -> None:
         await pilot.pause()
     assert rig.app.return_value == "quit"
     assert rig.controls.calls == [("request", "stop", "keyboard")]
+
+
+async def test_ctrl_c_in_the_full_screen_is_the_interrupt_signal() -> None:
+    """The full screen takes Ctrl-C from the terminal; it must still be SIGINT (the
+    session stops the belt and exits 130), never a quiet quit with exit code 1."""
+    loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, signalled.set)
+    try:
+        rig = Rig()
+        async with rig.app.run_test(size=SIZE) as pilot:
+            await _in_work_step(rig, pilot)
+            await pilot.press("ctrl+c")
+            async with asyncio.timeout(5):
+                await signalled.wait()
+            assert rig.controls.calls == []  # the signal path stops the belt, not a key
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def test_q_twice_quits_at_once() -> None:

@@ -17,6 +17,8 @@ quit) or ``"aborted"`` (Escape at the pre-flight screen).
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterable, Sized
 from typing import ClassVar
 
@@ -223,7 +225,8 @@ class GuidanceApp(App[str]):
     TITLE = "retrorun"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "stop & quit"),
-        Binding("ctrl+q,ctrl+c", "quit", show=False, priority=True),
+        Binding("ctrl+q", "quit", show=False, priority=True),
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
 
     def __init__(
@@ -283,6 +286,11 @@ class GuidanceApp(App[str]):
         """Escape at the pre-flight screen: the session ends before the belt moves."""
         self.controls.request("stop", source="preflight")
         self.exit("aborted")
+
+    def action_interrupt(self) -> None:
+        """Ctrl-C: the full screen takes the key from the terminal, so pass it on as
+        the signal it would have been (the belt stops first, the exit code is 130)."""
+        os.kill(os.getpid(), signal.SIGINT)
 
     async def action_quit(self) -> None:
         """Stop the belt, then quit when the session says it stopped (twice: at once)."""

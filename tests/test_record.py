@@ -1,10 +1,21 @@
 """The session record survives a torn last line and folds into an honest summary."""
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from retrorun.errors import UsageError
 from retrorun.events import EventKind, SessionEvent
-from retrorun.record import Recorder, default_record_path, read_record, summarize
+from retrorun.record import (
+    Recorder,
+    check_record_path,
+    default_record_path,
+    last_session,
+    read_record,
+    summarize,
+)
 
 
 def _write_session(path: Path) -> Recorder:
@@ -71,7 +82,10 @@ def test_summary_from_a_record_without_end(tmp_path: Path) -> None:
     assert summary.program == "demo"
     assert summary.reason == "unknown"
     assert summary.belt_stopped is None
-    assert summary.backward_s == 4.0  # turning counts as backward: t=2 to t=6
+    # One definition, the session's too: spans that start facing backward (t=3 to
+    # t=5); a turn-around is neither backward time nor backward distance.
+    assert summary.backward_s == 2.0
+    assert summary.backward_m == pytest.approx(4.0 - 2.7)
     assert summary.max_backward_kmh == 3.0
     assert [e["kind"] for e in summary.safety_events] == ["ceiling_clamped"]
     text = "\n".join(summary.lines())
@@ -117,3 +131,60 @@ def test_default_path_is_under_the_data_dir(tmp_path: Path, monkeypatch) -> None
     assert path.parent == tmp_path / "retrorun" / "sessions"
     assert path.suffix == ".jsonl"
     assert "/" not in path.name.removesuffix(".jsonl").split("-", 2)[-1]
+
+
+def test_every_line_names_its_session_and_sessions_never_mix(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    first = _write_session(path)
+    first.write("event", 4.0, kind="ceiling_violation", message="over")
+    first.close()
+    second = _write_session(path)  # a clean second session, appended to the same file
+    second.close()
+    lines = list(read_record(path))
+    assert {line["session"] for line in lines} == {first.session_id, second.session_id}
+    assert first.session_id != second.session_id
+    # What each session says about itself comes from what it wrote, never the file.
+    assert [e["kind"] for e in second.summary.safety_events] == ["ceiling_clamped"]
+    assert len(first.summary.safety_events) == 2
+    assert [e["kind"] for e in summarize(last_session(lines)).safety_events] == ["ceiling_clamped"]
+
+
+def test_a_write_failure_is_reported_once_and_the_summary_survives(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    rec = Recorder(Path("/dev/full"), on_error=warnings.append)
+    rec.start(
+        program="demo", profile="novice", ceiling_backward_kmh=5.0, device="x", simulated=True
+    )
+    rec.write("telemetry", 1.0, speed_kmh=2.0, distance_m=1.0, direction="backward", step=0)
+    rec.close()
+    assert rec.error is not None
+    assert "incomplete" in rec.error
+    assert len(warnings) == 1
+    assert rec.summary.program == "demo"  # folded in memory, whatever the disk did
+
+
+@pytest.mark.parametrize("case", ["folder", "missing-parent-file", "read-only"])
+def test_an_unwritable_record_path_is_refused_up_front(tmp_path: Path, case: str) -> None:
+    if case == "folder":
+        path = tmp_path
+    elif case == "missing-parent-file":
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        path = blocker / "sub" / "s.jsonl"
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        path = folder / "s.jsonl"
+        if os.access(folder, os.W_OK):  # root writes anywhere: nothing to refuse
+            pytest.skip("running as root: a read-only folder is still writable")
+    with pytest.raises(UsageError, match="--record"):
+        check_record_path(path)
+
+
+def test_no_home_folder_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError)))
+    with pytest.raises(UsageError, match="give --record"):
+        default_record_path("demo")

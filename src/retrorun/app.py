@@ -28,11 +28,11 @@ from retrorun import clock
 from retrorun.ble import open_link
 from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
-from retrorun.errors import RetrorunError, SafetyStop
+from retrorun.errors import RetrorunError, SafetyStop, UsageError
 from retrorun.events import Direction
 from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
-from retrorun.record import Recorder, default_record_path, read_record, summarize
+from retrorun.record import Recorder, check_record_path, default_record_path
 from retrorun.safety import SafetyGovernor
 from retrorun.session import EndReason, Session, SessionResult
 from retrorun.treadmill import Treadmill
@@ -101,6 +101,7 @@ def prepare(options: RunOptions) -> Prepared:
         key=options.mqtt_key,
     )
     record_path = options.record or default_record_path(program.name)
+    check_record_path(record_path)
     return Prepared(
         options=options,
         program=program,
@@ -271,7 +272,11 @@ async def _run_claimed(
     options = prepared.options
     signals = _Signals()
     signals.install()
-    recorder = Recorder(prepared.record_path)
+    try:
+        recorder = Recorder(prepared.record_path, on_error=_warn_stderr)
+    except OSError as exc:
+        signals.uninstall()
+        raise UsageError(f"--record {prepared.record_path}: {exc.strerror or exc}") from exc
     started = False
     result: SessionResult | None = None
     try:
@@ -289,6 +294,8 @@ async def _run_claimed(
                 notes=list(treadmill.notes),
             )
             started = True
+            # A record that stops being written is a warning on every sink at once.
+            recorder.on_error = session.warn
             if on_session is not None:
                 on_session(session)
             sinks = _start_sinks(prepared, bus, session, out, claim)
@@ -311,7 +318,10 @@ async def _run_claimed(
     _print_summary(prepared.record_path, recorder, out)
     if signals.code is not None:
         return signals.code
-    return result.exit_code if result is not None else 1
+    if result is None:
+        return 1
+    # A session whose record is incomplete did not end as it should: say so in the code.
+    return 1 if recorder.error and result.exit_code == 0 else result.exit_code
 
 
 async def _connect(
@@ -471,9 +481,14 @@ async def _finish_sinks(tasks: list[asyncio.Task[Any]]) -> None:
         await asyncio.wait(pending, timeout=1.0)
 
 
+def _warn_stderr(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"retrorun: warning: {message}\n")
+
+
 def _print_summary(path: Path, recorder: Recorder, out: TextIO) -> None:
-    summary = summarize(read_record(path))
-    lines = [*summary.lines(), f"  record: {path}"]
+    """The summary of what this session recorded (never the file read back)."""
+    lines = [*recorder.summary.lines(), f"  record: {path}"]
     if recorder.error:
         lines.append(f"  warning: {recorder.error}")
     with contextlib.suppress(OSError, ValueError):

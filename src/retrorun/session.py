@@ -100,6 +100,7 @@ class SessionResult:
     energy_kcal: float
     stop_acknowledged: bool = False  # the treadmill acknowledged the stop command
     over_ceiling_s: float = 0.0  # seconds the belt ran over the ceiling, facing back
+    backward_m: float = 0.0
 
     @property
     def exit_code(self) -> int:
@@ -142,11 +143,13 @@ class Session:
         self.commanded = 0
         self.distance_m = 0.0
         self.backward_s = 0.0
+        self.backward_m = 0.0
         self.over_ceiling_s = 0.0
         self.energy_kcal = 0.0
         self.origin = 0.0
         self._distance_base: float | None = None
         self._last_sample: Telemetry | None = None
+        self._last_direction = Direction.FORWARD  # the direction of the last record
 
         self._controls: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._confirmed = asyncio.Event()
@@ -711,6 +714,7 @@ class Session:
             speed = record.speed if record.speed is not None else 0
             direction = self.governor.direction
             self._integrate(sample, direction)
+            self._last_direction = direction
             reaction = self.governor.observe(speed, loop.time(), record.heart_rate)
             if reaction.kind is not ReactionKind.NONE:
                 await self._react(reaction, speed)
@@ -763,9 +767,17 @@ class Session:
             raise _End(EndReason.SAFETY_STOP, reaction.reason)
 
     def _integrate(self, sample: Telemetry, direction: Direction) -> None:
+        """Fold one record into the totals.
+
+        Each total has one definition, the one the record's summary uses too: the
+        span between two records belongs to the earlier one (its direction, its
+        speed); backward time and distance count spans facing backward only.
+        """
+        del direction  # this record's direction counts for the span after it
         record = sample.record
         last = self._last_sample
         self._last_sample = sample
+        before = self.distance_m
         if record.total_distance is not None:
             if self._distance_base is None:
                 self._distance_base = float(record.total_distance)
@@ -776,10 +788,12 @@ class Session:
         speed = to_kmh(last.record.speed or 0)
         if record.total_distance is None:
             self.distance_m += speed / 3.6 * dt_s
-        backward = direction is Direction.BACKWARD
+        span = self._last_direction
+        backward = span is Direction.BACKWARD
         if backward:
             self.backward_s += dt_s
-        if direction is not Direction.FORWARD and (last.record.speed or 0) > self.governor.ceiling:
+            self.backward_m += self.distance_m - before
+        if span is not Direction.FORWARD and (last.record.speed or 0) > self.governor.ceiling:
             self.over_ceiling_s += dt_s
         grade = (last.record.inclination or 0) / 10
         self.energy_kcal += (
@@ -1024,6 +1038,7 @@ class Session:
             energy_kcal=round(self.energy_kcal, 1),
             stop_acknowledged=self.stop_acknowledged,
             over_ceiling_s=round(self.over_ceiling_s, 1),
+            backward_m=round(self.backward_m, 1),
         )
         self.recorder.end(
             self._t(),
@@ -1036,6 +1051,7 @@ class Session:
             message=end.message,
             stop_acknowledged=result.stop_acknowledged,
             over_ceiling_s=result.over_ceiling_s,
+            backward_m=result.backward_m,
         )
         self.bus.close()
         return result

@@ -47,16 +47,21 @@ def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Pat
     return proc, record, belt
 
 
-def wait_for_backward(record: Path, proc: subprocess.Popen[str], limit_s: float = 60) -> None:
+def wait_for_backward(
+    record: Path, proc: subprocess.Popen[str], limit_s: float = 60, *, records: int = 1
+) -> None:
+    """Wait until ``records`` backward telemetry lines with the belt moving are written."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        if record.exists() and any(
-            line.get("type") == "telemetry"
+        moving = [
+            line
+            for line in (read_record(record) if record.exists() else ())
+            if line.get("type") == "telemetry"
             and line.get("direction") == "backward"
             and line.get("speed_kmh", 0) > 1.0
-            for line in read_record(record)
-        ):
+        ]
+        if len(moving) >= records:
             return
         time.sleep(0.05)
     raise AssertionError("no backward telemetry in time")
@@ -89,7 +94,7 @@ def test_a_signal_during_a_backward_step_stops_the_belt_first(
 
 def test_a_record_cut_by_kill_9_still_reads(tmp_path: Path) -> None:
     proc, record, _belt = start(tmp_path)
-    wait_for_backward(record, proc)
+    wait_for_backward(record, proc, records=2)  # one span facing backward
     proc.kill()
     proc.communicate(timeout=30)
     with record.open("a") as f:
@@ -139,3 +144,61 @@ def test_without_a_terminal_yes_is_required() -> None:
     )
     assert done.returncode == 2
     assert "--yes" in done.stderr
+
+
+def _run(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RETRORUN, "run", "demo", "--yes", "--plain", "--voice", "off", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        check=False,
+    )
+
+
+def test_a_record_that_cannot_be_written_never_takes_the_session_down(tmp_path: Path) -> None:
+    belt = tmp_path / "belt.jsonl"
+    done = _run(tmp_path, "--speedup", "100", "--record", "/dev/full", "--sim-state-log", str(belt))
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # completed, record incomplete
+    assert "Demo: completed" in done.stdout  # the summary is the session's own
+    assert "the record is incomplete" in done.stdout
+    assert read_state_log(belt.read_text())[-1]["belt_kmh"] == 0.0
+
+
+@pytest.mark.parametrize("where", ["folder", "unwritable-parent"])
+def test_a_record_path_that_cannot_work_is_refused_before_the_belt_moves(
+    tmp_path: Path, where: str
+) -> None:
+    if where == "folder":
+        record = tmp_path
+    else:
+        blocker = tmp_path / "plain-file"
+        blocker.write_text("")
+        record = blocker / "run.jsonl"
+    belt = tmp_path / "belt.jsonl"
+    done = _run(tmp_path, "--record", str(record), "--sim-state-log", str(belt), timeout=30)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--record" in done.stderr
+    assert not belt.exists()  # nothing connected, nothing moved
+
+
+def test_an_unusable_home_folder_is_one_line_before_anything_moves(tmp_path: Path) -> None:
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")  # a home that cannot hold the default record folder
+    env = {k: v for k, v in os.environ.items() if k != "XDG_DATA_HOME"}
+    env["HOME"] = str(home)
+    done = subprocess.run(
+        [RETRORUN, "run", "demo", "--yes", "--plain", "--voice", "off"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "--record" in done.stderr

@@ -3,7 +3,14 @@
 import asyncio
 
 from retrorun.bus import EventBus
-from retrorun.events import Direction, EventKind, SessionEvent, SessionState, Status
+from retrorun.events import (
+    Direction,
+    EventKind,
+    SessionEvent,
+    SessionState,
+    Status,
+    event_from_json,
+)
 
 
 def _state(t: float) -> SessionState:
@@ -25,7 +32,7 @@ def _state(t: float) -> SessionState:
 
 
 def _event(t: float, kind: EventKind) -> SessionEvent:
-    return SessionEvent(t=t, kind=kind, message=str(kind))
+    return event_from_json({"t": t, "kind": str(kind), "message": str(kind)})
 
 
 async def test_subscriber_sees_everything_in_order_then_ends() -> None:

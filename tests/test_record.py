@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrorun.errors import UsageError
-from retrorun.events import EventKind, SessionEvent
+from retrorun.events import CeilingClamped, event_from_json
 from retrorun.record import (
     Recorder,
     check_record_path,
@@ -48,8 +48,8 @@ def _write_session(path: Path) -> Recorder:
             step=0,
         )
     rec.write("command", 3.5, op="set_target_speed", value=3.0, result="success")
-    rec.event(SessionEvent(3.6, EventKind.CEILING_CLAMPED, "asked 6.0, sent 5.0"))
-    rec.event(SessionEvent(3.7, EventKind.STEP_STARTED, "step 2"))
+    rec.event(CeilingClamped(t=3.6, message="asked 6.0, sent 5.0"))
+    rec.event(event_from_json({"t": 3.7, "kind": "step_started", "message": "step 2"}))
     return rec
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import math
@@ -39,12 +40,36 @@ from retrorun.errors import (
     SafetyStop,
 )
 from retrorun.events import (
+    BeltHalted,
+    CeilingClamped,
+    CeilingViolation,
+    CommandAck,
+    CommandRefused,
+    ConfirmNeeded,
+    ConsoleChange,
+    DeviceIgnoredCommand,
     Direction,
-    EventKind,
+    HeartRateHigh,
+    LinkDown,
+    LinkRestored,
+    Paused,
     RemoteCommand,
+    Resumed,
+    SafetyKeyPulled,
+    SafetyStopped,
+    SessionEnded,
     SessionEvent,
+    SessionStarted,
     SessionState,
+    SinkWarning,
+    SpeedAdjusted,
+    SpeedRefused,
     Status,
+    StepInfo,
+    StepStarted,
+    TurnaroundConfirmed,
+    TurnaroundPhase,
+    UserStopped,
 )
 from retrorun.limits import INCLINE_TOLERANCE, SETTLE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
@@ -194,22 +219,26 @@ class Session:
                 self._start_resume(after_link=False)
             elif command == "stop":
                 # Never behind anything else: the ender serves it at once.
-                self._event(EventKind.USER_STOP, "Stopping the belt: the session ends.")
+                self._emit(UserStopped(t=self._t(), message="Stopping the belt: the session ends."))
                 self._request_end(_End(EndReason.USER_STOP, "stopped by the runner"))
             else:
                 self._controls.put_nowait((command, 0))
-            self._event(
-                EventKind.COMMAND_ACK,
-                f"{command} accepted from {source}",
-                command=command,
-                source=source,
+            self._emit(
+                CommandAck(
+                    t=self._t(),
+                    message=f"{command} accepted from {source}",
+                    command=command,
+                    source=source,
+                )
             )
         else:
-            self._event(
-                EventKind.COMMAND_REFUSED,
-                f"{command} does not apply while {self._status_words()}",
-                command=command,
-                source=source,
+            self._emit(
+                CommandRefused(
+                    t=self._t(),
+                    message=f"{command} does not apply while {self._status_words()}",
+                    command=command,
+                    source=source,
+                )
             )
         return accepted
 
@@ -220,11 +249,13 @@ class Session:
         wanted = self.target + self.adjust + delta
         if delta > 0 and self.governor.would_clamp(wanted):
             limit = self.governor.clamp_target(wanted)
-            self._event(
-                EventKind.CEILING_CLAMPED,
-                f"Not faster: the limit is {to_kmh(limit):.1f} km/h",
-                ceiling_kmh=to_kmh(self.governor.ceiling),
-                source=source,
+            self._emit(
+                CeilingClamped(
+                    t=self._t(),
+                    message=f"Not faster: the limit is {to_kmh(limit):.1f} km/h",
+                    ceiling_kmh=to_kmh(self.governor.ceiling),
+                    source=source,
+                )
             )
             return False
         if wanted <= 0:
@@ -233,10 +264,12 @@ class Session:
         # says what the governor will approve, never a wish past the ceiling.
         approved = self.governor.clamp_target(wanted)
         self.adjust = approved - self.target
-        self._event(
-            EventKind.SPEED_ADJUSTED,
-            f"Target {to_kmh(approved):.1f} km/h.",
-            target_kmh=to_kmh(approved),
+        self._emit(
+            SpeedAdjusted(
+                t=self._t(),
+                message=f"Target {to_kmh(approved):.1f} km/h.",
+                target_kmh=to_kmh(approved),
+            )
         )
         self._wake.set()
         return True
@@ -262,7 +295,7 @@ class Session:
 
     def warn(self, message: str) -> None:
         """A sink or the link has something to say that is not a safety event."""
-        self._event(EventKind.SINK_WARNING, message)
+        self._emit(SinkWarning(t=self._t(), message=message))
 
     def origin_hint(self) -> float | None:
         """Loop time of session time 0, once the session has started."""
@@ -275,12 +308,17 @@ class Session:
         loop = asyncio.get_running_loop()
         self.origin = loop.time()
         self._route_command_log()
-        self._event(
-            EventKind.SESSION_STARTED,
-            f"{self.program_name}: backward ceiling {to_kmh(self.governor.ceiling):.1f} km/h",
-            program=self.program_name,
-            ceiling_kmh=to_kmh(self.governor.ceiling),
-            steps=[self._step_data(s) for s in self.plan.steps],
+        self._emit(
+            SessionStarted(
+                t=self._t(),
+                message=(
+                    f"{self.program_name}: backward ceiling"
+                    f" {to_kmh(self.governor.ceiling):.1f} km/h"
+                ),
+                program=self.program_name,
+                ceiling_kmh=to_kmh(self.governor.ceiling),
+                steps=tuple(self._step_info(s) for s in self.plan.steps),
+            )
         )
         try:
             end = await self._run_tasks()
@@ -312,7 +350,7 @@ class Session:
             end = first_end
         except* SafetyStop as group:
             end = _End(EndReason.SAFETY_STOP, str(group.exceptions[0]))
-            self._event(EventKind.SAFETY_STOP, end.message)
+            self._emit(SafetyStopped(t=self._t(), message=end.message))
         except* RetrorunError as group:
             end = _End(EndReason.ERROR, str(group.exceptions[0]))
         except* _TaskEnded as group:
@@ -363,10 +401,12 @@ class Session:
         steps = self.plan.steps
         if self.attended:
             # Pre-flight: the safety key is clipped on and the space behind is clear.
-            self._event(
-                EventKind.CONFIRM_NEEDED,
-                "Clip on the safety key and clear the space behind you, then confirm.",
-                what="preflight",
+            self._emit(
+                ConfirmNeeded(
+                    t=self._t(),
+                    message="Clip on the safety key and clear the space behind you, then confirm.",
+                    what="preflight",
+                )
             )
             await self._confirmed.wait()
             self._confirmed.clear()
@@ -389,9 +429,15 @@ class Session:
             # Only the first step may change direction without a turn-around (the
             # runner mounts a stopped belt); the governor refuses it on a moving one.
             await self._change_direction(step.direction)
-        data = self._step_data(step)
-        data["next"] = self._step_data(following) if following is not None else None
-        self._event(EventKind.STEP_STARTED, self._step_sentence(step), **data)
+        self._emit(
+            StepStarted(
+                t=self._t(),
+                message=self._step_sentence(step),
+                step=self._step_info(step),
+                next=self._step_info(following) if following is not None else None,
+                total=len(self.plan.steps),
+            )
+        )
         if step.needs_confirm:
             self._confirmed.clear()  # an Enter pressed during the rest counts
         await self._set_incline(step.incline)
@@ -421,10 +467,12 @@ class Session:
         self.step_deadline = None
         if step.needs_confirm and self.attended and following is not None:
             # A rest on a stopped belt: the belt starts again only when the runner says so.
-            self._event(
-                EventKind.CONFIRM_NEEDED,
-                "Rest over. Confirm when you are ready for the belt to start.",
-                what="rest",
+            self._emit(
+                ConfirmNeeded(
+                    t=self._t(),
+                    message="Rest over. Confirm when you are ready for the belt to start.",
+                    what="rest",
+                )
             )
             await self._confirmed.wait()
             self._confirmed.clear()
@@ -486,12 +534,17 @@ class Session:
             return
         self._refused = key
         step = to_kmh(self.treadmill.speed_limits[2])
-        self._event(
-            EventKind.SPEED_REFUSED,
-            f"Holding {to_kmh(reachable):.1f} km/h, not {to_kmh(desired):.1f}: this treadmill"
-            f" changes speed in {step:.1f} km/h steps, more than a backward speed may rise at once",
-            speed_kmh=to_kmh(reachable),
-            requested_kmh=to_kmh(desired),
+        self._emit(
+            SpeedRefused(
+                t=self._t(),
+                message=(
+                    f"Holding {to_kmh(reachable):.1f} km/h, not {to_kmh(desired):.1f}: this"
+                    f" treadmill changes speed in {step:.1f} km/h steps, more than a backward"
+                    " speed may rise at once"
+                ),
+                speed_kmh=to_kmh(reachable),
+                requested_kmh=to_kmh(desired),
+            )
         )
 
     async def _settle(self) -> float:
@@ -500,7 +553,7 @@ class Session:
         try:
             await self.treadmill.wait_for_speed(self.commanded)
         except CommandIgnored as exc:
-            self._event(EventKind.COMMAND_IGNORED_BY_DEVICE, str(exc))
+            self._emit(DeviceIgnoredCommand(t=self._t(), message=str(exc)))
             raise _End(
                 EndReason.SAFETY_STOP, f"the treadmill does not follow commands: {exc}"
             ) from exc
@@ -510,22 +563,27 @@ class Session:
         loop = asyncio.get_running_loop()
         self.status = Status.TURNING
         to = step.to_direction or Direction.FORWARD
-        info = {
-            "index": self.step_index,
-            "to": str(to),
-            "stop_belt": step.stop_belt,
-            "needs_confirm": self.attended,
-            "hold_s": step.duration_s,
-        }
-        self._event(EventKind.STEP_STARTED, self._step_sentence(step), **self._step_data(step))
-        self._event(
-            EventKind.TURNAROUND,
-            "Stopping the belt to turn around."
+        self._emit(
+            StepStarted(
+                t=self._t(),
+                message=self._step_sentence(step),
+                step=self._step_info(step),
+                total=len(self.plan.steps),
+            )
+        )
+        slowing = TurnaroundPhase(
+            t=self._t(),
+            message="Stopping the belt to turn around."
             if step.stop_belt
             else "Slowing down to turn around.",
             phase="slowing",
-            **info,
+            index=self.step_index,
+            to=to,
+            stop_belt=step.stop_belt,
+            needs_confirm=self.attended,
+            hold_s=step.duration_s,
         )
+        self._emit(slowing)
         command = self.governor.turnaround_command(loop.time(), stop_belt=step.stop_belt)
         self.target = command.value
         self.adjust = 0
@@ -535,14 +593,16 @@ class Session:
         await self._flatten_to(step.incline)
         await self._change_direction(Direction.TURNING)
         self._confirmed.clear()  # from now, an Enter confirms this turn (even during the hold)
-        self._event(EventKind.TURNAROUND, "Turn around now.", phase="turn", **info)
+        self._emit(
+            dataclasses.replace(slowing, t=self._t(), message="Turn around now.", phase="turn")
+        )
         await self._hold(step.duration_s)
         if self.attended:
             await self._confirmed.wait()
             self._confirmed.clear()
         await self._resumed.wait()  # halted or paused while turning: the runner resumes first
         await self._change_direction(to)
-        self._event(EventKind.TURNAROUND_CONFIRMED, f"Facing {to} now.", to=str(to))
+        self._emit(TurnaroundConfirmed(t=self._t(), message=f"Facing {to} now.", to=to))
 
     async def _change_direction(self, direction: Direction) -> None:
         """Tell the governor, then lower an incline too steep for the new direction."""
@@ -632,20 +692,26 @@ class Session:
     async def _send(self, command: SafeCommand) -> None:
         """Send a governor command; record clamps; link trouble waits for the link."""
         if command.clamped and command.kind == "incline":
-            self._event(
-                EventKind.CEILING_CLAMPED,
-                f"Asked {command.requested / 10:.1f} % incline, sent {command.value / 10:.1f}: "
-                f"the limit facing {self.governor.direction} is lower",
-                incline_pct=command.value / 10,
-                requested_incline_pct=command.requested / 10,
+            self._emit(
+                CeilingClamped(
+                    t=self._t(),
+                    message=f"Asked {command.requested / 10:.1f} % incline,"
+                    f" sent {command.value / 10:.1f}: "
+                    f"the limit facing {self.governor.direction} is lower",
+                    incline_pct=command.value / 10,
+                    requested_incline_pct=command.requested / 10,
+                )
             )
         elif command.clamped:
-            self._event(
-                EventKind.CEILING_CLAMPED,
-                f"Asked {to_kmh(command.requested):.1f} km/h, sent {to_kmh(command.value):.1f}: "
-                f"the ceiling is {to_kmh(self.governor.ceiling):.1f} km/h",
-                ceiling_kmh=to_kmh(self.governor.ceiling),
-                requested_kmh=to_kmh(command.requested),
+            self._emit(
+                CeilingClamped(
+                    t=self._t(),
+                    message=f"Asked {to_kmh(command.requested):.1f} km/h,"
+                    f" sent {to_kmh(command.value):.1f}: "
+                    f"the ceiling is {to_kmh(self.governor.ceiling):.1f} km/h",
+                    ceiling_kmh=to_kmh(self.governor.ceiling),
+                    requested_kmh=to_kmh(command.requested),
+                )
             )
         if command.kind == "speed":
             if await self._guarded(self.treadmill.set_speed(command)):
@@ -740,30 +806,37 @@ class Session:
             action = (
                 f"slowing to {to_kmh(command.value):.1f}" if command.value else "stopping the belt"
             )
-            self._event(
-                EventKind.CEILING_VIOLATION,
-                f"Belt at {to_kmh(speed):.1f} km/h, over the limit: {action} ({reaction.reason})",
-                speed_kmh=to_kmh(speed),
-                ceiling_kmh=to_kmh(self.governor.ceiling),
+            self._emit(
+                CeilingViolation(
+                    t=self._t(),
+                    message=f"Belt at {to_kmh(speed):.1f} km/h, over the limit:"
+                    f" {action} ({reaction.reason})",
+                    speed_kmh=to_kmh(speed),
+                    ceiling_kmh=to_kmh(self.governor.ceiling),
+                )
             )
             await self._send(command)
         elif kind is ReactionKind.HALT:
             assert command is not None
-            self._event(
-                EventKind.BELT_HALTED,
-                f"Stopping the belt: {reaction.reason}. Hold the rails.",
-                speed_kmh=to_kmh(speed),
+            self._emit(
+                BeltHalted(
+                    t=self._t(),
+                    message=f"Stopping the belt: {reaction.reason}. Hold the rails.",
+                    speed_kmh=to_kmh(speed),
+                )
             )
             await self._send(command)
             self._pause_state()
-            self._event(EventKind.PAUSED, "Paused: the belt is stopping.", source="safety")
+            self._emit(
+                Paused(t=self._t(), message="Paused: the belt is stopping.", source="safety")
+            )
             self._start_resume(after_link=False)
         elif kind is ReactionKind.SLOW:
             assert command is not None
-            self._event(EventKind.HR_HIGH, reaction.reason)
+            self._emit(HeartRateHigh(t=self._t(), message=reaction.reason))
             await self._send(command)
         elif kind is ReactionKind.STOP:
-            self._event(EventKind.SAFETY_STOP, reaction.reason)
+            self._emit(SafetyStopped(t=self._t(), message=reaction.reason))
             raise _End(EndReason.SAFETY_STOP, reaction.reason)
 
     def _integrate(self, sample: Telemetry, direction: Direction) -> None:
@@ -809,20 +882,25 @@ class Session:
     async def _on_treadmill_event(self, ev: TreadmillEvent) -> None:
         kind = ev.kind
         if kind is TreadmillEventKind.SAFETY_KEY:
-            self._event(EventKind.SAFETY_KEY, "Safety key pulled: the session ends.")
+            self._emit(SafetyKeyPulled(t=self._t(), message="Safety key pulled: the session ends."))
             raise _End(EndReason.SAFETY_KEY, "the safety key was pulled")
         if kind is TreadmillEventKind.STOPPED_BY_USER:
-            self._event(EventKind.USER_STOP, "Stopped at the treadmill's console.")
+            self._emit(UserStopped(t=self._t(), message="Stopped at the treadmill's console."))
             raise _End(EndReason.USER_STOP, "stopped at the treadmill's console")
         if kind is TreadmillEventKind.PAUSED_BY_USER:
-            self._event(EventKind.PAUSED, "Paused at the treadmill's console.", source="console")
+            self._emit(
+                Paused(t=self._t(), message="Paused at the treadmill's console.", source="console")
+            )
             # The belt comes to rest without a command of ours: ramp up from zero later.
             self._pause_state()
             self.commanded = 0
         elif kind is TreadmillEventKind.STARTED_BY_USER:
-            self._event(
-                EventKind.CONSOLE_CHANGE,
-                f"Start pressed at the treadmill's console while {self._status_words()}.",
+            self._emit(
+                ConsoleChange(
+                    t=self._t(),
+                    message="Start pressed at the treadmill's console while"
+                    f" {self._status_words()}.",
+                )
             )
             if self.status is Status.PAUSED:
                 # Start pressed at the console: a resume, under the usual rules (the
@@ -831,20 +909,28 @@ class Session:
         elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
             value = ev.value if ev.value is not None else 0
             if value != self.commanded:
-                self._event(
-                    EventKind.CONSOLE_CHANGE,
-                    f"Speed changed at the console to {to_kmh(value):.1f} km/h.",
-                    speed_kmh=to_kmh(value),
+                self._emit(
+                    ConsoleChange(
+                        t=self._t(),
+                        message=f"Speed changed at the console to {to_kmh(value):.1f} km/h.",
+                        speed_kmh=to_kmh(value),
+                    )
                 )
                 loop = asyncio.get_running_loop()
                 reaction = self.governor.observe_target(value, loop.time())
                 if reaction.kind is not ReactionKind.NONE:
                     await self._react(reaction, value)
         elif kind is TreadmillEventKind.CONTROL_LOST:
-            self._event(EventKind.SAFETY_STOP, "The treadmill withdrew control: the session ends.")
+            self._emit(
+                SafetyStopped(
+                    t=self._t(), message="The treadmill withdrew control: the session ends."
+                )
+            )
             raise _End(EndReason.SAFETY_STOP, "the treadmill withdrew control")
         elif kind is TreadmillEventKind.LINK_LOST:
-            self._event(EventKind.LINK_LOST, f"Bluetooth link lost ({ev.detail}): reconnecting.")
+            self._emit(
+                LinkDown(t=self._t(), message=f"Bluetooth link lost ({ev.detail}): reconnecting.")
+            )
             self._pause_state()
             # Nobody can stop the belt until the reconnect's Stop: its run-down counts
             # from the first record after that, not from now.
@@ -854,15 +940,15 @@ class Session:
             # The reconnect sent Stop first: watch the belt run down from here.
             self._pause_state()
             self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
-            self._event(EventKind.LINK_RESTORED, f"Link restored: {ev.detail}.")
+            self._emit(LinkRestored(t=self._t(), message=f"Link restored: {ev.detail}."))
             self._start_resume(after_link=True)
         elif kind is TreadmillEventKind.LINK_FAILED:
-            self._event(EventKind.LINK_LOST, f"Could not reconnect: {ev.detail}.")
+            self._emit(LinkDown(t=self._t(), message=f"Could not reconnect: {ev.detail}."))
             raise _End(EndReason.LINK_LOST, f"link lost for good: {ev.detail}")
         elif kind is TreadmillEventKind.GARBAGE:
             log.info("malformed notification: %s", ev.detail)
         elif kind is TreadmillEventKind.NOTE:
-            self._event(EventKind.SINK_WARNING, ev.detail)
+            self._emit(SinkWarning(t=self._t(), message=ev.detail))
 
     def _pause_state(self) -> None:
         if self.status is Status.STOPPED:
@@ -904,10 +990,12 @@ class Session:
         """After a pause or link loss: confirm (or hold), then continue the step."""
         if self.attended:
             self._confirmed.clear()
-            self._event(
-                EventKind.CONFIRM_NEEDED,
-                "Confirm when you are ready to go on.",
-                what="link" if after_link else "resume",
+            self._emit(
+                ConfirmNeeded(
+                    t=self._t(),
+                    message="Confirm when you are ready to go on.",
+                    what="link" if after_link else "resume",
+                )
             )
             await self._confirmed.wait()
         else:
@@ -923,7 +1011,7 @@ class Session:
         self.status = (
             Status.TURNING if self.governor.direction is Direction.TURNING else Status.RUNNING
         )
-        self._event(EventKind.RESUMED, "Resuming.")
+        self._emit(Resumed(t=self._t(), message="Resuming."))
         self._resumed.set()
         self._wake.set()
 
@@ -937,15 +1025,15 @@ class Session:
                     continue  # resumed (or ended) before the pause was sent
                 await self._guarded(self.treadmill.pause())
                 self.commanded = 0
-                self._event(EventKind.PAUSED, "Paused: the belt is stopping.")
+                self._emit(Paused(t=self._t(), message="Paused: the belt is stopping."))
 
     # ---------------------------------------------------------------- helpers
 
     def _t(self) -> float:
         return asyncio.get_running_loop().time() - self.origin
 
-    def _event(self, kind: EventKind, message: str, **data: Any) -> None:
-        event = SessionEvent(self._t(), kind, message, data)
+    def _emit(self, event: SessionEvent) -> None:
+        """Record an event and publish it to every sink."""
         self.recorder.event(event)
         self.bus.publish(event)
 
@@ -990,17 +1078,17 @@ class Session:
         )
 
     @staticmethod
-    def _step_data(step: PlanStep) -> dict[str, Any]:
-        return {
-            "index": step.index,
-            "direction": str(step.direction),
-            "speed_kmh": to_kmh(step.speed),
-            "incline_pct": step.incline / 10,
-            "duration_s": step.duration_s,
-            "label": step.label,
-            "cue": step.cue or "",
-            "turnaround": step.turnaround,
-        }
+    def _step_info(step: PlanStep) -> StepInfo:
+        return StepInfo(
+            index=step.index,
+            direction=step.direction,
+            speed_kmh=to_kmh(step.speed),
+            incline_pct=step.incline / 10,
+            duration_s=step.duration_s,
+            label=step.label,
+            cue=step.cue or "",
+            turnaround=step.turnaround,
+        )
 
     @staticmethod
     def _step_sentence(step: PlanStep) -> str:
@@ -1027,7 +1115,7 @@ class Session:
                 record.heart_rate if record is not None else None,
             )
         )
-        self._event(EventKind.SESSION_ENDED, end.message, reason=str(end.reason))
+        self._emit(SessionEnded(t=self._t(), message=end.message, reason=str(end.reason)))
         result = SessionResult(
             reason=end.reason,
             message=end.message,

@@ -16,7 +16,15 @@ import pytest
 from rich.console import Console
 from textual.app import App
 
-from retrorun.events import Direction, EventKind, RemoteCommand, SessionEvent, SessionState, Status
+from retrorun.events import (
+    Direction,
+    EventKind,
+    RemoteCommand,
+    SessionEvent,
+    SessionState,
+    Status,
+    event_from_json,
+)
 
 WORK: dict[str, Any] = {
     "direction": "backward",
@@ -69,7 +77,8 @@ def state(t: float, **changes: Any) -> SessionState:
 
 
 def event(t: float, kind: EventKind, message: str = "", **data: Any) -> SessionEvent:
-    return SessionEvent(t=t, kind=kind, message=message or str(kind), data=data)
+    """The typed event of ``kind`` with ``data`` read as the record would hold it."""
+    return event_from_json({"t": t, "kind": str(kind), "message": message or str(kind), **data})
 
 
 def step_started(

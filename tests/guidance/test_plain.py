@@ -9,15 +9,17 @@ import pytest
 from guidance_support import PLAN, RECOVER, WORK, event, state, step_started
 
 from retrorun.bus import EventBus
-from retrorun.events import Direction, EventKind, SessionEvent, Status
-from retrorun.sinks.plain import (
-    PlainSink,
+from retrorun.events import (
+    Direction,
+    EventKind,
+    SessionEvent,
+    Status,
     StepInfo,
-    TurnaroundInfo,
-    format_clock,
-    format_distance,
-    format_speed,
+    StepStarted,
+    TurnaroundPhase,
 )
+from retrorun.guidance import format_clock, format_distance, format_speed
+from retrorun.sinks.plain import PlainSink
 
 
 async def test_plain_prints_events_and_a_state_every_ten_seconds_or_on_change() -> None:
@@ -107,11 +109,12 @@ def test_step_data_that_does_not_match_the_contract_never_raises() -> None:
         "turnaround": "yes",
         "next": [1, 2],
     }
-    step, upcoming, total = StepInfo.from_event(event(0, EventKind.STEP_STARTED, **garbage))
+    started = event(0, EventKind.STEP_STARTED, **garbage)
+    assert isinstance(started, StepStarted)
     # Unknown direction counts as backward, like every limit does.
-    assert step == StepInfo(-1, Direction.BACKWARD, 0.0, 0.0)
-    assert upcoming is None
-    assert total == 0
-    turn = TurnaroundInfo.from_event(event(0, EventKind.TURNAROUND, phase="spin"))
+    assert started.step == StepInfo(-1, Direction.BACKWARD, 0.0, 0.0)
+    assert started.next is None
+    turn = event(0, EventKind.TURNAROUND, phase="spin")
+    assert isinstance(turn, TurnaroundPhase)
     assert turn.phase is None
     assert turn.needs_confirm

@@ -29,9 +29,8 @@ from guidance_support import (
 )
 
 from retrorun.bus import EventBus
-from retrorun.events import Direction, EventKind, Status
+from retrorun.events import Direction, EventKind, Status, StepInfo
 from retrorun.sinks._voice_audio import TONES, AudioError, synthesize, tone_wav
-from retrorun.sinks.plain import StepInfo
 from retrorun.sinks.voice import (
     SPEECH_MAX_SPEEDUP,
     VoiceSink,

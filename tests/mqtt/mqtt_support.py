@@ -31,7 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from retrorun.bus import EventBus
-from retrorun.events import Direction, EventKind, RemoteCommand, SessionEvent, SessionState, Status
+from retrorun.events import (
+    CommandAck,
+    Direction,
+    RemoteCommand,
+    SessionState,
+    Status,
+)
 from retrorun.sinks.mqtt import MqttSettings, MqttSink, mqtt_settings
 
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
@@ -278,7 +284,7 @@ class FakeControls:
     def request(self, command: RemoteCommand, *, source: str) -> bool:
         self.requests.append((command, source))
         self.bus.publish(
-            SessionEvent(0.0, EventKind.COMMAND_ACK, f"{command} accepted", {"command": command})
+            CommandAck(t=0.0, message=f"{command} accepted", command=command, source=source)
         )
         return True
 

@@ -15,7 +15,7 @@ from mqtt_support import Broker, free_port, make_state, observe, running_sink
 
 from conftest import BrokerFactory
 from retrorun.errors import InputError, UsageError
-from retrorun.events import EventKind, SessionEvent
+from retrorun.events import SessionStarted
 from retrorun.sinks.mqtt import (
     LockHolder,
     MqttClaim,
@@ -167,7 +167,7 @@ async def test_two_sinks_on_one_id_only_the_owner_publishes_and_obeys(broker: Br
             assert second.sink.connections == 0
             for i in range(5):
                 second.bus.publish(make_state(100.0 + i))
-            second.bus.publish(SessionEvent(0.0, EventKind.SESSION_STARTED, "second", {}))
+            second.bus.publish(SessionStarted(t=0.0, message="second"))
             async with broker.client() as remote:
                 await remote.publish(f"{BASE}/cmd/stop", b"PRESS", qos=1)
             await owner.wait_requests(1)

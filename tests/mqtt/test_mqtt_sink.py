@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from dataclasses import dataclass
 
 import aiomqtt
 import pytest
 from mqtt_support import Broker, free_port, make_state, observe, running_sink
 
 from conftest import BrokerFactory
-from retrorun.events import EventKind, SessionEvent, Status
+from retrorun.events import (
+    HeartRateHigh,
+    LinkDown,
+    Paused,
+    SessionEnded,
+    SessionStarted,
+    Status,
+)
 
 pytestmark = pytest.mark.process
 
@@ -39,21 +47,28 @@ def kinds(payloads: list[bytes]) -> list[str]:
     return [json.loads(p)["kind"] for p in payloads]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _OddHeartRate(HeartRateHigh):
+    """An event carrying data a JSON serialiser chokes on (NaN)."""
+
+    x: float = math.nan
+
+
 async def test_a_whole_session_as_a_subscriber_sees_it(broker: Broker) -> None:
     async with (
         observe(broker, "retrorun/#", "homeassistant/#") as seen,
         running_sink(broker.url) as run,
     ):
         await seen.wait(lambda: seen.on(DISCOVERY))
-        run.bus.publish(SessionEvent(0.0, EventKind.SESSION_STARTED, "started", {"steps": []}))
+        run.bus.publish(SessionStarted(t=0.0, message="started"))
         for i in range(5):
             run.bus.publish(make_state(float(i)))
             await asyncio.sleep(0.01)
-        run.bus.publish(SessionEvent(4.0, EventKind.PAUSED, "paused"))
+        run.bus.publish(Paused(t=4.0, message="paused"))
         run.bus.publish(make_state(4.5, status=Status.PAUSED))
         # Data a serialiser chokes on must not end the sink.
-        run.bus.publish(SessionEvent(4.6, EventKind.HR_HIGH, "odd data", {"x": math.nan}))
-        run.bus.publish(SessionEvent(5.0, EventKind.SESSION_ENDED, "done", {"reason": "stopped"}))
+        run.bus.publish(_OddHeartRate(t=4.6, message="odd data"))
+        run.bus.publish(SessionEnded(t=5.0, message="done", reason="stopped"))
         await run.close()
         await seen.wait(lambda: seen.payloads(AVAILABILITY)[-1:] == [b"offline"])
 
@@ -159,7 +174,7 @@ async def test_broker_down_at_start_then_up(make_broker: BrokerFactory) -> None:
         await run.wait_warning("cannot reach")
         for i in range(100):  # publishing goes on: never blocks, never raises
             run.bus.publish(make_state(float(i)))
-        run.bus.publish(SessionEvent(1.0, EventKind.LINK_LOST, "lost"))
+        run.bus.publish(LinkDown(t=1.0, message="lost"))
         assert not run.task.done()
         broker.start()
         async with observe(broker, "retrorun/#") as seen:

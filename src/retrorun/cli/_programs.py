@@ -15,9 +15,9 @@ from typing import Any
 from retrorun.cli._flags import SPEED_KMH, WEEK, number
 from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
+from retrorun.guidance import format_clock
 from retrorun.limits import RunnerProfile, kmh, to_kmh
 from retrorun.programs import Plan, Program, library, load_program, plan, printable, render_png
-from retrorun.sinks.plain import format_clock
 
 __all__ = ["format_plan", "register"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from retrorun.events import Direction
+from retrorun.guidance import format_clock
 from retrorun.limits import to_kmh
 from retrorun.programs._plan import Plan
-from retrorun.sinks.plain import format_clock
 
 __all__ = ["render_png"]
 

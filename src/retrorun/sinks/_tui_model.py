@@ -7,12 +7,24 @@ clock, so the same items always give the same screen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from retrorun.bus import Item
-from retrorun.events import Direction, EventKind, SessionEvent, SessionState, Status
-from retrorun.sinks.plain import StepInfo, TurnaroundInfo, format_speed
+from retrorun.events import (
+    ConfirmNeeded,
+    Direction,
+    EventKind,
+    SessionEnded,
+    SessionEvent,
+    SessionStarted,
+    SessionState,
+    Status,
+    StepInfo,
+    StepStarted,
+    TurnaroundConfirmed,
+    TurnaroundPhase,
+)
+from retrorun.guidance import format_speed
 
 __all__ = ["BANNER_S", "FLASH_S", "NOTICE_S", "Banner", "DisplayModel"]
 
@@ -55,7 +67,7 @@ class DisplayModel:
         self.ceiling_kmh: float | None = None
         self.banner: Banner | None = None
         self.notice: tuple[str, float] | None = None
-        self.turn: TurnaroundInfo | None = None
+        self.turn: TurnaroundPhase | None = None
         self.confirm_for: str | None = None  # what the session waits for Enter for
         self.ended = False
         self.now = 0.0
@@ -79,51 +91,40 @@ class DisplayModel:
         kind = event.kind
         if kind in _CONFIRM_OVER:
             self.confirm_for = None
-        if kind is EventKind.CONFIRM_NEEDED:
-            what = event.data.get("what")
-            if what != "preflight":  # the pre-flight screen asks for that one itself
-                self.confirm_for = str(what or "resume")
-        elif kind is EventKind.SESSION_STARTED:
-            self._read_plan(event.data)
-        elif kind is EventKind.STEP_STARTED:
-            self.step, self.upcoming, total = StepInfo.from_event(event)
-            self.total = total or self.total
-            if not self.step.turnaround:
+        match event:
+            case ConfirmNeeded(what=what):
+                if what != "preflight":  # the pre-flight screen asks for that one itself
+                    self.confirm_for = what or "resume"
+            case SessionStarted(program=program, ceiling_kmh=ceiling, steps=steps):
+                self.program = program or self.program
+                self.ceiling_kmh = ceiling
+                self.plan = list(steps)
+                self.total = len(self.plan) or self.total
+            case StepStarted(step=step, next=upcoming, total=total):
+                self.step, self.upcoming = step, upcoming
+                self.total = total or self.total
+                if not step.turnaround:
+                    self.turn = None
+            case TurnaroundPhase():
+                self.turn = event
+            case TurnaroundConfirmed():
                 self.turn = None
-        elif kind is EventKind.TURNAROUND:
-            self.turn = TurnaroundInfo.from_event(event)
-        elif kind is EventKind.TURNAROUND_CONFIRMED:
-            self.turn = None
-            self.note("Turn-around confirmed", event.t)
-        elif kind is EventKind.LINK_RESTORED:
-            self.banner = Banner("LINK RESTORED", event.t, sticky=False)
-        elif kind is EventKind.SESSION_ENDED:
-            self.ended = True
-            self.turn = None
-            self.note(event.message or "Session over", event.t)
-        elif event.safety:
-            text = event.message.strip() or kind.replace("_", " ")
-            self.banner = Banner(text.upper(), event.t, sticky=kind in _STICKY)
-        elif kind in {EventKind.COMMAND_REFUSED, EventKind.SPEED_ADJUSTED}:
-            self.note(event.message or kind.replace("_", " "), event.t)
-        elif kind in {EventKind.PAUSED, EventKind.RESUMED}:
-            self.note(kind.capitalize(), event.t)
-
-    def _read_plan(self, data: Mapping[str, object]) -> None:
-        program = data.get("program")
-        if isinstance(program, str):
-            self.program = program
-        ceiling = data.get("ceiling_kmh")
-        if isinstance(ceiling, int | float) and not isinstance(ceiling, bool):
-            self.ceiling_kmh = float(ceiling)
-        steps = data.get("steps")
-        if isinstance(steps, Sequence) and not isinstance(steps, str):
-            self.plan = [
-                StepInfo.from_data(s, index=i)
-                for i, s in enumerate(steps)
-                if isinstance(s, Mapping)
-            ]
-            self.total = len(self.plan) or self.total
+                self.note("Turn-around confirmed", event.t)
+            case SessionEnded():
+                self.ended = True
+                self.turn = None
+                self.note(event.message or "Session over", event.t)
+            case _ if kind is EventKind.LINK_RESTORED:
+                self.banner = Banner("LINK RESTORED", event.t, sticky=False)
+            case _ if event.safety:
+                text = event.message.strip() or kind.replace("_", " ")
+                self.banner = Banner(text.upper(), event.t, sticky=kind in _STICKY)
+            case _ if kind in {EventKind.COMMAND_REFUSED, EventKind.SPEED_ADJUSTED}:
+                self.note(event.message or kind.replace("_", " "), event.t)
+            case _ if kind in {EventKind.PAUSED, EventKind.RESUMED}:
+                self.note(kind.capitalize(), event.t)
+            case _:
+                pass
 
     def note(self, text: str, t: float | None = None) -> None:
         """Show a short line (a refusal, an acknowledgement) for a few seconds."""

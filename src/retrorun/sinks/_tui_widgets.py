@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widget import Widget
 
-from retrorun.events import Direction
+from retrorun.events import Direction, StepInfo
 from retrorun.sinks._tui_font import big_text
-from retrorun.sinks.plain import StepInfo
 
 __all__ = ["BigWord", "ProgramBar"]
 

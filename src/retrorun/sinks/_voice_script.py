@@ -10,14 +10,22 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from retrorun.events import Direction, EventKind, SessionEvent
+from retrorun.events import (
+    CeilingClamped,
+    Direction,
+    EventKind,
+    SessionEnded,
+    SessionEvent,
+    SpeedAdjusted,
+    StepInfo,
+    TurnaroundPhase,
+)
 from retrorun.sinks._voice_words import (
     announce_step,
     script_words,
     speed_words,
     turnaround_script,
 )
-from retrorun.sinks.plain import StepInfo, TurnaroundInfo
 
 __all__ = [
     "COUNTDOWN_S",
@@ -156,16 +164,14 @@ def event_cues(event: SessionEvent, *, t: float) -> list[Cue]:
     kind = event.kind
     if kind in _ALERTS:
         text, tone = _ALERTS[kind]
-        if kind is EventKind.CEILING_CLAMPED:
-            ceiling = event.data.get("ceiling_kmh")
-            if isinstance(ceiling, int | float) and not isinstance(ceiling, bool):
-                text = f"Speed held at the ceiling, {speed_words(ceiling)}."
+        if isinstance(event, CeilingClamped) and event.ceiling_kmh is not None:
+            text = f"Speed held at the ceiling, {speed_words(event.ceiling_kmh)}."
         return _alert(t, key, text, tone)
-    if kind is EventKind.SESSION_ENDED:
-        done = event.data.get("reason") == "completed"
+    if isinstance(event, SessionEnded):
+        done = event.reason == "completed"
         return _alert(t, key, "Session complete. Well done." if done else "Session over.", "ok")
-    if kind is EventKind.TURNAROUND:
-        turn = TurnaroundInfo.from_event(event)
+    if isinstance(event, TurnaroundPhase):
+        turn = event
         lines = turnaround_script(turn)
         # Both phases can come at one instant (a belt already slow enough): the
         # phase is part of the key, or the second would pass for the first.
@@ -192,11 +198,9 @@ def event_cues(event: SessionEvent, *, t: float) -> list[Cue]:
         return [Cue(t, CueKind.SPEECH, "Paused.", key, "notice")]
     if kind is EventKind.RESUMED:
         return [Cue(t, CueKind.SPEECH, "Resuming.", key, "notice")]
-    if kind is EventKind.SPEED_ADJUSTED:
-        target = event.data.get("target_kmh")
-        if isinstance(target, int | float) and not isinstance(target, bool):
-            return [Cue(t, CueKind.SPEECH, f"{speed_words(target).capitalize()}.", key, "ok")]
-        return []
+    if isinstance(event, SpeedAdjusted):
+        words = speed_words(event.target_kmh).capitalize()
+        return [Cue(t, CueKind.SPEECH, f"{words}.", key, "ok")]
     if kind is EventKind.COMMAND_REFUSED:
         return [Cue(t, CueKind.TONE, "refused", key, "refused")]
     return []
@@ -207,13 +211,13 @@ def fixed_phrases() -> list[str]:
     phrases = ["Halfway.", "Thirty seconds left.", "Session complete. Well done.", "Session over."]
     phrases += [text for text, _ in _ALERTS.values()]
     for stop_belt in (False, True):
-        turn = TurnaroundInfo(
-            index=-1,
+        turn = TurnaroundPhase(
+            t=0.0,
+            message="",
             phase=None,
             to=Direction.BACKWARD,
             stop_belt=stop_belt,
             needs_confirm=True,
-            hold_s=0.0,
         )
         phrases += turnaround_script(turn)
     return list(dict.fromkeys(phrases))

@@ -7,8 +7,7 @@ the same, and makes ``index.jsonl`` say exactly what was heard.
 
 from __future__ import annotations
 
-from retrorun.events import Direction
-from retrorun.sinks.plain import StepInfo, TurnaroundInfo
+from retrorun.events import Direction, StepInfo, TurnaroundPhase
 
 __all__ = [
     "announce_step",
@@ -115,7 +114,7 @@ def announce_step(step: StepInfo) -> str:
     return " ".join(parts)
 
 
-def turnaround_script(turn: TurnaroundInfo) -> list[str]:
+def turnaround_script(turn: TurnaroundPhase) -> list[str]:
     """The turn-around script in order, for the phase the event announces.
 
     ``slowing``: what happens to the belt and the rails; ``turn``: turn now and

@@ -30,9 +30,9 @@ from textual.widgets import Digits, Label, Static
 
 from retrorun.bus import Item
 from retrorun.events import LocalControls, RemoteCommand, SessionEvent, Status
+from retrorun.guidance import format_clock, format_distance, format_speed, format_step
 from retrorun.sinks._tui_model import DisplayModel
 from retrorun.sinks._tui_widgets import BigWord, ProgramBar
-from retrorun.sinks.plain import format_clock, format_distance, format_speed, format_step
 
 __all__ = ["HELP_LINE", "GuidanceApp", "MainScreen", "PreflightScreen"]
 

@@ -43,7 +43,7 @@ from typing import IO, Any, Literal
 
 from retrorun.bus import Item
 from retrorun.clock import current_speedup, wall_seconds
-from retrorun.events import EventKind, SessionEvent, SessionState, Status
+from retrorun.events import EventKind, SessionEvent, SessionState, Status, StepInfo, StepStarted
 from retrorun.sinks._voice_audio import AudioError, Player, default_player, synthesize, tone_wav
 from retrorun.sinks._voice_script import (
     Cue,
@@ -59,7 +59,6 @@ from retrorun.sinks._voice_words import (
     number_words,
     speed_words,
 )
-from retrorun.sinks.plain import StepInfo
 
 __all__ = [
     "SPEECH_MAX_SPEEDUP",
@@ -320,8 +319,8 @@ class VoiceSink:
 
     def _on_event(self, event: SessionEvent) -> None:
         now = self._now()
-        if event.kind is EventKind.STEP_STARTED:
-            step, upcoming, _ = StepInfo.from_event(event)
+        if isinstance(event, StepStarted):
+            step, upcoming = event.step, event.next
             previous = self._step
             self._cancel_timers()
             self._step, self._next = step, upcoming

@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 
 from retrorun.errors import UsageError
+from retrorun.ftms import speed_to_raw
 
 __all__ = [
     "BACKWARD_INCLINE_MAX",
@@ -38,8 +39,9 @@ __all__ = [
 
 
 def kmh(value: float) -> int:
-    """km/h as a float -> integer 0.01 km/h, rounding to nearest (8.2 -> 820)."""
-    return round(value * 100)
+    """km/h as a float -> integer 0.01 km/h (8.2 -> 820), never rounded up: the codec's
+    one conversion, so a ceiling and the speed sent under it agree to the unit."""
+    return speed_to_raw(value)
 
 
 def to_kmh(raw: int) -> float:

@@ -165,7 +165,6 @@ class Session:
         self.step_label = ""
         self.target = 0  # the current step's target speed, 0.01 km/h
         self.adjust = 0  # the runner's +/- nudge on top of it
-        self.commanded = 0
         self.distance_m = 0.0
         self.backward_s = 0.0
         self.backward_m = 0.0
@@ -513,14 +512,14 @@ class Session:
             command = self.governor.request_speed(desired, loop.time())
             if command is not None:
                 await self._send(command)
-            if self.commanded > 0 and not self.treadmill.started and not self.paused:
+            if self.governor.commanded > 0 and not self.treadmill.started and not self.paused:
                 # Only once an approved speed is in place: a paused machine resumes
                 # the target it had before the pause.
                 await self._guarded(self.treadmill.start())
             reachable = self.governor.reachable(desired)
             if reachable < self.governor.clamp_target(desired):
                 self._refuse_speed(desired, reachable)
-            if self.commanded == reachable or self.paused:
+            if self.governor.commanded == reachable or self.paused:
                 return
             # Never a zero sleep in this loop: a clock that rounds (looptime) or a
             # governor that holds (heart rate) would make it spin.
@@ -551,7 +550,7 @@ class Session:
         """Wait for the belt to reach the commanded speed (bounded); its loop time."""
         loop = asyncio.get_running_loop()
         try:
-            await self.treadmill.wait_for_speed(self.commanded)
+            await self.treadmill.wait_for_speed(self.governor.commanded)
         except CommandIgnored as exc:
             self._emit(DeviceIgnoredCommand(t=self._t(), message=str(exc)))
             raise _End(
@@ -714,8 +713,9 @@ class Session:
                 )
             )
         if command.kind == "speed":
-            if await self._guarded(self.treadmill.set_speed(command)):
-                self.commanded = command.value
+            # The governor owns the commanded speed (it counts from its approval); a
+            # send that fails pauses the session, and the pause resets it to 0.
+            await self._guarded(self.treadmill.set_speed(command))
         else:
             await self._guarded(self.treadmill.set_incline(command))
 
@@ -750,7 +750,7 @@ class Session:
                 self.stop_acknowledged = True
             except (TimeoutError, CommandError, LinkError, RetrorunError) as exc:
                 log.warning("belt stop not acknowledged: %s", exc)
-        self.commanded = 0
+        self.governor.reset_after_stop()
         with contextlib.suppress(asyncio.CancelledError):
             self.belt_seen_stopped = await asyncio.shield(self._see_belt_stopped())
 
@@ -893,7 +893,6 @@ class Session:
             )
             # The belt comes to rest without a command of ours: ramp up from zero later.
             self._pause_state()
-            self.commanded = 0
         elif kind is TreadmillEventKind.STARTED_BY_USER:
             self._emit(
                 ConsoleChange(
@@ -908,7 +907,7 @@ class Session:
                 self.request("resume", source="console")
         elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
             value = ev.value if ev.value is not None else 0
-            if value != self.commanded:
+            if value != self.governor.commanded:
                 self._emit(
                     ConsoleChange(
                         t=self._t(),
@@ -936,7 +935,6 @@ class Session:
             # from the first record after that, not from now.
             self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
         elif kind is TreadmillEventKind.LINK_RESTORED:
-            self.commanded = 0
             # The reconnect sent Stop first: watch the belt run down from here.
             self._pause_state()
             self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
@@ -1024,7 +1022,6 @@ class Session:
                 if not self.paused:
                     continue  # resumed (or ended) before the pause was sent
                 await self._guarded(self.treadmill.pause())
-                self.commanded = 0
                 self._emit(Paused(t=self._t(), message="Paused: the belt is stopping."))
 
     # ---------------------------------------------------------------- helpers

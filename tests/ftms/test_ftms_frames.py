@@ -38,6 +38,7 @@ from retrorun.ftms import (
     to_json_dict,
     uuid16,
 )
+from retrorun.limits import kmh
 
 # A frame with every flag bit 1-13 set, laid out by hand from table 4.5 of the spec.
 FULL_FRAME = bytes.fromhex(
@@ -551,11 +552,13 @@ def test_short_values(name: str, frame: str, offset: int) -> None:
 # --- Units and UUIDs ----------------------------------------------------------------
 
 
-def test_speed_to_raw_rounds_to_nearest() -> None:
+def test_speed_to_raw_is_exact_and_never_rounds_up() -> None:
     assert speed_to_raw(8.2) == 820
     assert speed_to_raw(0.29) == 29  # 0.29 * 100 == 28.999999999999996 in binary floats
-    assert speed_to_raw(1.005) == 101  # exact half in decimal rounds away from zero
-    assert speed_to_raw(-1.005) == -101
+    assert speed_to_raw(1.005) == 100  # toward zero: never up past a ceiling
+    assert speed_to_raw(8.125) == 812
+    assert speed_to_raw(-1.005) == -100
+    assert kmh(1.005) == speed_to_raw(1.005)  # one conversion for the whole program
     assert speed_to_raw(8) == 800
     assert incline_to_raw(1.15) == 12
     assert incline_to_raw(-2.5) == -25

@@ -6,7 +6,8 @@ decodes). No asyncio, no bleak, no logging here.
 
 Values are the raw FTMS integers (speed in 0.01 km/h, inclination in 0.1 %, ...);
 floats appear only at the edge (``speed_kmh`` properties, ``*_kmh`` / ``*_pct``
-constructors, ``speed_to_raw``), rounded to nearest. Constructors check ranges and
+constructors, ``speed_to_raw``): speeds toward zero, other values to nearest.
+Constructors check ranges and
 raise ``FtmsValueError``; decoding tolerates trailing bytes (kept in ``extra``),
 vendor flag bits and unknown op codes, and raises ``FtmsDecodeError`` (a
 ``ValueError`` and an ``InputError``) only for a value too short for what it

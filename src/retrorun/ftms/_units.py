@@ -2,14 +2,16 @@
 
 Values inside the codec are the raw FTMS integers (0.01 km/h, 0.1 %, ...). Floats
 exist only here, at the edge: ``speed_to_raw(8.2)`` is 820, never 819. The float is
-rounded through its shortest decimal form (``repr``), so binary float error cannot
-move a value across a rounding boundary, and exact halves round away from zero.
+read through its shortest decimal form (``repr``), so binary float error cannot
+move a value across a rounding boundary. Speeds round toward zero — the one km/h
+to raw conversion of the whole program, and a speed never rounds up past a ceiling
+(1.005 km/h is 100, not 101) — other values round to nearest, halves away from zero.
 """
 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TypeAlias
 
 from retrorun.ftms._errors import FtmsValueError
@@ -60,19 +62,23 @@ def check_bytes(name: str, value: object) -> bytes:
     return bytes(value)
 
 
-def to_raw(value: float, per_unit: int) -> int:
+def to_raw(value: float, per_unit: int, *, rounding: str = ROUND_HALF_UP) -> int:
     """``value`` in display units -> raw integer with ``per_unit`` steps per unit."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FtmsValueError(f"expected a number, not {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise FtmsValueError(f"expected a finite number, not {value!r}")
     scaled = Decimal(repr(value)) * per_unit
-    return int(scaled.to_integral_value(rounding=ROUND_HALF_UP))
+    return int(scaled.to_integral_value(rounding=rounding))
 
 
 def speed_to_raw(kmh: float) -> int:
-    """km/h -> FTMS speed units (0.01 km/h), rounded to nearest: 8.2 -> 820."""
-    return to_raw(kmh, 100)
+    """km/h -> FTMS speed units (0.01 km/h), toward zero: 8.2 -> 820, 1.005 -> 100.
+
+    The one km/h conversion (``retrorun.limits.kmh`` is this): a speed or a
+    ceiling never rounds up past what was asked.
+    """
+    return to_raw(kmh, 100, rounding=ROUND_DOWN)
 
 
 def incline_to_raw(percent: float) -> int:

@@ -40,6 +40,7 @@ from retrorun.ftms import (
     MachineStatus,
     ResultCode,
     ServiceData,
+    Short,
     SpeedRange,
     StatusOp,
     StopOrPause,
@@ -73,13 +74,13 @@ __all__ = [
 ]
 
 # 16-bit characteristic UUIDs, as the GATT layer names them (see treadsim._api).
-FEATURE: Final = 0x2ACC
-TREADMILL_DATA: Final = 0x2ACD
-TRAINING_STATUS: Final = 0x2AD3
-SPEED_RANGE: Final = 0x2AD4
-INCLINE_RANGE: Final = 0x2AD5
-CONTROL_POINT: Final = 0x2AD9
-STATUS: Final = 0x2ADA
+FEATURE: Final = int(Short.FITNESS_MACHINE_FEATURE)
+TREADMILL_DATA: Final = int(Short.TREADMILL_DATA)
+TRAINING_STATUS: Final = int(Short.TRAINING_STATUS)
+SPEED_RANGE: Final = int(Short.SUPPORTED_SPEED_RANGE)
+INCLINE_RANGE: Final = int(Short.SUPPORTED_INCLINATION_RANGE)
+CONTROL_POINT: Final = int(Short.FITNESS_MACHINE_CONTROL_POINT)
+STATUS: Final = int(Short.FITNESS_MACHINE_STATUS)
 
 DEFAULT_MTU: Final = 23
 #: The ``garbage`` fault's notification: flags announce speed and total distance

@@ -57,6 +57,7 @@ from retrorun.ftms._uuids import (
     SUPPORTED_SPEED_RANGE_UUID,
     TRAINING_STATUS_UUID,
     TREADMILL_DATA_UUID,
+    Short,
     uuid16,
 )
 
@@ -86,6 +87,7 @@ __all__ = [
     "ResultCode",
     "ServiceData",
     "ServiceDataFlags",
+    "Short",
     "SpeedRange",
     "SpinDownControl",
     "SpinDownStatus",

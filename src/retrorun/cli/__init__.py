@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from retrorun import __version__
 from retrorun.errors import RetrorunError
-from retrorun.programs._text import printable
+from retrorun.programs import printable
 
 __all__ = ["ArgumentParser", "Handler", "main"]
 

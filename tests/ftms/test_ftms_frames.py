@@ -171,6 +171,17 @@ def test_not_available_differs_from_absent() -> None:
     assert bytes(absent) == _bytes("0000 f401")
 
 
+def test_elevation_and_ramp_marked_not_available_read_as_null() -> None:
+    # Flags 0x0018: inclination + ramp angle (0x7FFF each) and elevation gain and loss
+    # (0xFFFF each), as machines send them when they measure none of it.
+    frame = _bytes("1800 f401 ff7f ff7f ffff ffff")
+    record = TreadmillData.from_bytes(frame)
+    values = to_json_dict(record)
+    for key in ("incline_pct", "ramp_angle_deg", "elevation_gain_m", "elevation_loss_m"):
+        assert values[key] is None, key
+    assert bytes(record) == frame
+
+
 def test_constructor_sends_none_in_present_group_as_not_available() -> None:
     record = TreadmillData(speed=820, inclination=15)
     assert record.flags == TreadmillDataFlags.INCLINATION

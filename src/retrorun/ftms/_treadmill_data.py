@@ -94,8 +94,10 @@ _TABLE: tuple[tuple[TreadmillDataFlags, tuple[FieldSpec, ...]], ...] = (
     (
         F.ELEVATION_GAIN,
         (
-            FieldSpec("elevation_gain", "H", None, "elevation_gain_m", 10),
-            FieldSpec("elevation_loss", "H", None, "elevation_loss_m", 10),
+            # FTMS v1.0 names no sentinel here; real machines send all ones (0xFFFF)
+            # for "not measured", as for every other unsigned field that has one.
+            FieldSpec("elevation_gain", "H", 0xFFFF, "elevation_gain_m", 10),
+            FieldSpec("elevation_loss", "H", 0xFFFF, "elevation_loss_m", 10),
         ),
     ),
     (F.INSTANTANEOUS_PACE, (FieldSpec("pace", "B", None, "pace_kmpmin", 10),)),

@@ -1,8 +1,10 @@
 """``retrorun ftms decode CHARACTERISTIC HEX``: one FTMS value as JSON, for debugging.
 
-What a treadmill sends can be pasted from a sniffer or a bug report (``0c00f403``,
-``0C 00 F4 03``, ``0c:00:f4:03``, nRF Connect's ``0C-00-F4-03``) and read with the
-same codec the controller uses.
+What a treadmill sends can be pasted from a sniffer or a bug report (``0000f401``,
+``00 00 F4 01``, ``00:00:f4:01``, nRF Connect's ``00-00-F4-01``, ``0x00 0x00 0xF4
+0x01``) and read with the same codec the controller uses. The characteristic is
+named as here (``treadmill-data``) or by its UUID as logs write it (``2acd``,
+``0x2ACD``, or the 128-bit form).
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from retrorun.ftms import (
     InclinationRange,
     MachineStatus,
     ServiceData,
+    Short,
     SpeedRange,
     TrainingStatus,
     TreadmillData,
     to_json_dict,
+    uuid16,
 )
+from retrorun.ftms._control import RESPONSE_CODE
 
-__all__ = ["DECODERS", "parse_hex", "register"]
+__all__ = ["DECODERS", "EXAMPLES", "characteristic_name", "parse_hex", "register"]
 
 DECODERS: Mapping[str, Callable[[bytes], Any]] = {
     "treadmill-data": TreadmillData.from_bytes,
@@ -41,7 +46,49 @@ DECODERS: Mapping[str, Callable[[bytes], Any]] = {
     "service-data": ServiceData.from_bytes,
 }
 
-_SEPARATORS = re.compile(r"[\s:-]+")
+# Every example the help shows; a test decodes each one.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("treadmill-data", "0000f401"),  # speed only: 5.00 km/h
+    ("treadmill-data", "00 00 F4 01"),
+    ("2acd", "00:00:f4:01"),
+    ("0x2ACD", "0x04 0x04 0xf4 0x01 0x10 0x00 0x00 0x3c 0x00"),  # 16 m, 1:00
+    ("speed-range", "3200 4006 0a00"),
+    ("control-response", "80 02 01"),
+    ("status", "02 01"),
+)
+
+_BY_NUMBER: Mapping[int, str] = {
+    Short.TREADMILL_DATA: "treadmill-data",
+    Short.FITNESS_MACHINE_FEATURE: "feature",
+    Short.SUPPORTED_SPEED_RANGE: "speed-range",
+    Short.SUPPORTED_INCLINATION_RANGE: "incline-range",
+    Short.FITNESS_MACHINE_CONTROL_POINT: "control-point",
+    Short.FITNESS_MACHINE_STATUS: "status",
+    Short.TRAINING_STATUS: "training-status",
+    Short.FITNESS_MACHINE_SERVICE: "service-data",
+}
+_HEX_NUMBER = re.compile(r"(?:0x)?([0-9a-f]{4})")
+
+
+def characteristic_name(text: str) -> str:
+    """A characteristic as this command names it, from a name or a UUID
+    (``2acd``, ``0x2ACD``, ``00002acd-0000-1000-8000-00805f9b34fb``)."""
+    wanted = text.strip().lower()
+    if wanted in DECODERS:
+        return wanted
+    match = _HEX_NUMBER.fullmatch(wanted)
+    number = int(match.group(1), 16) if match else None
+    if number is None:
+        number = next((n for n in _BY_NUMBER if uuid16(n) == wanted), None)
+    if number is None or number not in _BY_NUMBER:
+        raise UsageError(
+            f"CHARACTERISTIC: {text.strip()!r} is not one of {', '.join(DECODERS)} "
+            "or the UUID of one"
+        )
+    return _BY_NUMBER[number]
+
+
+_SEPARATORS = re.compile(r"[\s:,-]+|0[xX](?=[0-9a-fA-F])")
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 
 
@@ -59,8 +106,11 @@ def parse_hex(text: str) -> bytes:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    name = characteristic_name(args.characteristic)
     data = parse_hex(" ".join(args.hex))
-    value = DECODERS[args.characteristic](data)
+    if name == "control-point" and data[:1] == bytes([RESPONSE_CODE]):
+        name = "control-response"  # the same UUID carries the machine's indications
+    value = DECODERS[name](data)
     print(json.dumps(to_json_dict(value), ensure_ascii=False))
     return 0
 
@@ -81,17 +131,19 @@ def register(subparsers: Any) -> None:
             "Decode one FTMS value and print it as one JSON object. Fields the value "
             "does not carry are left out; a field sent as 'not available' is null."
         ),
+        epilog="examples:\n"
+        + "\n".join(f"  retrorun ftms decode {name} {value!r}" for name, value in EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     decode.add_argument(
         "characteristic",
         metavar="CHARACTERISTIC",
-        choices=list(DECODERS),
-        help=f"one of: {', '.join(DECODERS)}",
+        help=f"one of: {', '.join(DECODERS)}; or its UUID (2acd, 0x2ACD, 128-bit)",
     )
     decode.add_argument(
         "hex",
         metavar="HEX",
         nargs="+",
-        help="the value as hex: 0c00f403, '0C 00 F4 03' or 0c:00:f4:03",
+        help="the value as hex: 0000f401, '00 00 F4 01', 00:00:f4:01 or '0x00 0x00 0xf4 0x01'",
     )
     decode.set_defaults(handler=_decode)

@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 0: stopped)",
     )
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="answer as strictly as FTMS allows: a redundant Start or Stop is Operation Failed",
+    )
+    parser.add_argument(
         "--initial-incline",
         type=_number("--initial-incline"),
         default=None,
@@ -196,6 +201,7 @@ async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
             state_log=args.state_log,
             initial_speed_kmh=args.initial_speed,
             initial_incline_pct=args.initial_incline,
+            strict=args.strict,
         ) as sim:
             hci = serve_hci(link, args.listen)
             try:

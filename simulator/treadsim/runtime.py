@@ -53,13 +53,16 @@ class Simulator:
         tick_s: float = TICK_S,
         initial_speed_kmh: float = 0.0,
         initial_incline_pct: float | None = None,
+        strict: bool = False,
     ) -> None:
         plan = FaultPlan.parse(faults)
         speed, incline = initial_state(
             profile, speed_kmh=initial_speed_kmh, incline_pct=initial_incline_pct
         )
         self.profile = profile
-        self.server = FtmsServer(profile, faults=plan, initial_speed=speed, initial_incline=incline)
+        self.server = FtmsServer(
+            profile, faults=plan, initial_speed=speed, initial_incline=incline, strict=strict
+        )
         self.peripheral = Peripheral(self.server, local_link=local_link)
         self._tick_s = tick_s
         self._state_log_arg = state_log

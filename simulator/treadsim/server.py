@@ -148,8 +148,12 @@ class FtmsServer:
         weight_kg: float = 70.0,
         initial_speed: int = 0,
         initial_incline: int | None = None,
+        strict: bool = False,
     ) -> None:
         self.profile = profile
+        self.strict = strict
+        self._after_reset = False  # Training Status reads Idle from a Reset to the next start
+        self._training: int | None = None  # the last Training Status notified
         self.faults = faults if faults is not None else FaultPlan()
         self.weight_kg = weight_kg
         self.belt = self._new_belt()
@@ -249,7 +253,10 @@ class FtmsServer:
 
     def _training_status(self) -> int:
         if self.belt.running:
+            self._after_reset = False
             return TrainingStatusCode.MANUAL_MODE
+        if self._after_reset:
+            return TrainingStatusCode.IDLE
         if self.belt.paused or self.belt.moving:
             return TrainingStatusCode.POST_WORKOUT
         return TrainingStatusCode.IDLE
@@ -348,10 +355,17 @@ class FtmsServer:
         return handler(request.values)
 
     def _reset(self, _values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        # FTMS 4.16.2.2: back to the state after power-on: belt stopped, elapsed time
+        # and distance zeroed, Training Status Idle, control released.
         self.belt.stop()
         self.belt.target_incline = 0
+        self.belt.distance_m = 0.0
+        self.belt.elapsed_s = 0.0
+        self.belt.energy_kcal = 0.0
+        self.belt.steps = 0.0
         self.targeted_distance = self.targeted_time = None
         self.controlled = False
+        self._after_reset = True
         return ResultCode.SUCCESS, [MachineStatus(StatusOp.RESET)]
 
     def _set_speed(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
@@ -379,11 +393,21 @@ class FtmsServer:
         return ResultCode.SUCCESS, [MachineStatus(StatusOp.TARGET_INCLINE_CHANGED, (raw,))]
 
     def _start(self, _values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
+        if self.strict and self.belt.running:
+            # "Already started" is the spec's own example of Operation Failed.
+            return ResultCode.OPERATION_FAILED, []
         self.belt.start()
         return ResultCode.SUCCESS, [MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER)]
 
     def _stop_or_pause(self, values: tuple[int, ...]) -> tuple[int, list[MachineStatus]]:
         (control,) = values
+        if (
+            self.strict
+            and not self.belt.running
+            and (control == StopOrPause.PAUSE or not self.belt.paused)
+        ):
+            # "Already stopped" (or nothing to pause): Operation Failed, as the spec allows.
+            return ResultCode.OPERATION_FAILED, []
         if control == StopOrPause.STOP:
             self.belt.stop()
         elif control == StopOrPause.PAUSE:
@@ -494,6 +518,7 @@ class FtmsServer:
         for fault in self.faults.due(now):
             self._fire(fault, now)
         self.belt.step(now - last)
+        self._notify_training_status()
         period = self.profile.notify_period_s
         if self._next_notify is None:
             self._next_notify = now
@@ -553,6 +578,15 @@ class FtmsServer:
             self._silent_until = max(self._silent_until, now + _REBOOT_SILENCE_S)
         elif name == "garbage" and self.is_connected:
             self._queue.append(Outgoing(TREADMILL_DATA, GARBAGE))
+
+    def _notify_training_status(self) -> None:
+        """Training Status is Read and Notify (FTMS 4.10): every change is notified."""
+        status = self._training_status()
+        if status == self._training:
+            return
+        self._training = status
+        if self.is_connected:
+            self._queue.append(Outgoing(TRAINING_STATUS, bytes(TrainingStatus(status=status))))
 
     def _drop_link(self) -> None:
         if self.is_connected:

@@ -20,7 +20,9 @@ TCP client gets a fresh virtual controller whose links die with the client.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -38,7 +40,7 @@ from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 from retrorun.ble._controller import VirtualController, next_random_address
 from treadsim._api import AttError, GattApp, Send
 
-__all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci"]
+__all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci", "stable_address"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,19 @@ FEATURE, TREADMILL_DATA, TRAINING_STATUS = 0x2ACC, 0x2ACD, 0x2AD3
 SPEED_RANGE, INCLINE_RANGE, CONTROL_POINT, STATUS = 0x2AD4, 0x2AD5, 0x2AD9, 0x2ADA
 
 _P = Characteristic.Properties
+
+_named: collections.Counter[str] = collections.Counter()
+
+
+def stable_address(name: str) -> str:
+    """The address of the n-th peripheral named ``name`` in this process: the same
+    static random address in every process, as a treadmill keeps its address when
+    it is switched off and on (a restarted ``treadsim`` is the same machine to a
+    controller that reconnects by address)."""
+    n = _named[name]
+    _named[name] += 1
+    digest = hashlib.sha256(f"{name}\0{n}".encode()).digest()
+    return ":".join(f"{octet:02X}" for octet in (0xF0, *digest[:5]))
 
 
 class Peripheral:
@@ -58,7 +73,7 @@ class Peripheral:
     ``hci``: serve from the controller behind an HCI transport instead (``usb:0``,
     ``tcp-client:HOST:PORT`` to another process's :func:`serve_hci`).
     ``adv_interval_ms``: advertising interval (bumble's default of 1 s makes every
-    connect take a second).
+    connect take a second). ``address``: by default :func:`stable_address`.
     """
 
     def __init__(
@@ -75,7 +90,7 @@ class Peripheral:
         self.app = app
         self.hci = hci
         self.link = local_link if local_link is not None or hci is not None else LocalLink()
-        self.address = address or next_random_address(0xF0)
+        self.address = address or stable_address(app.advertised_name)
         self._adv_interval_ms = adv_interval_ms
         self._controller: VirtualController | None = None
         self._transport: Any = None

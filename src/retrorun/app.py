@@ -354,12 +354,8 @@ async def _connect(
         assert options.device is not None
         ble = await stack.enter_async_context(open_link(options.hci))
         target = options.device
-    treadmill = Treadmill(
-        target,
-        client_kwargs=ble.client_kwargs,
-        scanner_kwargs=ble.scanner_kwargs,
-        profile=prepared.device_profile,
-    )
+    # The link, not its kwargs: a reconnect over an HCI transport replaces its host.
+    treadmill = Treadmill(target, link=ble, profile=prepared.device_profile)
     await stack.enter_async_context(treadmill)
     return treadmill
 

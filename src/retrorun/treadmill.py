@@ -2,7 +2,9 @@
 
 It uses only bleak's ``BleakClient``/``BleakScanner`` API, so it is the same code
 against a real adapter and against the simulator; only the bleak *backend* differs
-(``retrorun.ble.backend_for``).
+(``retrorun.ble.open_link``). Given that link (``link=``, a :class:`ReopenableLink`),
+every reconnect attempt asks it for a new host first: over an HCI transport a
+frozen, dead or restarted peer leaves bumble's old host wedged.
 
 ``async with Treadmill(...)`` connects and takes control; leaving it, normally, by
 exception or by cancellation, commands the belt to stop (shielded from
@@ -24,7 +26,7 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -72,6 +74,7 @@ from retrorun.safety import SafeCommand
 __all__ = [
     "CommandLog",
     "FoundTreadmill",
+    "ReopenableLink",
     "Telemetry",
     "Treadmill",
     "TreadmillEvent",
@@ -89,6 +92,29 @@ _ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
 
 
 # --------------------------------------------------------------------------- data
+
+
+class ReopenableLink(Protocol):
+    """What the client needs of the Bluetooth link (``retrorun.ble.Link`` is one).
+
+    ``client_kwargs``/``scanner_kwargs`` are read for every new ``BleakClient`` or
+    ``BleakScanner``: they name the link's current host. ``reopen()`` replaces a
+    host that may be wedged (True), or does nothing (False); it raises
+    ``LinkError`` when the transport cannot be opened now. ``reopens`` says
+    whether it replaces anything: then the old connection is not asked to
+    disconnect first (its host goes, and its links with it).
+    """
+
+    @property
+    def client_kwargs(self) -> Mapping[str, Any]: ...
+
+    @property
+    def scanner_kwargs(self) -> Mapping[str, Any]: ...
+
+    @property
+    def reopens(self) -> bool: ...
+
+    async def reopen(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +369,7 @@ class Treadmill:
         *,
         client_kwargs: Mapping[str, Any] | None = None,
         scanner_kwargs: Mapping[str, Any] | None = None,
+        link: ReopenableLink | None = None,
         profile: DeviceProfile | None = None,
         profiles: Sequence[DeviceProfile] | None = None,
         scan_timeout: float = 10.0,
@@ -353,7 +380,10 @@ class Treadmill:
         watchdog_s: float = WATCHDOG_S,
         on_command: Callable[[CommandLog], None] | None = None,
     ) -> None:
+        if link is not None and (client_kwargs is not None or scanner_kwargs is not None):
+            raise ValueError("Treadmill: give a link or client/scanner kwargs, not both")
         self._target = device
+        self._link = link
         self._client_kwargs = dict(client_kwargs or {})
         self._scanner_kwargs = dict(scanner_kwargs or {})
         self._given_profile = profile
@@ -417,7 +447,7 @@ class Treadmill:
         loop = asyncio.get_running_loop()
         if isinstance(self._target, str):
             self._device, advertised = await find_treadmill(
-                self._target, self._scan_timeout, scanner_kwargs=self._scanner_kwargs
+                self._target, self._scan_timeout, scanner_kwargs=self._scanner_kw()
             )
             self.name = advertised or self._target
         else:
@@ -457,19 +487,38 @@ class Treadmill:
             f" not stop within {CONNECT_STOP_S:g} s of a Stop: refusing to start"
         )
 
-    async def _connect(self, attempts: int) -> None:
-        """Connect with bounded retries and backoff, then read and subscribe."""
+    def _client_kw(self) -> Mapping[str, Any]:
+        return self._link.client_kwargs if self._link is not None else self._client_kwargs
+
+    def _scanner_kw(self) -> Mapping[str, Any]:
+        return self._link.scanner_kwargs if self._link is not None else self._scanner_kwargs
+
+    async def _connect(self, attempts: int, *, new_host: bool = False) -> None:
+        """Connect with bounded retries and backoff, then read and subscribe.
+
+        Before every attempt but a first one (and before that too with
+        ``new_host``) the link gets a new host where it can (``link.reopen()``):
+        an attempt that failed may have left the old one wedged. A link that
+        cannot be reopened now counts as a failed attempt.
+        """
         delay = 0.5
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 8.0)
+            if self._link is not None and (attempt or new_host):
+                try:
+                    await self._link.reopen()
+                except (LinkError, OSError) as exc:
+                    last = exc
+                    log.info("attempt %d: %s", attempt + 1, exc)
+                    continue
             client = BleakClient(
                 self._device or self.address,
                 disconnected_callback=self._on_disconnect,
                 timeout=self._connect_timeout,
-                **self._client_kwargs,
+                **self._client_kw(),
             )
             try:
                 async with _platform_errors(), asyncio.timeout(self._connect_timeout * 2):
@@ -847,9 +896,9 @@ class Treadmill:
             value = round(value * KMH_PER_MPH)
         self._emit(kind, value, detail=f"status 0x{status.op:02X}")
 
-    def _on_disconnect(self, _client: BleakClient) -> None:
-        if self._closing or not self._link_up.is_set():
-            return
+    def _on_disconnect(self, client: BleakClient) -> None:
+        if self._closing or not self._link_up.is_set() or client is not self._client:
+            return  # a client given up on (its host replaced) may report late
         self._link_up.clear()
         self._link_down.set()
         self._emit(TreadmillEventKind.LINK_LOST, detail="disconnected")
@@ -901,7 +950,7 @@ class Treadmill:
         except TimeoutError:
             self._emit(TreadmillEventKind.LINK_FAILED, detail="reconnect timed out")
         except Exception as exc:  # never a silent end of the recovery
-            log.exception("reconnect crashed")
+            log.info("reconnect crashed", exc_info=True)  # the event says it; no traceback
             self._emit(TreadmillEventKind.LINK_FAILED, detail=f"reconnect failed: {exc!r}")
 
     def _reconnect_budget_s(self) -> float:
@@ -910,16 +959,22 @@ class Treadmill:
         return self._reconnect_attempts * per_attempt + _STOP_TIMEOUT_S
 
     async def _reconnect_once(self, *, drop_first: bool) -> None:
-        """Reconnect, take control, and send Stop before anything else."""
+        """Reconnect, take control, and send Stop before anything else.
+
+        On a link that can replace its host (an HCI transport) every attempt gets
+        a new one: after a stall or a dead transport the old host may never answer
+        again, and asking it to disconnect first would only wait for that.
+        """
         old, self._client = self._client, None
         self.controlled = False
         self.started = False
-        if old is not None and drop_first:
+        new_host = self._link is not None and self._link.reopens
+        if old is not None and drop_first and not new_host:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_STOP_TIMEOUT_S):
                     await old.disconnect()
         try:
-            await self._connect(self._reconnect_attempts)
+            await self._connect(self._reconnect_attempts, new_host=new_host)
         except (LinkError, OSError) as exc:
             self._emit(TreadmillEventKind.LINK_FAILED, detail=str(exc))
             return

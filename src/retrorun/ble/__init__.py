@@ -7,6 +7,15 @@ puts a bumble central on a virtual controller beside the in-process simulator.
 Either way the caller passes ``link.client_kwargs`` to ``BleakClient`` and
 ``link.scanner_kwargs`` to ``BleakScanner`` and otherwise writes plain bleak code.
 
+``await link.reopen()`` replaces a bumble host on an HCI transport by a new one (a
+frozen or restarted peer, or a dongle that went away, leaves the old host waiting
+for answers forever); the treadmill client calls it before each reconnect attempt.
+It does nothing on the platform adapter or the in-process virtual link.
+
+bumble's log records get a ``NullHandler``: they reach the handlers of a program
+that configured logging, and never the terminal of one that did not (a lost
+link's "command result mismatch" and tracebacks are not for the runner).
+
 Status: client (connect, discovery, read, write with/without response, notify and
 indicate, MTU exchange, disconnect callback) and scanner (name, service UUIDs, service
 data, RSSI, UUID filter) done and tested against ``treadsim.gatt.Peripheral`` on a
@@ -16,15 +25,17 @@ pairing, descriptor caching, scanner ``passive`` mode (always active).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from retrorun.ble._bumble import BumbleCentral, BumbleClient, BumbleScanner, normalize_address
-from retrorun.errors import NoAdapterError, UsageError
+from retrorun.errors import LinkError, NoAdapterError, UsageError
 
 __all__ = [
+    "REOPEN_TIMEOUT_S",
     "BumbleCentral",
     "BumbleClient",
     "BumbleScanner",
@@ -51,14 +62,87 @@ _TRANSPORTS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    """Keyword arguments that put ``BleakClient``/``BleakScanner`` on this link."""
+#: How long opening a new host on an HCI transport may take (HCI Reset and setup;
+#: some USB dongles load firmware here). Past it the transport counts as dead.
+REOPEN_TIMEOUT_S = 10.0
 
-    description: str
-    client_kwargs: dict[str, Any] = field(default_factory=dict)
-    scanner_kwargs: dict[str, Any] = field(default_factory=dict)
-    central: BumbleCentral | None = None
+
+class Link:
+    """Keyword arguments that put ``BleakClient``/``BleakScanner`` on this link, and
+    :meth:`reopen` for a host that has gone bad.
+
+    ``client_kwargs`` and ``scanner_kwargs`` name the *current* host: read them for
+    every new client or scanner (a :meth:`reopen` replaces the host in them).
+    """
+
+    def __init__(
+        self,
+        description: str,
+        client_kwargs: dict[str, Any] | None = None,
+        scanner_kwargs: dict[str, Any] | None = None,
+        central: BumbleCentral | None = None,
+        *,
+        opener: Callable[[], Awaitable[BumbleCentral]] | None = None,
+        reopen_timeout: float = REOPEN_TIMEOUT_S,
+    ) -> None:
+        self.description = description
+        self.client_kwargs: dict[str, Any] = dict(client_kwargs or {})
+        self.scanner_kwargs: dict[str, Any] = dict(scanner_kwargs or {})
+        self.central = central
+        self.reopens_done = 0
+        self._opener = opener
+        self._reopen_timeout = reopen_timeout
+        self._lock = asyncio.Lock()
+
+    @property
+    def reopens(self) -> bool:
+        """Whether :meth:`reopen` replaces the host (an HCI transport); a platform
+        adapter and the in-process virtual link keep theirs."""
+        return self._opener is not None
+
+    async def reopen(self) -> bool:
+        """Throw the host away and open a new one on the same transport.
+
+        For an HCI transport whose host may be wedged: a peer that froze, or a
+        transport that died, leaves bumble's host waiting for answers to commands
+        it already gave up on, and every later command fails. The old host's
+        transport is closed without a word to the controller (its links end with
+        it), then a new host is powered on, bounded by ``reopen_timeout``.
+        True when a new host is in place; False when this link has no host to
+        replace. ``LinkError`` (never ``NoAdapterError``) when the transport
+        cannot be opened now: the caller may try again later.
+        """
+        if self._opener is None:
+            return False
+        async with self._lock:
+            old, self.central = self.central, None
+            if old is not None:
+                await old.close(graceful=False)
+            try:
+                async with asyncio.timeout(self._reopen_timeout):
+                    central = await self._opener()
+            except TimeoutError:
+                raise LinkError(
+                    f"{self.description}: no answer from the controller in "
+                    f"{self._reopen_timeout:g} s"
+                ) from None
+            except Exception as exc:  # bumble raises its own types per transport
+                raise LinkError(f"{self.description}: cannot reopen: {exc}") from exc
+            self._use(central)
+            self.reopens_done += 1
+            return True
+
+    def _use(self, central: BumbleCentral) -> None:
+        self.central = central
+        self.client_kwargs["central"] = central
+        self.scanner_kwargs["central"] = central
+
+    async def close(self) -> None:
+        """Disconnect everything and close the transport (the current host)."""
+        async with self._lock:
+            central, self.central = self.central, None
+            if central is not None:
+                await central.close()
 
 
 @contextlib.asynccontextmanager
@@ -78,27 +162,31 @@ async def open_link(
         raise UsageError(
             f"--hci {hci!r}: expected an HCI transport such as tcp-client:127.0.0.1:9101 or usb:0"
         )
+    opener: Callable[[], Awaitable[BumbleCentral]] | None = None
     if local_link is not None:
         central = await BumbleCentral.on_local_link(local_link)
         description = "virtual Bluetooth link (embedded simulator)"
     else:
         assert hci is not None
+        opener = functools.partial(BumbleCentral.on_transport, hci)
         try:
-            central = await BumbleCentral.on_transport(hci)
+            central = await opener()
         except (OSError, ConnectionError) as exc:
             raise NoAdapterError(f"cannot open HCI transport {hci}: {exc}") from exc
         except Exception as exc:  # bumble raises its own types per transport
             raise NoAdapterError(f"cannot open HCI transport {hci}: {exc}") from exc
         description = f"HCI transport {hci}"
+    link = Link(
+        description,
+        client_kwargs={"backend": BumbleClient, "central": central, "mtu": mtu},
+        scanner_kwargs={"backend": BumbleScanner, "central": central},
+        central=central,
+        opener=opener,
+    )
     try:
-        yield Link(
-            description,
-            client_kwargs={"backend": BumbleClient, "central": central, "mtu": mtu},
-            scanner_kwargs={"backend": BumbleScanner, "central": central},
-            central=central,
-        )
+        yield link
     finally:
-        await central.close()
+        await link.close()
 
 
 def translate_platform_error(exc: BaseException) -> NoAdapterError | None:

@@ -47,6 +47,12 @@ __all__ = ["BumbleCentral", "BumbleClient", "BumbleScanner", "normalize_address"
 
 log = logging.getLogger(__name__)
 
+# bumble logs a lost link's aftermath as warnings and tracebacks ("command result
+# mismatch", an InvalidStateError in on_packet). With no handler anywhere Python
+# would print them on the runner's terminal; a program that configures logging
+# still gets them through its own handlers.
+logging.getLogger("bumble").addHandler(logging.NullHandler())
+
 DEFAULT_MTU = 247  # what the client asks for after connecting (23 is the ATT default)
 # bumble's own connect timeout, then the Create Connection Cancel round trip: past
 # this margin the controller is not answering and the connect is abandoned.
@@ -120,12 +126,17 @@ class BumbleCentral:
             raise
         return central
 
-    async def close(self) -> None:
-        """Disconnect everything and close the transport."""
-        for connection in list(self.device.connections.values()):
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
-                    await connection.disconnect()
+    async def close(self, *, graceful: bool = True) -> None:
+        """Disconnect everything and close the transport.
+
+        ``graceful=False``: close the transport without a word to the controller
+        (a wedged host would only wait for answers); the links end with it.
+        """
+        if graceful:
+            for connection in list(self.device.connections.values()):
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await connection.disconnect()
         for close in self._closers:
             with contextlib.suppress(Exception):
                 result = close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, UsageError
+from retrorun.logs import configure_logging
 from treadsim.faults import FAULTS, parse_fault
 from treadsim.server import initial_state
 
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``treadsim``; returns the exit code."""
+    configure_logging("treadsim")
     args = build_parser().parse_args(argv)
     try:
         profile = (

@@ -252,8 +252,13 @@ class SessionSummary:
             belt = ", stop commanded, belt not yet seen stopped"
         elif self.belt_stopped is not None:
             belt = ", belt NOT confirmed stopped"
-        out = [
-            f"{self.program}: {self.reason.replace('_', ' ')}{belt}",
+        out = [f"{self.program}: {self.reason.replace('_', ' ')}{belt}"]
+        if self.belt_stopped is False and not self.stop_acknowledged:
+            out.append(
+                "  The belt could not be confirmed stopped: it may still be moving."
+                " Stop it at the treadmill's console or pull the safety key."
+            )
+        out += [
             (
                 f"  time {clock(self.duration_s)}   distance {self.distance_m:.0f} m"
                 f"   energy ~{self.energy_kcal:.0f} kcal"

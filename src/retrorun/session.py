@@ -941,7 +941,13 @@ class Session:
             self._emit(LinkRestored(t=self._t(), message=f"Link restored: {ev.detail}."))
             self._start_resume(after_link=True)
         elif kind is TreadmillEventKind.LINK_FAILED:
-            self._emit(LinkDown(t=self._t(), message=f"Could not reconnect: {ev.detail}."))
+            self._emit(
+                LinkDown(
+                    t=self._t(),
+                    message=f"Could not reconnect: {ev.detail}. The belt may still be moving:"
+                    " stop it at the console or pull the safety key.",
+                )
+            )
             raise _End(EndReason.LINK_LOST, f"link lost for good: {ev.detail}")
         elif kind is TreadmillEventKind.GARBAGE:
             log.info("malformed notification: %s", ev.detail)

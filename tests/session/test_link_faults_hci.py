@@ -253,6 +253,7 @@ def test_a_killed_treadmill_side_ends_the_session_with_link_lost(tmp_path: Path)
         assert end["belt_stopped"] is False  # nobody could see the belt stop
         assert any("Could not reconnect" in e["message"] for e in run.events())
         assert "link lost" in out
+        assert "Stop it at the treadmill's console or pull the safety key" in out
         assert_quiet(err)
 
 

@@ -202,3 +202,11 @@ def test_an_unusable_home_folder_is_one_line_before_anything_moves(tmp_path: Pat
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "--record" in done.stderr
+
+
+def test_no_log_record_reaches_the_runners_terminal(tmp_path: Path) -> None:
+    """Libraries' warnings (bumble's above all) never print into the session."""
+    done = _run(tmp_path, "--speedup", "100", "--record", str(tmp_path / "r.jsonl"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "WARNING" not in done.stdout

@@ -22,6 +22,7 @@ from typing import NoReturn
 
 from retrorun import __version__
 from retrorun.errors import RetrorunError
+from retrorun.logs import configure_logging
 from retrorun.programs import printable
 
 __all__ = ["ArgumentParser", "Handler", "main"]
@@ -80,6 +81,7 @@ def _reader_gone() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``retrorun`` command; returns the process exit code."""
     _robust_streams()
+    configure_logging("retrorun")
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -344,6 +344,7 @@ async def _connect(
                 local_link=link,
                 state_log=options.sim_state_log,
                 initial_speed_kmh=options.sim_initial_speed,
+                strict=options.sim_strict,
             )
         )
         if on_simulator is not None:

@@ -740,26 +740,39 @@ class Treadmill:
         """Start or resume the belt.
 
         A paused machine resumes at its target from before the pause: send the
-        approved speed first (``set_speed``), then start.
+        approved speed first (``set_speed``), then start. "Operation failed" is
+        what a spec-strict machine answers when it already runs (FTMS 4.16.2.22):
+        harmless, and the session judges by the belt (a belt that does not follow
+        is ``CommandIgnored`` when it settles).
         """
-        await self._procedure(ControlRequest.start_or_resume())
+        await self._repeatable(ControlRequest.start_or_resume(), "already running")
         self.started = True
 
     async def pause(self) -> None:
         """Pause the belt (FTMS Stop or Pause, parameter pause)."""
-        await self._procedure(ControlRequest.pause())
+        await self._repeatable(ControlRequest.pause(), "nothing to pause")
         self.started = False
 
     async def stop_belt(self) -> bool:
-        """Command the belt to stop; True when the treadmill acknowledged it."""
+        """Command the belt to stop; True when the treadmill acknowledged it (an
+        "operation failed" for a belt already stopped counts: telemetry tells)."""
         try:
-            await self._procedure(ControlRequest.stop())
+            await self._repeatable(ControlRequest.stop(), "already stopped")
         except CommandRejected:
             self.belt_stopped = False
             raise
         self.started = False
         self.belt_stopped = True
         return True
+
+    async def _repeatable(self, request: ControlRequest, meaning: str) -> None:
+        """A procedure whose repetition a machine may answer with Operation Failed."""
+        try:
+            await self._procedure(request)
+        except CommandRejected as exc:
+            if exc.result != ResultCode.OPERATION_FAILED:
+                raise
+            log.info("%s answered operation failed (%s): tolerated", _op_name(request.op), meaning)
 
     async def set_speed(self, command: SafeCommand) -> None:
         """Send a governor-approved speed (0.01 km/h); mph machines get 0.01 mph."""

@@ -76,6 +76,7 @@ async def run_session(
         voice="off",
         record=record,
         reference_kmh=8.0,
+        sim_strict=extra.pop("sim_strict", True),  # the strictest treadmill the spec allows
         sim_state_log=state_log,
         **extra,
     )

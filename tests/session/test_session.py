@@ -1,4 +1,4 @@
-"""Whole guided sessions against the embedded simulator, on looptime's fake clock.
+"""Whole guided sessions against the embedded simulator (spec-strict), on looptime's fake clock.
 
 What the belt did is read from the session record and from the simulator's own
 state log, never from the controller's belief.
@@ -53,6 +53,7 @@ async def run_session(
         voice="off",
         record=record,
         reference_kmh=8.0,
+        sim_strict=extra.pop("sim_strict", True),  # the strictest treadmill the spec allows
         **extra,
     )
     out = io.StringIO()

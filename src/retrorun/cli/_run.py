@@ -39,6 +39,7 @@ class RunOptions:
     sim_faults: tuple[str, ...] = ()
     sim_state_log: Path | None = None
     sim_initial_speed: float = 0.0  # km/h: the simulated belt already runs at connect
+    sim_strict: bool = False  # the simulator answers as strictly as FTMS allows
     speedup: float = 1.0
     profile: RunnerProfile | None = None
     ceiling: int | None = None  # 0.01 km/h
@@ -88,6 +89,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         metavar="FILE",
         help="append what the simulated belt really did, one JSON line per tick",
+    )
+    sim.add_argument(
+        "--sim-strict",
+        action="store_true",
+        help="the simulator answers as strictly as FTMS allows (a redundant Start fails)",
     )
     sim.add_argument(
         "--sim-initial-speed",
@@ -193,8 +199,10 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         raise UsageError("--sim-profile and --sim-fault apply to the simulator, not to --device")
     if args.device is not None and args.sim_state_log is not None:
         raise UsageError("--sim-state-log applies to the simulator, not to --device")
-    if args.device is not None and args.sim_initial_speed:
-        raise UsageError("--sim-initial-speed applies to the simulator, not to --device")
+    if args.device is not None and (args.sim_initial_speed or args.sim_strict):
+        raise UsageError(
+            "--sim-initial-speed and --sim-strict apply to the simulator, not to --device"
+        )
     if stdin_is_tty is None:
         stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not stdin_is_tty:
@@ -211,6 +219,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         sim_faults=tuple(args.sim_fault),
         sim_state_log=args.sim_state_log,
         sim_initial_speed=args.sim_initial_speed,
+        sim_strict=args.sim_strict,
         speedup=args.speedup,
         profile=RunnerProfile(args.profile) if args.profile else None,
         ceiling=kmh(args.ceiling) if args.ceiling is not None else None,

@@ -53,9 +53,8 @@ import aiomqtt
 
 from figures import pct, verdict
 from retrorun import clock
-from retrorun.app import prepare, run_prepared
+from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.bus import EventBus, Item
-from retrorun.cli._run import RunOptions
 from retrorun.events import Direction, RemoteCommand, SessionState, Status
 from retrorun.session import Session
 from retrorun.sinks.mqtt import MqttSink, mqtt_settings

@@ -59,8 +59,7 @@ from bleak import BleakClient
 
 from figures import pct, verdict
 from retrorun import clock
-from retrorun.app import prepare, run_prepared
-from retrorun.cli._run import RunOptions
+from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.events import Direction
 from retrorun.ftms import ControlOp
 from retrorun.limits import TURNAROUND_HOLD_S

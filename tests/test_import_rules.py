@@ -90,3 +90,24 @@ def test_the_governor_does_no_io(module: str, path: Path) -> None:
         if name.split(".")[0] in forbidden or name in forbidden
     }
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+def _private_package(name: str) -> str | None:
+    """The package whose private module ``name`` is (``retrorun.ble._bumble`` ->
+    ``retrorun.ble``), or None for a public name."""
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:i])
+    return None
+
+
+@pytest.mark.parametrize(("module", "path"), ALL)
+def test_nothing_imports_a_private_module_of_another_package(module: str, path: Path) -> None:
+    own = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    bad = set()
+    for name in imports(module, path):
+        owner = _private_package(name)
+        if ours(name) and owner is not None and not within(own, owner):
+            bad.add(name)
+    assert not bad, f"{module} imports {sorted(bad)}"

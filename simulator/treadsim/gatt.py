@@ -37,7 +37,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
-from retrorun.ble._controller import VirtualController, next_random_address
+from retrorun.ble import VirtualController, next_random_address
 from treadsim._api import AttError, GattApp, Send
 
 __all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci", "stable_address"]

@@ -38,13 +38,59 @@ from retrorun.session import EndReason, Session, SessionResult
 from retrorun.treadmill import Treadmill
 
 if TYPE_CHECKING:
-    from retrorun.cli._run import RunOptions
     from retrorun.sinks.mqtt import MqttClaim, MqttSettings
     from treadsim.runtime import Simulator
 
-__all__ = ["Prepared", "build_session", "prepare", "run_cli", "run_prepared"]
+__all__ = [
+    "Prepared",
+    "RunOptions",
+    "build_session",
+    "max_heart_rate",
+    "prepare",
+    "run_cli",
+    "run_prepared",
+]
 
 _SINK_GRACE_S = 5.0  # how long sinks get to finish after the session ended
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything ``retrorun run`` was asked to do, checked for consistency."""
+
+    program: str
+    device: str | None = None
+    hci: str | None = None
+    profile_file: Path | None = None
+    sim_profile: Path | None = None
+    sim_faults: tuple[str, ...] = ()
+    sim_state_log: Path | None = None
+    sim_initial_speed: float = 0.0  # km/h: the simulated belt already runs at connect
+    sim_strict: bool = False  # the simulator answers as strictly as FTMS allows
+    speedup: float = 1.0
+    profile: RunnerProfile | None = None
+    ceiling: int | None = None  # 0.01 km/h
+    unlock_fast: bool = False
+    reference_kmh: float | None = None
+    weight_kg: float = 70.0
+    week: int = 1
+    max_hr: int | None = None  # a clinician's absolute maximum, beats per minute
+    age: int | None = None  # years
+    yes: bool = False
+    record: Path | None = None
+    plain: bool = False
+    mqtt_url: str | None = None
+    mqtt_id: str | None = None
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+    voice: str | None = None
+    cue_dir: Path | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """No ``--device``: the embedded simulator is the treadmill."""
+        return self.device is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from retrorun.app import RunOptions
 from retrorun.cli import _build_parser
-from retrorun.cli._run import RunOptions, options_from_args
+from retrorun.cli._run import options_from_args
 
 
 def _options(*flags: str) -> RunOptions:

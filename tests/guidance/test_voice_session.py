@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from guidance_support import read_index, rms_amplitude
 
-from retrorun.app import prepare, run_prepared
-from retrorun.cli._run import RunOptions
+from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.record import read_record
 
 pytestmark = [

@@ -29,10 +29,9 @@ from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Digits, Static
 
-from retrorun.app import build_session, prepare
+from retrorun.app import RunOptions, build_session, prepare
 from retrorun.ble import open_link
 from retrorun.bus import EventBus, Item, Subscription
-from retrorun.cli._run import RunOptions
 from retrorun.events import SessionState, Status
 from retrorun.limits import to_kmh
 from retrorun.record import Recorder, read_record

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrorun.app import prepare, run_prepared
-from retrorun.cli._run import RunOptions
+from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.events import Status
 from retrorun.record import read_record
 from retrorun.session import Session

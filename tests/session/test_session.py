@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from retrorun.app import prepare, run_prepared
-from retrorun.cli._run import RunOptions
+from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.errors import UsageError
 from retrorun.events import EventKind, SessionEvent, Status
 from retrorun.limits import RunnerProfile

@@ -16,6 +16,10 @@ bumble's log records get a ``NullHandler``: they reach the handlers of a program
 that configured logging, and never the terminal of one that did not (a lost
 link's "command result mismatch" and tracebacks are not for the runner).
 
+``VirtualController`` (a bumble controller on a virtual link that honours
+connect-cancel) and ``next_random_address`` are shared with the simulator's
+peripheral, which stands on the other end of the same virtual link.
+
 Status: client (connect, discovery, read, write with/without response, notify and
 indicate, MTU exchange, disconnect callback) and scanner (name, service UUIDs, service
 data, RSSI, UUID filter) done and tested against ``treadsim.gatt.Peripheral`` on a
@@ -32,6 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from retrorun.ble._bumble import BumbleCentral, BumbleClient, BumbleScanner, normalize_address
+from retrorun.ble._controller import VirtualController, next_random_address
 from retrorun.errors import LinkError, NoAdapterError, UsageError
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "BumbleClient",
     "BumbleScanner",
     "Link",
+    "VirtualController",
+    "next_random_address",
     "normalize_address",
     "open_link",
     "translate_platform_error",

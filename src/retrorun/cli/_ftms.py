@@ -17,6 +17,7 @@ from typing import Any
 
 from retrorun.errors import UsageError
 from retrorun.ftms import (
+    RESPONSE_CODE,
     ControlRequest,
     ControlResponse,
     FitnessMachineFeature,
@@ -30,7 +31,6 @@ from retrorun.ftms import (
     to_json_dict,
     uuid16,
 )
-from retrorun.ftms._control import RESPONSE_CODE
 
 __all__ = ["DECODERS", "EXAMPLES", "characteristic_name", "parse_hex", "register"]
 

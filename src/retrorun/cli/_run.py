@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrorun.cli._flags import (
     AGE_YEARS,
@@ -24,46 +24,10 @@ from retrorun.cli._flags import (
 from retrorun.errors import UsageError
 from retrorun.limits import RunnerProfile, kmh
 
-__all__ = ["RunOptions", "options_from_args", "register"]
+if TYPE_CHECKING:
+    from retrorun.app import RunOptions
 
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """Everything ``retrorun run`` was asked to do, checked for consistency."""
-
-    program: str
-    device: str | None = None
-    hci: str | None = None
-    profile_file: Path | None = None
-    sim_profile: Path | None = None
-    sim_faults: tuple[str, ...] = ()
-    sim_state_log: Path | None = None
-    sim_initial_speed: float = 0.0  # km/h: the simulated belt already runs at connect
-    sim_strict: bool = False  # the simulator answers as strictly as FTMS allows
-    speedup: float = 1.0
-    profile: RunnerProfile | None = None
-    ceiling: int | None = None  # 0.01 km/h
-    unlock_fast: bool = False
-    reference_kmh: float | None = None
-    weight_kg: float = 70.0
-    week: int = 1
-    max_hr: int | None = None  # a clinician's absolute maximum, beats per minute
-    age: int | None = None  # years
-    yes: bool = False
-    record: Path | None = None
-    plain: bool = False
-    mqtt_url: str | None = None
-    mqtt_id: str | None = None
-    mqtt_ca: Path | None = None
-    mqtt_cert: Path | None = None
-    mqtt_key: Path | None = None
-    voice: str | None = None
-    cue_dir: Path | None = None
-
-    @property
-    def simulated(self) -> bool:
-        """No ``--device``: the embedded simulator is the treadmill."""
-        return self.device is None
+__all__ = ["options_from_args", "register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -193,6 +157,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = None) -> RunOptions:
     """Check the flags together and build ``RunOptions`` (``UsageError`` on conflict)."""
+    from retrorun.app import RunOptions
+
     if args.device is not None and args.speedup != 1.0:
         raise UsageError("--speedup works with the simulator only, never with a real --device")
     if args.device is not None and (args.sim_profile or args.sim_fault):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from retrorun.ftms._assembler import RecordAssembler, split_record
 from retrorun.ftms._control import (
+    RESPONSE_CODE,
     ControlOp,
     ControlRequest,
     ControlResponse,
@@ -67,6 +68,7 @@ __all__ = [
     "FITNESS_MACHINE_SERVICE_UUID",
     "FITNESS_MACHINE_STATUS_UUID",
     "KMH_PER_MPH",
+    "RESPONSE_CODE",
     "SUPPORTED_INCLINATION_RANGE_UUID",
     "SUPPORTED_SPEED_RANGE_UUID",
     "TRAINING_STATUS_UUID",

@@ -66,6 +66,7 @@ from retrorun.ftms import (
     ServiceData,
     SpeedRange,
     StatusOp,
+    StopOrPause,
     TreadmillData,
 )
 from retrorun.limits import SETTLE_TOLERANCE, WATCHDOG_S
@@ -890,7 +891,7 @@ class Treadmill:
         if status.op == StatusOp.STOPPED_OR_PAUSED_BY_USER:
             kind = (
                 TreadmillEventKind.PAUSED_BY_USER
-                if status.value == 2
+                if status.value == StopOrPause.PAUSE
                 else TreadmillEventKind.STOPPED_BY_USER
             )
             self.started = False

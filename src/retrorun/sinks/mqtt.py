@@ -764,19 +764,6 @@ class MqttClaim:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def release_now(self) -> None:
-        """On cancellation: queue the emptying ahead of a clean disconnect, stop."""
-        client, was_held = self._client, self.state == "held"
-        if self.state in {"held", "pending"}:
-            self.state = "released"
-        self._released = True
-        self._decided.set()
-        if client is not None and was_held and self._asserted:
-            with contextlib.suppress(Exception):
-                client._client.publish(self.topics.session, b"", qos=0, retain=True)
-        if self._task is not None:
-            self._task.cancel()
-
     async def __aenter__(self) -> MqttClaim:
         return self
 
@@ -1135,7 +1122,8 @@ class MqttSink:
                 await self.claim.release(max(0.2, self._close_timeout_s - spent))
         except asyncio.CancelledError:
             if self._own_claim:
-                self.claim.release_now()
+                # Cancelled: the claim's own task empties the lock, briefly, then we go.
+                await self.claim.release(min(1.0, self._close_timeout_s))
             raise
         finally:
             connection.cancel()
@@ -1225,7 +1213,7 @@ class MqttSink:
                         await self._serve(client)
                     except asyncio.CancelledError:
                         if self._serving:
-                            self._goodbye_now(client)
+                            await self._goodbye(client)
                         raise
                     else:
                         return
@@ -1257,10 +1245,14 @@ class MqttSink:
                 await asyncio.wait_for(self._ended.wait(), timeout=wall_seconds(delay))
             delay = min(delay * 2, self._reconnect_max_s)
 
-    def _goodbye_now(self, client: aiomqtt.Client) -> None:
-        """On cancellation: queue ``offline`` ahead of the clean disconnect (no will then)."""
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """On cancellation: ``offline`` ahead of the clean disconnect (no will then),
+        through the client's public API and bounded (the broker's will covers a miss)."""
         with contextlib.suppress(Exception):
-            client._client.publish(self.topics.availability, b"offline", qos=0, retain=True)
+            await asyncio.wait_for(
+                client.publish(self.topics.availability, b"offline", qos=0, retain=True),
+                timeout=wall_seconds(1.0),
+            )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Publish and listen on one connection; returns after the goodbye.

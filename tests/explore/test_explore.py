@@ -1,0 +1,115 @@
+"""The fault explorer: random schedules on the simulator, judged on its belt.
+
+A fixed budget of schedules under a fixed seed runs on every test run (across two
+worker processes, each on looptime loops); ``scripts/explore-safety`` runs long.
+The judge itself is checked on traces made by hand, so a quiet explorer means
+the invariants held, not that nothing was looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from explorer import (
+    LATENCY_S,
+    Sample,
+    Trace,
+    explore,
+    generate,
+    judge,
+    run_schedule,
+)
+
+from retrorun.events import Direction, Status
+
+pytestmark = pytest.mark.looptime
+
+SEED = 1
+BUDGET = 300
+WALL_BUDGET_S = 90.0
+
+BACK, TURN = str(Direction.BACKWARD), str(Direction.TURNING)
+RUN, STOPPED = str(Status.RUNNING), str(Status.STOPPED)
+
+
+def _sample(t: float, belt: float, target: float, *, status: str = RUN, direction: str = BACK,
+            running: bool = True, turn: float = 2.0) -> Sample:  # fmt: skip
+    return Sample(t, belt, target, running, True, status, direction, turn, 5.0, 0.1, False)
+
+
+def _trace(samples: list[Sample], records: list[Sample], fired: list[tuple[float, str]]) -> Trace:
+    trace = Trace(samples=samples, records=records, fired=fired)
+    trace.lines = [{"type": "end", "reason": "completed", "over_ceiling_s": 1.0, "message": ""}]
+    trace.session_started = True
+    return trace
+
+
+def test_judge_accepts_an_excursion_answered_in_time() -> None:
+    samples = [_sample(0.1 * i, 4.0, 4.0) for i in range(10)]
+    samples += [_sample(1.0, 8.0, 8.0), _sample(1.1, 8.0, 8.0), _sample(1.2, 7.9, 4.0)]
+    samples += [_sample(1.3 + 0.1 * i, max(7.8 - 0.15 * i, 4.0), 4.0) for i in range(40)]
+    records = [_sample(1.1, 8.0, 8.0)]
+    trace = _trace(samples, records, [(1.0, "spurious-speed:8")])
+    trace.lines.insert(0, {"type": "event", "kind": "ceiling_violation"})
+    assert judge(trace) == []
+
+
+def test_judge_flags_a_late_answer_and_a_controller_excursion() -> None:
+    late = [_sample(0.1 * i, 8.0, 8.0) for i in range(30)]
+    records = [_sample(1.1, 8.0, 8.0), _sample(2.1, 8.0, 8.0)]
+    found = {f.invariant for f in judge(_trace(late, records, [(1.0, "spurious-speed:8")]))}
+    assert {"excursion-answered", "target-over-limit", "record-agrees"} <= found
+    own = [_sample(0.1 * i, 2.0 + 0.1 * i, 2.0 + 0.1 * i) for i in range(60)]
+    found = {f.invariant for f in judge(_trace(own, [], []))}
+    assert {"over-limit-without-cause", "target-over-limit"} <= found
+    assert LATENCY_S < 1.0
+
+
+def test_judge_flags_a_moving_belt_in_a_stopped_turn_around() -> None:
+    samples = [_sample(0.1 * i, 0.5, 0.5, direction=TURN, turn=0.0) for i in range(30)]
+    found = {f.invariant for f in judge(_trace(samples, [samples[11]], []))}
+    assert {"excursion-answered", "over-limit-without-cause"} <= found
+
+
+def test_schedules_are_reproducible() -> None:
+    assert generate(SEED, 7) == generate(SEED, 7)
+    assert generate(SEED, 7) != generate(SEED, 8)
+
+
+async def test_one_schedule_in_process(tmp_path: Path) -> None:
+    schedule = generate(SEED, 5)
+    trace = await run_schedule(schedule, tmp_path, wall_limit_s=None)
+    assert trace.session_started
+    assert trace.samples
+    assert trace.records
+    assert any(line["type"] == "end" for line in trace.lines)
+    assert judge(trace) == []
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "explorer findings in the controller (docs/safety.md, Results): a resume after a"
+        " halt or pause does not wait for the belt to be at rest, so a turn-around goes on"
+        " (or ends) on a moving belt; the paused watch misses a belt restarted or re-set"
+        " by the console or firmware while it runs down; a turn-around starts on a record"
+        " 0.2 km/h over the turn-around speed (settle tolerance 0.2 vs turning tolerance"
+        " one increment); a belt restarted right after the end's Stop is not stopped"
+        " again before the treadmill's exit; Session._await_belt spins at a deadline within float rounding"
+        " on looptime. Remove this mark when they are fixed."
+    ),
+)
+def test_fixed_budget_of_schedules_finds_nothing(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    outcomes = explore(SEED, BUDGET, workers=min(2, os.cpu_count() or 1), workdir=tmp_path)
+    wall = time.perf_counter() - started
+    assert len(outcomes) == BUDGET
+    failing = [f"case {o.case}: {o.findings[0]}" for o in outcomes if o.findings]
+    assert not failing, (
+        f"{len(failing)} of {BUDGET} schedules (seed {SEED}) broke an invariant; replay one"
+        " with scripts/explore-safety --seed 1 --case N:\n" + "\n".join(failing)
+    )
+    assert wall < WALL_BUDGET_S * 2, f"{BUDGET} schedules took {wall:.0f} s"

@@ -98,8 +98,8 @@ async def test_one_schedule_in_process(tmp_path: Path) -> None:
         " by the console or firmware while it runs down; a turn-around starts on a record"
         " 0.2 km/h over the turn-around speed (settle tolerance 0.2 vs turning tolerance"
         " one increment); a belt restarted right after the end's Stop is not stopped"
-        " again before the treadmill's exit; Session._await_belt spins at a deadline within float rounding"
-        " on looptime. Remove this mark when they are fixed."
+        " again before the treadmill's exit; Session._await_belt spins at a deadline"
+        " within float rounding on looptime. Remove this mark when they are fixed."
     ),
 )
 def test_fixed_budget_of_schedules_finds_nothing(tmp_path: Path) -> None:

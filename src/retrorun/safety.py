@@ -32,7 +32,9 @@ user's maximum, slow to the recovery speed; persisting, stop"):
   display (a belt at the ceiling reads a few hundredths either side of it), and
   never over 0.3 km/h (the old fixed margin), however coarse the device;
 * ``RUNDOWN_MARGIN_S``: a stopping belt gets its run-down time at the device's
-  deceleration plus 2 s before it counts as still moving;
+  deceleration plus 2 s before it counts as still moving; ``RUNDOWN_GRACE_S``: after
+  one second it must be losing speed at half the device's deceleration at least (a
+  belt that holds its speed, or restarts below its slowest reading, is caught then);
 * ``START_FROM_REST_MAX``: from rest, the first backward command may go to the
   device minimum only when that is at most 1.0 km/h (consoles start at 0.5-1.0).
 """
@@ -65,6 +67,7 @@ __all__ = [
     "HR_PERSIST_S",
     "MAX_TOLERANCE",
     "MIN_RESOLUTION",
+    "RUNDOWN_GRACE_S",
     "RUNDOWN_MARGIN_S",
     "START_FROM_REST_MAX",
     "STOP_AFTER_OVER_RECORDS",
@@ -83,6 +86,7 @@ EXCURSION_WINDOW_S = 60.0  # rule 11: a second over-ceiling episode this soon st
 MIN_RESOLUTION = 10  # 0.01 km/h: the tolerance is one device increment, never under 0.1 km/h
 MAX_TOLERANCE = 30  # ... and never over 0.3 km/h, however coarse the device
 RUNDOWN_MARGIN_S = 2.0  # judgement: a stopping belt's run-down time plus this margin
+RUNDOWN_GRACE_S = 1.0  # judgement: then it must slow at half the device's deceleration at least
 START_FROM_REST_MAX = 100  # judgement: from rest, backward may start at a device minimum <= 1.0
 
 
@@ -150,6 +154,8 @@ class _Rundown:
     ref: int | None = None  # None until the first record after the stop
     deadline: float = math.inf
     halted: bool = False  # a halt was already sent: the next violation ends the session
+    start: int = 0  # the speed the run-down started from ...
+    since: float = 0.0  # ... and when
 
 
 def _check_range(name: str, rng: tuple[int, int, int], *, nonnegative: bool) -> None:
@@ -215,6 +221,7 @@ class SafetyGovernor:
         self._decel = decel_kmh_per_s
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
+        self._last_halt_t: float | None = None
         self._paused = False
         self._hr_over_since: float | None = None
         self._last_slow = -math.inf
@@ -424,8 +431,7 @@ class SafetyGovernor:
         if rearm or self._rundown is None or not self._rundown.halted:
             watch = _Rundown()
             if belt_speed is not None:
-                watch.ref = belt_speed
-                watch.deadline = now + self._rundown_s(belt_speed)
+                self._arm(watch, belt_speed, now)
             self._rundown = watch
         self.reset_after_stop()
 
@@ -574,23 +580,49 @@ class SafetyGovernor:
     def _rundown_s(self, speed: int) -> float:
         return speed / 100 / self._decel + RUNDOWN_MARGIN_S
 
+    def _arm(self, watch: _Rundown, speed: int, now: float) -> None:
+        watch.ref = watch.start = speed
+        watch.since = now
+        watch.deadline = now + self._rundown_s(speed)
+
+    def _envelope(self, watch: _Rundown, now: float) -> float:
+        """The most a running-down belt may read at ``now``: after a second's grace it
+        must lose speed at half the device's deceleration at least (0.01 km/h)."""
+        slowing = max(now - watch.since - RUNDOWN_GRACE_S, 0.0) * self._decel * 100 / 2
+        return max(watch.start - slowing, 0.0)
+
+    def observe_start(self, now: float) -> Reaction:
+        """Start pressed at the console: the belt is about to move. While paused, or
+        turning on a stopped belt, that is answered at once (``HALT``), before
+        telemetry shows the belt moving."""
+        if not (self._paused or (self._direction is Direction.TURNING and self._turn_limit == 0)):
+            return _NO_REACTION
+        return self._halt(0, now, "the belt was started at the console while it must stand still")
+
     def _halt(self, speed: int, now: float, reason: str) -> Reaction:
-        """Stop the belt and watch it come to rest; the session pauses."""
-        self._rundown = _Rundown(ref=speed, deadline=now + self._rundown_s(speed), halted=True)
+        """Stop the belt and watch it come to rest; the session pauses. A second halt
+        within ``EXCURSION_WINDOW_S`` of the first stops the session instead."""
+        last, self._last_halt_t = self._last_halt_t, now
+        if last is not None and now - last <= EXCURSION_WINDOW_S:
+            return self._stop(f"{reason}, a second time within {EXCURSION_WINDOW_S:.0f} s")
+        watch = _Rundown(halted=True)
+        self._arm(watch, speed, now)
+        self._rundown = watch
         self._turn_limit = 0
         command = self._speed_command(0, 0, clamped=False)
         return Reaction(ReactionKind.HALT, command, reason)
 
     def _watch_rundown(self, watch: _Rundown, speed: int, now: float) -> Reaction:
         if watch.ref is None:
-            watch.ref = speed
-            watch.deadline = now + self._rundown_s(speed)
+            self._arm(watch, speed, now)
             return _NO_REACTION
         reason = ""
         if speed > watch.ref + self._tolerance:
             reason = f"belt speeding up to {speed / 100:.2f} km/h while it should stop"
         elif now >= watch.deadline and speed > self._tolerance:
             reason = f"belt still at {speed / 100:.2f} km/h after its run-down time"
+        elif speed > self._envelope(watch, now) + self._tolerance:
+            reason = f"belt at {speed / 100:.2f} km/h is not slowing down while it should stop"
         watch.ref = min(watch.ref, speed)
         if not reason:
             return _NO_REACTION

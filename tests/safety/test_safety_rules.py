@@ -543,8 +543,20 @@ def test_a_paused_belt_must_be_at_rest_after_its_run_down() -> None:
     assert g.observe(0, 31.0, None).kind is ReactionKind.NONE
     assert g.observe(0, 34.5, None).kind is ReactionKind.NONE
     g.pause(40.0, 300, rearm=True)
-    assert g.observe(200, 43.9, None).kind is ReactionKind.NONE
-    assert g.observe(200, 44.1, None).kind is ReactionKind.HALT
+    assert g.observe(200, 41.0, None).kind is ReactionKind.NONE  # slowing, in its grace
+    assert g.observe(150, 42.0, None).kind is ReactionKind.NONE  # 0.75 km/h/s at least
+    assert g.observe(150, 43.9, None).kind is ReactionKind.HALT  # holding its speed
+
+
+def test_a_belt_that_restarts_below_its_slowest_reading_is_caught() -> None:
+    g = make()
+    ramp_to(g, 500, 0.0)
+    g.pause(30.0, 500)
+    assert g.observe(350, 31.0, None).kind is ReactionKind.NONE
+    # Restarted at a speed under every reading so far, and held there.
+    assert g.observe(300, 32.0, None).kind is ReactionKind.NONE
+    assert g.observe(300, 33.0, None).kind is ReactionKind.NONE
+    assert g.observe(300, 34.5, None).kind is ReactionKind.HALT
 
 
 def test_a_console_target_over_the_ceiling_is_answered_at_once() -> None:
@@ -650,3 +662,27 @@ def test_over_ceiling_and_high_heart_rate_take_the_lower_command() -> None:
     assert reaction.command is not None
     assert reaction.command.value == 500 - RAMP_STEP
     assert "heart rate" in reaction.reason
+
+
+def test_a_second_halt_within_the_window_stops_the_session() -> None:
+    g = make()
+    ramp_to(g, 300, 0.0)
+    g.pause(30.0, 300)
+    assert g.observe(600, 31.0, None).kind is ReactionKind.HALT
+    g.resume()
+    g.pause(40.0, 0)
+    second = g.observe(500, 41.0, None)
+    assert second.kind is ReactionKind.STOP
+    assert "second time" in second.reason
+
+
+def test_start_pressed_while_paused_or_turning_on_a_stopped_belt_is_halted_at_once() -> None:
+    g = make(RunnerProfile.REHAB, ceiling=400)
+    ramp_to(g, 200, 0.0)
+    assert g.observe_start(10.0).kind is ReactionKind.NONE  # running: a console start is no news
+    g.turnaround_command(20.0)
+    g.set_direction(Direction.TURNING, 25.0, belt_speed=0)
+    halt = g.observe_start(26.0)
+    assert halt.kind is ReactionKind.HALT
+    assert halt.command is not None
+    assert halt.command.value == 0

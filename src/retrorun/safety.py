@@ -630,6 +630,10 @@ class SafetyGovernor:
             return self._stop(reason + " (after a stop command)")
         return self._halt(speed, now, reason)
 
+    def stop_now(self, reason: str) -> Reaction:
+        """A ``STOP`` the engine asks for itself (e.g. a correction a machine cannot make)."""
+        return self._stop(reason)
+
     def _stop(self, reason: str) -> Reaction:
         command = self._speed_command(0, 0, clamped=False)
         return Reaction(ReactionKind.STOP, command, reason)

@@ -816,6 +816,12 @@ class Session:
     async def _react(self, reaction: Reaction, speed: int, *, resume: bool = True) -> None:
         kind = reaction.kind
         command = reaction.command
+        if kind is ReactionKind.CORRECT and self.treadmill.profile.has("ignores_speed_commands"):
+            # A machine that ignores speed commands cannot be slowed: stop it instead.
+            reaction = self.governor.stop_now(
+                f"{reaction.reason}; this treadmill ignores speed commands, so it is stopped"
+            )
+            kind, command = reaction.kind, reaction.command
         if kind is ReactionKind.CORRECT:
             assert command is not None
             action = (

@@ -853,15 +853,25 @@ def judge(trace: Trace) -> list[Finding]:
             anchors.append(last_connect + react)
         cause = _last_before(causes, s.t)
         if cause is not None and cause >= paused_from - 1e-6:
-            at_cause = next((x for x in samples if x.t >= cause - 1e-6), s)
+            # The belt as it was just before the cause (a sample in the cause's own
+            # tick already shows what the cause did).
+            before = [x for x in samples if x.t < cause - 1e-6]
+            at_cause = before[-1] if before else s
             if at_cause.belt <= REST_KMH:
                 # Started from rest: stopped by the first record that shows it.
                 shown = next((r.t for r in records if r.t >= cause - 1e-6), math.inf)
                 anchors.append(shown + LATENCY_S)
             else:
-                # Restarted while running down: within the run-down allowance.
-                v = max((x.belt for x in samples if paused_from <= x.t <= cause), default=0.0)
-                anchors.append(paused_from + react + v / trace.decel + RUNDOWN_MARGIN_S)
+                shown = next((r.t for r in records if r.t >= cause - 1e-6), math.inf)
+                now_at = next((x for x in samples if x.t >= cause - 1e-6), s)
+                if now_at.belt > at_cause.belt + s.tol:
+                    # Sped up while running down: stopped by the first record showing it.
+                    anchors.append(shown + LATENCY_S)
+                else:
+                    # Restarted under its speed while running down: within the run-down
+                    # allowance from the cause.
+                    v = max(at_cause.belt, now_at.belt)
+                    anchors.append(cause + react + v / trace.decel + RUNDOWN_MARGIN_S)
         if s.t > max(anchors) + 1e-6:
             findings.append(
                 Finding(

@@ -220,6 +220,7 @@ class SafetyGovernor:
         self._tolerance = min(max(speed_range[2], MIN_RESOLUTION), MAX_TOLERANCE)
         self._decel = decel_kmh_per_s
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
+        self._turn_pending = False  # from the turn-around's command to its new direction
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
         self._last_halt_t: float | None = None
         self._paused = False
@@ -383,6 +384,11 @@ class SafetyGovernor:
             lo = self._speed_range[0]
             value = 0 if value < lo else self._speed_grid(value)
         self._turn_limit = value
+        self._turn_pending = True
+        if value == 0 and self._rundown is None:
+            # A turn on a stopped belt: from this command the belt must run down and
+            # stay at rest, as while paused (its watch starts at the next record).
+            self._rundown = _Rundown()
         return self._speed_command(value, requested, clamped=False)
 
     def set_direction(self, direction: Direction, now: float, *, belt_speed: int) -> None:
@@ -394,7 +400,6 @@ class SafetyGovernor:
         commanded speed to the ceiling (the next :meth:`request_speed` re-sends it
         if that lowered it) and later increases ramp from there.
         """
-        del now  # kept for the interface: the ramp timer keeps its last increase
         if direction is self._direction:
             return
         if belt_speed > TURNAROUND_SPEED + SETTLE_TOLERANCE:
@@ -405,6 +410,13 @@ class SafetyGovernor:
                 f" {(TURNAROUND_SPEED + SETTLE_TOLERANCE) / 100:.2f} km/h)",
             )
         self._direction = direction
+        watch = self._rundown
+        if direction is Direction.TURNING and watch is not None and watch.ref is None:
+            self._arm(watch, belt_speed, now)  # the turn begins on a belt seen this slow
+        if direction is not Direction.TURNING and self._turn_pending:
+            self._turn_pending = False  # the turn-around is over
+            if not self._paused:
+                self._rundown = None
         if direction is Direction.FORWARD:
             self._over_records = 0  # turning -> backward keeps counting: both are limited
         if direction is not Direction.FORWARD and self._commanded > 0:
@@ -595,7 +607,8 @@ class SafetyGovernor:
         """Start pressed at the console: the belt is about to move. While paused, or
         turning on a stopped belt, that is answered at once (``HALT``), before
         telemetry shows the belt moving."""
-        if not (self._paused or (self._direction is Direction.TURNING and self._turn_limit == 0)):
+        turning = self._direction is Direction.TURNING or self._turn_pending
+        if not (self._paused or (turning and self._turn_limit == 0)):
             return _NO_REACTION
         return self._halt(0, now, "the belt was started at the console while it must stand still")
 

@@ -686,3 +686,19 @@ def test_start_pressed_while_paused_or_turning_on_a_stopped_belt_is_halted_at_on
     assert halt.kind is ReactionKind.HALT
     assert halt.command is not None
     assert halt.command.value == 0
+
+
+def test_a_stopped_belt_turn_is_watched_from_its_first_command() -> None:
+    g = make(RunnerProfile.REHAB, ceiling=400)
+    ramp_to(g, 200, 0.0)
+    assert g.turnaround_command(20.0).value == 0
+    # Still facing backward while the belt runs down: Start pressed now is halted too.
+    assert g.observe_start(20.5).kind is ReactionKind.HALT
+
+
+def test_a_stopped_belt_turn_halts_a_belt_that_speeds_up_while_it_slows() -> None:
+    g = make(RunnerProfile.REHAB, ceiling=400)
+    ramp_to(g, 200, 0.0)
+    g.turnaround_command(20.0)
+    assert g.observe(150, 21.0, None).kind is ReactionKind.NONE  # running down
+    assert g.observe(300, 22.0, None).kind is ReactionKind.HALT  # speeding up again

@@ -719,7 +719,13 @@ class Session:
         if command.kind == "speed":
             # The governor owns the commanded speed (it counts from its approval); a
             # send that fails pauses the session, and the pause resets it to 0.
+            if command.value > 0 and self.paused:
+                return  # paused meanwhile: nothing may set the belt going (a resume ramps)
             await self._guarded(self.treadmill.set_speed(command))
+            if command.value > 0 and self.paused:
+                # The pause came while this speed was on its way, and a paused machine
+                # may take a new target as a start: pause it again at once.
+                await self._guarded(self.treadmill.pause())
         else:
             await self._guarded(self.treadmill.set_incline(command))
 

@@ -35,6 +35,7 @@ from retrorun.energy import kcal_per_min
 from retrorun.errors import (
     CommandError,
     CommandIgnored,
+    CommandRejected,
     LinkError,
     RetrorunError,
     SafetyStop,
@@ -71,6 +72,7 @@ from retrorun.events import (
     TurnaroundPhase,
     UserStopped,
 )
+from retrorun.ftms import ResultCode
 from retrorun.limits import INCLINE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
@@ -113,6 +115,16 @@ class _End(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def _in_words(exc: BaseException) -> str:
+    """An error as the runner reads it: what happened and what to do, not op codes."""
+    if isinstance(exc, CommandRejected) and exc.result == ResultCode.CONTROL_NOT_PERMITTED:
+        return (
+            "the treadmill refused remote control: on many machines you must press Start"
+            " or enable Bluetooth control on the console first, then start the session again"
+        )
+    return str(exc)
 
 
 class _TaskEnded(Exception):
@@ -358,7 +370,7 @@ class Session:
             end = _End(EndReason.SAFETY_STOP, str(group.exceptions[0]))
             self._emit(SafetyStopped(t=self._t(), message=end.message))
         except* RetrorunError as group:
-            end = _End(EndReason.ERROR, str(group.exceptions[0]))
+            end = _End(EndReason.ERROR, _in_words(group.exceptions[0]))
         except* _TaskEnded as group:
             end = _End(EndReason.ERROR, f"internal error: {group.exceptions[0]}")
             log.warning("session task ended early: %s", group.exceptions[0])

@@ -268,12 +268,18 @@ async def find_treadmill(
     *,
     scanner_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[BLEDevice, str]:
-    """The treadmill advertising that name or address, and its advertised name."""
+    """The treadmill advertising that name or address (or a unique prefix of its
+    name), and its advertised name. Not found: the error lists what was seen."""
     names: dict[str, str] = {}
+    seen: dict[str, tuple[BLEDevice, str]] = {}  # every FTMS treadmill heard, by address
 
     def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
-        if _matches(device, adv, name_or_address) and _is_treadmill(adv):
-            names[device.address] = adv.local_name or device.name or ""
+        if not _is_treadmill(adv):
+            return False
+        name = adv.local_name or device.name or ""
+        seen[device.address] = (device, name)
+        if _matches(device, adv, name_or_address):
+            names[device.address] = name
             return True
         return False
 
@@ -281,11 +287,19 @@ async def find_treadmill(
         device = await BleakScanner.find_device_by_filter(
             wanted, timeout, **dict(scanner_kwargs or {})
         )
-    if device is None:
-        raise DeviceNotFoundError(
-            f"no FTMS treadmill named {name_or_address!r} found in {timeout:g} s"
-        )
-    return device, names.get(device.address, device.name or name_or_address)
+    if device is not None:
+        return device, names.get(device.address, device.name or name_or_address)
+    prefix = name_or_address.casefold()
+    candidates = [(d, n) for d, n in seen.values() if n and n.casefold().startswith(prefix)]
+    if len(candidates) == 1:
+        return candidates[0]
+    found = ", ".join(f"{n or '(no name)'} ({a})" for a, (_, n) in sorted(seen.items()))
+    what = f"; found: {found}" if found else "; none advertised FTMS"
+    if len(candidates) > 1:
+        what = f"; {len(candidates)} names start with it: {found}"
+    raise DeviceNotFoundError(
+        f"no FTMS treadmill named {name_or_address!r} found in {timeout:g} s{what}"
+    )
 
 
 # ------------------------------------------------------------------------ client

@@ -9,6 +9,7 @@ import pytest
 from retrorun.app import RunOptions
 from retrorun.cli import _build_parser
 from retrorun.cli._run import options_from_args
+from retrorun.errors import UsageError
 
 
 def _options(*flags: str) -> RunOptions:
@@ -86,3 +87,8 @@ def test_out_of_range_values_are_one_line(
     assert err.startswith(f"retrorun run: error: argument {flag}: ")
     assert message in err
     assert len(err) < 300
+
+
+def test_hci_without_a_device_is_refused_not_ignored() -> None:
+    with pytest.raises(UsageError, match="--hci needs --device"):
+        _options("--hci", "tcp-client:127.0.0.1:9101")

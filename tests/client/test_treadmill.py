@@ -38,13 +38,26 @@ async def test_scan_lists_the_simulated_treadmill() -> None:
     assert "treadmill" in found[0].machine_types
 
 
-async def test_a_missing_treadmill_is_one_clear_error() -> None:
+async def test_a_missing_treadmill_is_one_clear_error_listing_what_was_found() -> None:
     async with rig() as r:
-        with pytest.raises(DeviceNotFoundError, match="no FTMS treadmill named 'Nope'"):
+        with pytest.raises(DeviceNotFoundError, match="no FTMS treadmill named 'Nope'") as caught:
             async with r.treadmill().__class__(
                 "Nope", scanner_kwargs=r.link.scanner_kwargs, scan_timeout=1.0
             ):
                 pass
+    assert f"found: {r.profile.name} (" in str(caught.value)
+
+
+async def test_a_unique_prefix_of_the_name_finds_the_treadmill() -> None:
+    async with rig() as r:
+        prefix = r.profile.name[:4].lower()
+        async with r.treadmill().__class__(
+            prefix,
+            scanner_kwargs=r.link.scanner_kwargs,
+            client_kwargs=r.link.client_kwargs,
+            scan_timeout=1.0,
+        ) as tm:
+            assert tm.name == r.profile.name
 
 
 async def test_connect_reads_ranges_takes_control_and_exit_stops_the_belt() -> None:

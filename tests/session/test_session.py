@@ -200,6 +200,9 @@ async def test_reject_control_is_an_honest_error(tmp_path: Path) -> None:
     assert code == 1
     assert end(lines)["reason"] in {"error", "safety_stop"}
     assert "control" in printed.lower() or "control" in json.dumps(end(lines))
+    # Words for a person, with what to do: never an op code or a result name.
+    assert "press Start or enable Bluetooth control" in end(lines)["message"]
+    assert "control_not_permitted" not in end(lines)["message"]
 
 
 async def test_slow_ramp_still_completes(tmp_path: Path) -> None:

@@ -159,6 +159,11 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
     """Check the flags together and build ``RunOptions`` (``UsageError`` on conflict)."""
     from retrorun.app import RunOptions
 
+    if args.hci is not None and args.device is None:
+        raise UsageError(
+            "--hci needs --device NAME_OR_ADDRESS (find it with 'retrorun scan --hci "
+            f"{args.hci}'); without --device the embedded simulator runs"
+        )
     if args.device is not None and args.speedup != 1.0:
         raise UsageError("--speedup works with the simulator only, never with a real --device")
     if args.device is not None and (args.sim_profile or args.sim_fault):

@@ -77,7 +77,6 @@ from retrorun.limits import INCLINE_TOLERANCE, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import (
-    RUNDOWN_GRACE_S,
     Reaction,
     ReactionKind,
     SafeCommand,
@@ -789,7 +788,10 @@ class Session:
         decel = self.treadmill.profile.decel_kmh_per_s
         wait_s = min((belt or 0) / 100 / decel + 3.0, _STOP_SEEN_MAX_S)
         deadline = loop.time() + wait_s
-        start, since = (belt if belt is not None else 0), loop.time()
+        # From the Stop on, the governor's run-down watch judges the belt, as while
+        # paused: one that speeds up or holds its speed gets Stop again.
+        self.governor.pause(loop.time(), belt, rearm=True)
+        judged: Telemetry | None = None
         resent = 0
         while True:
             latest = self.treadmill.latest
@@ -797,19 +799,16 @@ class Session:
             speed = (latest.speed or 0) if latest is not None else 0
             if fresh and speed <= self.governor.tolerance:
                 return True
-            # After a second's grace the belt must lose speed at half the device's
-            # deceleration at least, as in the paused watch.
-            slowing = max(loop.time() - since - RUNDOWN_GRACE_S, 0.0) * decel * 100 / 2
-            if fresh and speed > max(start - slowing, 0.0) + self.governor.tolerance:
-                if resent >= _STOP_RESENDS:
-                    return False
-                # It speeds up, or holds its speed, after the Stop (firmware, a console
-                # press): send Stop again rather than wait for the client's exit.
-                resent += 1
-                start, since = speed, loop.time()
-                with contextlib.suppress(CommandError, LinkError, TimeoutError):
-                    async with asyncio.timeout(5.0):
-                        await self.treadmill.stop_belt()
+            if fresh and latest is not judged:
+                judged = latest
+                reaction = self.governor.observe(speed, loop.time(), None)
+                if reaction.kind is not ReactionKind.NONE:
+                    if resent >= _STOP_RESENDS:
+                        return False
+                    resent += 1
+                    with contextlib.suppress(CommandError, LinkError, TimeoutError):
+                        async with asyncio.timeout(5.0):
+                            await self.treadmill.stop_belt()
             remaining = deadline - loop.time()
             if remaining <= _EPSILON_S or not self.treadmill.connected:
                 return False

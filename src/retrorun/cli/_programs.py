@@ -1,9 +1,10 @@
-"""``retrorun programs list|show|validate`` and ``retrorun plan``: the program library.
+"""``retrorun programs list|show|validate|export`` and ``retrorun plan``: the program library.
 
 ``plan`` prints a program expanded for one runner (profile, ceiling, week) as a
 table, and with ``--png`` draws it for a handout. Text from a program file (its
 name, description, labels, notes) and paths given on the command line are
-printed through ``printable``: shown, never obeyed by the terminal.
+printed through ``printable``: shown, never obeyed by the terminal. ``programs
+export`` writes the same plan as a FIT workout for a watch.
 """
 
 from __future__ import annotations
@@ -159,6 +160,24 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    # The FIT encoder (Garmin's profile) loads only for this command.
+    from retrorun.export import check_output, fit_workout, workout_steps, write_file
+
+    check_output("--fit", args.fit, ".fit")
+    program = load_program(args.program)
+    result = _plan_for(args, program)
+    write_file(args.fit, fit_workout(result), flag="--fit")
+    count = len(workout_steps(result))
+    print(
+        printable(
+            f"wrote {args.fit} ({result.program}, week {args.week}: {len(result.steps)} steps "
+            f"as {count} workout steps, {format_clock(result.total_s)})"
+        )
+    )
+    return 0
+
+
 def _runner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
@@ -176,7 +195,7 @@ def _runner_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``programs`` (list, show, validate) and ``plan`` to the ``retrorun`` command."""
+    """Add ``programs`` (list, show, validate, export) and ``plan`` to the ``retrorun`` command."""
     programs = subparsers.add_parser(
         "programs",
         help="list, show and validate interval programs",
@@ -201,6 +220,25 @@ def register(subparsers: Any) -> None:
     )
     validate.add_argument("files", metavar="FILE", nargs="+", help=".toml or .json program file")
     validate.set_defaults(handler=_validate)
+
+    export = actions.add_parser(
+        "export",
+        help="write a program as a FIT workout for a watch",
+        description=(
+            "Write a program's plan (one runner, one week) as a FIT workout file: time "
+            "steps with speed targets, repeats folded, backward steps named as such."
+        ),
+    )
+    export.add_argument("program", metavar="NAME_OR_FILE", help="library name or .toml/.json file")
+    export.add_argument("--fit", type=Path, required=True, metavar="FILE", help="the .fit file")
+    _runner_options(export)
+    export.add_argument(
+        "--ceiling", type=_kmh_arg, metavar="KMH", help="your own backward ceiling (lowers only)"
+    )
+    export.add_argument(
+        "--week", type=number(int, WEEK), default=1, metavar="N", help="week N (1-52)"
+    )
+    export.set_defaults(handler=_export)
 
     plan_parser = subparsers.add_parser(
         "plan",

@@ -14,7 +14,7 @@ from retrorun.cli._ftms import EXAMPLES, characteristic_name
 def test_every_help_example_decodes(
     name: str, value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["ftms", "decode", name, value]) == 0
+    assert main(["ftms", "decode", *name.split(), value]) == 0
     json.loads(capsys.readouterr().out)
 
 

@@ -4,7 +4,8 @@ What a treadmill sends can be pasted from a sniffer or a bug report (``0000f401`
 ``00 00 F4 01``, ``00:00:f4:01``, nRF Connect's ``00-00-F4-01``, ``0x00 0x00 0xF4
 0x01``) and read with the same codec the controller uses. The characteristic is
 named as here (``treadmill-data``) or by its UUID as logs write it (``2acd``,
-``0x2ACD``, or the 128-bit form).
+``0x2ACD``, or the 128-bit form). ``--partial`` reads a Treadmill Data frame cut
+short of what its flags announce (as some machines send them) as far as it goes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("speed-range", "3200 4006 0a00"),
     ("control-response", "80 02 01"),
     ("status", "02 01"),
+    # Cut at 20 bytes while flags 0x1F9E announce 32: speed 6.5 km/h up to elevation.
+    ("treadmill-data --partial", "9e1f8a028a02c800000a000000000000000c00a4"),
 )
 
 _BY_NUMBER: Mapping[int, str] = {
@@ -110,7 +113,10 @@ def _decode(args: argparse.Namespace) -> int:
     data = parse_hex(" ".join(args.hex))
     if name == "control-point" and data[:1] == bytes([RESPONSE_CODE]):
         name = "control-response"  # the same UUID carries the machine's indications
-    value = DECODERS[name](data)
+    if args.partial and name == "treadmill-data":
+        value: Any = TreadmillData.from_bytes(data, partial=True)
+    else:
+        value = DECODERS[name](data)
     print(json.dumps(to_json_dict(value), ensure_ascii=False))
     return 0
 
@@ -145,5 +151,11 @@ def register(subparsers: Any) -> None:
         metavar="HEX",
         nargs="+",
         help="the value as hex: 0000f401, '00 00 F4 01', 00:00:f4:01 or '0x00 0x00 0xf4 0x01'",
+    )
+    decode.add_argument(
+        "--partial",
+        action="store_true",
+        help="treadmill data cut short of what its flags announce: decode the complete "
+        'fields and say which were cut off ("partial": true)',
     )
     decode.set_defaults(handler=_decode)

@@ -11,6 +11,8 @@ Merging rules (``RecordAssembler``):
 - A field group sent in more than one part takes the value of the later part: it is
   the newer reading. A part's "not available" value is a value, so it overrides too.
 - ``extra`` bytes of the parts are concatenated in arrival order.
+- A truncated part (``partial``) keeps the record partial for the groups it lost
+  that no other part carried.
 
 Interrupted sequences: the spec (4.18) has the server drop a half-sent record on link
 loss, and so must the client: call ``reset()`` on disconnect. Without a reset, parts
@@ -43,17 +45,19 @@ _GROUP_FIELDS = {group.mask: group.fields for group in GROUPS}
 def merge_parts(parts: list[TreadmillData]) -> TreadmillData:
     """One record from its parts, in arrival order (rules in the module docstring)."""
     flags = 0
+    truncated = 0
     values: dict[str, int | None] = {}
     extra = b""
     for part in parts:
         part_flags = int(part.flags)
         flags |= part_flags
+        truncated |= int(part.truncated)
         for f in fields_present(part_flags):
             values[f.name] = getattr(part, f.name)
         if part.extra:
             extra += part.extra
     flags = (flags & NOT_MORE_DATA) | (int(parts[-1].flags) & MORE_DATA_BIT)
-    return make_unchecked(flags, values, extra)
+    return make_unchecked(flags, values, extra, truncated & ~flags)
 
 
 class RecordAssembler:
@@ -87,9 +91,11 @@ class RecordAssembler:
         self._waiting = []
         return merge_parts(parts)
 
-    def feed_bytes(self, data: BytesLike) -> TreadmillData | None:
-        """Decode a notification and ``feed`` it (``FtmsDecodeError`` if malformed)."""
-        return self.feed(TreadmillData.from_bytes(data))
+    def feed_bytes(self, data: BytesLike, *, partial: bool = False) -> TreadmillData | None:
+        """Decode a notification and ``feed`` it (``FtmsDecodeError`` if malformed;
+        ``partial``: a truncated frame is decoded as far as it goes, see
+        ``TreadmillData.from_bytes``)."""
+        return self.feed(TreadmillData.from_bytes(data, partial=partial))
 
     def reset(self) -> int:
         """Drop the parts waiting (on disconnect); returns how many were dropped."""

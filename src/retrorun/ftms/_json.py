@@ -145,6 +145,9 @@ def _treadmill_data(value: TreadmillData) -> JsonDict:
         out[f.json_key] = _scaled(raw, f.per_unit)
     if value.extra:
         out["extra_hex"] = value.extra.hex()
+    if value.truncated:
+        out["partial"] = True
+        out["truncated"] = flag_names(value.truncated, 16)
     return out
 
 

@@ -14,6 +14,14 @@ then gives the object its real class: going through ``object.__setattr__`` for t
 twenty fields of a frozen dataclass costs several times the unpacking itself. Values
 unpacked by a ``Struct`` are in range by construction, so validation is skipped
 there (never in ``__init__``).
+
+Truncated frames: some machines (Matrix consoles) cut every notification at the
+default ATT payload of 20 bytes while the flags still announce more fields. Such a
+frame is an error by default; ``from_bytes(data, partial=True)`` decodes the field
+groups that are complete and records the ones cut off in ``truncated`` (the bytes
+of a group cut in the middle stay in ``extra``, so the frame still encodes back to
+itself). Speed is the first field, so a frame too short even for it is still an
+error: a record without its speed would read as a More Data part.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn, final
 
 from retrorun.ftms._errors import FtmsDecodeError, FtmsValueError
@@ -183,6 +191,10 @@ class TreadmillData:
     groups holding a value are added, and More Data (bit 0) always follows
     ``speed`` (set exactly when speed is absent). ``extra`` holds trailing bytes
     after the known fields (vendor data, announced by unknown flag bits or not).
+
+    ``truncated`` names the field groups the wire flags announced but the frame cut
+    off (only ``from_bytes(..., partial=True)`` sets it; see the module docstring):
+    ``flags`` then holds the groups actually decoded, and ``partial`` is true.
     """
 
     flags: TreadmillDataFlags
@@ -206,6 +218,7 @@ class TreadmillData:
     power_output: int | None
     step_count: int | None
     extra: bytes
+    truncated: TreadmillDataFlags = field(init=False)  # set by partial decoding only
 
     def __init__(
         self,
@@ -276,22 +289,34 @@ class TreadmillData:
             setter(self, name, value)
         setter(self, "flags", TreadmillDataFlags(wire))
         setter(self, "extra", check_bytes("extra", extra))
+        setter(self, "truncated", _NOTHING)
 
     @classmethod
-    def from_bytes(cls, data: BytesLike) -> TreadmillData:
-        """Decode one notification. Raises ``FtmsDecodeError`` if it is too short."""
+    def from_bytes(cls, data: BytesLike, *, partial: bool = False) -> TreadmillData:
+        """Decode one notification. Raises ``FtmsDecodeError`` if it is too short;
+        with ``partial``, only if it is too short for its speed (a truncated frame
+        gives a record with ``partial`` set)."""
         if len(data) < 2:
             raise FtmsDecodeError(CHARACTERISTIC, 0, f"{len(data)}-byte frame: no flags field")
         flags = data[0] | data[1] << 8
         decoder = _DECODERS.get(flags)
         if decoder is None:
             decoder = _cached(_DECODERS, flags, _compile_decoder)
-        return decoder(data)
+        if not partial:
+            return decoder(data)
+        try:
+            return decoder(data)
+        except FtmsDecodeError as exc:
+            return _decode_partial(data, flags, exc)
 
     def __bytes__(self) -> bytes:
         encoder = _ENCODERS.get(self.flags)
         if encoder is None:
             encoder = _cached(_ENCODERS, int(self.flags), _compile_encoder)
+        if self.truncated:
+            # The wire flags announced the groups cut off too.
+            wire = int(self.flags) | int(self.truncated)
+            return wire.to_bytes(2, "little") + encoder(self)[2:]
         return encoder(self)
 
     def __repr__(self) -> str:
@@ -299,6 +324,8 @@ class TreadmillData:
         parts += [f"{f.name}={value!r}" for f, value in self.present_fields()]
         if self.extra:
             parts.append(f"extra={self.extra!r}")
+        if self.truncated:
+            parts.append(f"truncated=0x{self.truncated:04X}")
         return f"TreadmillData({', '.join(parts)})"
 
     def present_fields(self) -> Iterator[tuple[FieldSpec, int | None]]:
@@ -306,6 +333,11 @@ class TreadmillData:
         is ``None`` when the field was sent as "not available"."""
         for f in fields_present(int(self.flags)):
             yield f, getattr(self, f.name)
+
+    @property
+    def partial(self) -> bool:
+        """The frame was cut short: ``truncated`` names the field groups it lost."""
+        return bool(self.truncated)
 
     @property
     def more_data(self) -> bool:
@@ -341,6 +373,7 @@ _Encoder = Callable[[TreadmillData], bytes]
 _DECODERS: dict[int, _Decoder] = {}
 _ENCODERS: dict[int, _Encoder] = {}
 _FLAG_MEMBERS: dict[int, TreadmillDataFlags] = {}
+_NOTHING = TreadmillDataFlags(0)
 
 
 def _cached(cache: dict[int, Any], flags: int, compile_: Callable[[int], Any]) -> Any:
@@ -377,6 +410,29 @@ def _raise_short(data: BytesLike, flags: int) -> NoReturn:
             offset += size
     # Only reachable if a decoder disagreed with the table above.
     raise FtmsDecodeError(CHARACTERISTIC, offset, f"frame too short for flags 0x{flags:04X}")
+
+
+def _decode_partial(data: BytesLike, flags: int, error: FtmsDecodeError) -> TreadmillData:
+    """A frame too short for its flags, as the complete groups it holds (``error`` is
+    raised again when even the speed, announced, does not fit)."""
+    offset = 2
+    truncated = 0
+    for group in GROUPS:
+        if not group_present(flags, group.mask):
+            continue
+        if truncated or offset + group.size > len(data):
+            if group.mask == MORE_DATA_BIT:
+                raise error
+            truncated |= group.mask
+            continue
+        offset += group.size
+    kept = flags & (0xFFFF ^ truncated)
+    decoder = _DECODERS.get(kept)
+    if decoder is None:
+        decoder = _cached(_DECODERS, kept, _compile_decoder)
+    record = decoder(kept.to_bytes(2, "little") + bytes(data[2:]))
+    object.__setattr__(record, "truncated", _flags_member(truncated))
+    return record
 
 
 def _layout(flags: int) -> tuple[str, list[tuple[FieldSpec, bool]]]:
@@ -417,7 +473,7 @@ def _compile_decoder(flags: int) -> _Decoder:
     lines.append(f"        _short(data, {flags})")
     if names:
         lines.append(f"    {', '.join(names)}, = _unpack(data, 2)")
-    lines += ["    o = _Builder()", "    o.flags = _flags", *body]
+    lines += ["    o = _Builder()", "    o.flags = _flags", "    o.truncated = _nothing", *body]
     lines.append(f"    o.extra = b'' if n == {size} else bytes(data[{size}:])")
     lines += ["    o.__class__ = _TreadmillData", "    return o"]
     namespace: dict[str, Any] = {
@@ -425,6 +481,7 @@ def _compile_decoder(flags: int) -> _Decoder:
         "_short": _raise_short,
         "_Builder": _Builder,
         "_flags": _flags_member(flags),
+        "_nothing": _NOTHING,
         "_TreadmillData": TreadmillData,
     }
     # Generated from the field table above only (no outside text): the way
@@ -459,13 +516,16 @@ def _compile_encoder(flags: int) -> _Encoder:
     return encoder
 
 
-def make_unchecked(flags: int, values: dict[str, int | None], extra: bytes) -> TreadmillData:
+def make_unchecked(
+    flags: int, values: dict[str, int | None], extra: bytes, truncated: int = 0
+) -> TreadmillData:
     """A TreadmillData from values already known to be valid (merged or split parts)."""
     o = _Builder()
     for f in FIELDS:
         setattr(o, f.name, values.get(f.name))
     o.flags = _flags_member(flags)
     o.extra = extra
+    o.truncated = _flags_member(truncated)
     o.__class__ = TreadmillData
     record: TreadmillData = o
     return record

@@ -111,3 +111,28 @@ def test_nothing_imports_a_private_module_of_another_package(module: str, path: 
         if ours(name) and owner is not None and not within(own, owner):
             bad.add(name)
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(
+    ("module", "path"),
+    [m for m in ALL if within(m[0], "retrorun.report") or m[0] == "retrorun.record"],
+)
+def test_the_report_reads_records_and_reaches_no_treadmill(module: str, path: Path) -> None:
+    """Reports and history read files: no session, link, sink or command (and the
+    record, which the report reads, never imports the report back)."""
+    forbidden = [
+        "retrorun.sinks",
+        "retrorun.session",
+        "retrorun.treadmill",
+        "retrorun.ble",
+        "retrorun.app",
+        "retrorun.cli",
+        "asyncio",
+        "bleak",
+        "bumble",
+        "aiomqtt",
+    ]
+    if module == "retrorun.record":
+        forbidden.append("retrorun.report")
+    bad = {name for name in imports(module, path) if any(within(name, f) for f in forbidden)}
+    assert not bad, f"{module} imports {sorted(bad)}"

@@ -16,6 +16,7 @@ from retrorun.record import (
     read_record,
     summarize,
 )
+from retrorun.report import report_lines
 
 
 def _write_session(path: Path) -> Recorder:
@@ -88,9 +89,10 @@ def test_summary_from_a_record_without_end(tmp_path: Path) -> None:
     assert summary.backward_m == pytest.approx(4.0 - 2.7)
     assert summary.max_backward_kmh == 3.0
     assert [e["kind"] for e in summary.safety_events] == ["ceiling_clamped"]
-    text = "\n".join(summary.lines())
+    text = "\n".join(report_lines(summary))
     assert "ceiling of 5.0 km/h" in text
     assert "ceiling_clamped" in text
+    assert "cut short (no end line)" in text
 
 
 def test_summary_takes_totals_from_end(tmp_path: Path) -> None:
@@ -109,7 +111,7 @@ def test_summary_takes_totals_from_end(tmp_path: Path) -> None:
     rec.close()
     summary = summarize(read_record(path))
     assert (summary.reason, summary.belt_stopped, summary.energy_kcal) == ("completed", True, 1.2)
-    assert "belt stopped" in summary.lines()[0]
+    assert "belt stopped" in report_lines(summary)[0]
 
 
 def test_write_failure_is_remembered_not_raised(tmp_path: Path) -> None:

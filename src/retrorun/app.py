@@ -33,6 +33,7 @@ from retrorun.events import Direction
 from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, check_record_path, default_record_path
+from retrorun.report import report_lines
 from retrorun.safety import SafetyGovernor
 from retrorun.session import EndReason, Session, SessionResult
 from retrorun.treadmill import Treadmill
@@ -530,8 +531,9 @@ def _warn_stderr(message: str) -> None:
 
 
 def _print_summary(path: Path, recorder: Recorder, out: TextIO) -> None:
-    """The summary of what this session recorded (never the file read back)."""
-    lines = [*recorder.summary.lines(), f"  record: {path}"]
+    """The report of what this session recorded, folded as it wrote its record (never
+    the file read back): the same text ``retrorun report`` prints from the file."""
+    lines = [*report_lines(recorder.summary), f"  record: {path}"]
     if recorder.error:
         lines.append(f"  warning: {recorder.error}")
     with contextlib.suppress(OSError, ValueError):

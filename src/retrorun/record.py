@@ -10,7 +10,9 @@ interface: keep them.
 
 The end-of-session summary is folded from the lines *as the session writes them*
 (``Recorder.summary``), never by reading the file back: a file that cannot be read
-(``/dev/full``, a pipe) or that holds other sessions cannot change it. The totals
+(``/dev/full``, a pipe) or that holds other sessions cannot change it. The same
+fold reads a file afterwards (``summarize``, ``load_record``), so the summary at
+the end of a run and ``retrorun report`` on its record are one thing. The totals
 have one definition each: backward time and distance count the records while the
 runner faced backward (a turn-around is neither).
 """
@@ -28,23 +30,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from retrorun.events import SAFETY_KINDS, EventKind, SessionEvent
+from retrorun.events import (
+    SAFETY_KINDS,
+    EventKind,
+    SessionEvent,
+    SessionStarted,
+    StepInfo,
+    StepStarted,
+    TurnaroundConfirmed,
+    TurnaroundPhase,
+    UserStopped,
+    event_from_json,
+)
+from retrorun.limits import SETTLE_TOLERANCE
 
 __all__ = [
+    "AT_SPEED_KMH",
+    "RecordFile",
     "Recorder",
+    "Sample",
     "SessionSummary",
+    "StepRecord",
+    "TurnRecord",
     "check_record_path",
     "default_record_path",
+    "default_records_dir",
     "last_session",
+    "load_record",
     "read_record",
     "summarize",
 ]
 
 
-def default_record_path(program: str, now: dt.datetime | None = None) -> Path:
-    """``$XDG_DATA_HOME/retrorun/sessions/<timestamp>-<program>.jsonl``.
+def default_records_dir(flag: str = "--record FILE") -> Path:
+    """``$XDG_DATA_HOME/retrorun/sessions``, where records go unless told otherwise.
 
-    ``UsageError`` when there is neither ``XDG_DATA_HOME`` nor a home folder."""
+    ``UsageError`` naming ``flag`` when there is neither ``XDG_DATA_HOME`` nor a home
+    folder."""
     from retrorun.errors import UsageError
 
     data_home = os.environ.get("XDG_DATA_HOME")
@@ -54,14 +76,18 @@ def default_record_path(program: str, now: dt.datetime | None = None) -> Path:
         except (RuntimeError, KeyError):
             home = None
         if home is None or not str(home) or not home.is_absolute():
-            raise UsageError(
-                "no home folder for the session record (HOME is unset): give --record FILE"
-            )
+            raise UsageError(f"no home folder for the session records (HOME is unset): give {flag}")
         data_home = str(home / ".local" / "share")
-    base = Path(data_home)
+    return Path(data_home) / "retrorun" / "sessions"
+
+
+def default_record_path(program: str, now: dt.datetime | None = None) -> Path:
+    """``$XDG_DATA_HOME/retrorun/sessions/<timestamp>-<program>.jsonl``.
+
+    ``UsageError`` when there is neither ``XDG_DATA_HOME`` nor a home folder."""
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in program)[:40] or "session"
-    return base / "retrorun" / "sessions" / f"{stamp}-{safe}.jsonl"
+    return default_records_dir() / f"{stamp}-{safe}.jsonl"
 
 
 def check_record_path(path: Path) -> None:
@@ -220,9 +246,74 @@ def read_record(path: Path) -> Iterator[dict[str, Any]]:
                 yield obj
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One telemetry record as a chart draws it."""
+
+    t: float
+    speed_kmh: float
+    direction: str
+    heart_rate_bpm: int | None
+    step: int
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One plan step as the session ran it: the target, and what the belt did.
+
+    Time, mean speed and time at speed are counted on telemetry spans, each span
+    belonging to the record that opens it (the definition the totals use), so a
+    step's time includes its ramp and any pause in it.
+    """
+
+    index: int
+    label: str
+    direction: str
+    turnaround: bool
+    target_kmh: float
+    incline_pct: float
+    planned_s: float
+    started_t: float
+    ended_t: float | None = None  # the next step's start, or the session's end
+    done: bool = False  # the session went on past it (or completed with it)
+    time_s: float = 0.0
+    at_speed_s: float = 0.0  # within AT_SPEED_KMH of the target
+    _speed_time: float = field(default=0.0, repr=False)  # km/h x s, for the mean
+
+    @property
+    def mean_kmh(self) -> float | None:
+        """The belt's mean speed over the step (None before any telemetry in it)."""
+        return self._speed_time / self.time_s if self.time_s > 0 else None
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    """A turn-around: from its step's start to the runner facing the new way."""
+
+    index: int
+    to: str
+    started_t: float
+    limit_kmh: float  # the turn's speed, the limit while turning (0: a stopped belt)
+    stop_belt: bool = False
+    turn_t: float | None = None  # when the runner was told to turn
+    confirmed_t: float | None = None  # facing the new way
+
+    @property
+    def took_s(self) -> float | None:
+        """Start to confirmation; None for a turn the session never finished."""
+        return None if self.confirmed_t is None else max(self.confirmed_t - self.started_t, 0.0)
+
+
 @dataclass(slots=True)
 class SessionSummary:
-    """What a person wants to know after a session, computed from its record."""
+    """What a person wants to know after a session, folded from its record lines.
+
+    ``started``/``ended``: a ``start``/``end`` line was seen (a record without its
+    end was cut short). ``plan`` is the plan the session announced; ``steps`` and
+    ``turnarounds`` what became of it; ``samples`` every telemetry record, for a
+    chart. ``safety_events`` are the record's safety event lines as written; the
+    runner's own stop is not one of them (``user_stop_t`` says when it came).
+    """
 
     program: str = ""
     reason: str = "unknown"
@@ -237,96 +328,207 @@ class SessionSummary:
     max_backward_kmh: float = 0.0
     ceiling_kmh: float = 0.0
     safety_events: list[Mapping[str, Any]] = field(default_factory=list)
+    session: str = ""
+    profile: str = ""
+    device: str = ""
+    simulated: bool | None = None
+    started_at: str = ""
+    message: str = ""
+    started: bool = False
+    ended: bool = False
+    lines: int = 0
+    plan: tuple[StepInfo, ...] = ()
+    steps: list[StepRecord] = field(default_factory=list)
+    turnarounds: list[TurnRecord] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    heart_rate_max: int | None = None
+    user_stop_t: float | None = None
+    _heart_rate_sum: int = field(default=0, repr=False)
+    _heart_rate_count: int = field(default=0, repr=False)
 
-    def lines(self) -> list[str]:
-        """The summary as lines of text for the terminal."""
-
-        def clock(seconds: float) -> str:
-            m, s = divmod(round(seconds), 60)
-            return f"{m}:{s:02d}"
-
-        belt = ""
-        if self.belt_stopped:
-            belt = ", belt stopped"
-        elif self.stop_acknowledged:
-            belt = ", stop commanded, belt not yet seen stopped"
-        elif self.belt_stopped is not None:
-            belt = ", belt NOT confirmed stopped"
-        out = [f"{self.program}: {self.reason.replace('_', ' ')}{belt}"]
-        if self.belt_stopped is False and not self.stop_acknowledged:
-            out.append(
-                "  The belt could not be confirmed stopped: it may still be moving."
-                " Stop it at the treadmill's console or pull the safety key."
-            )
-        out += [
-            (
-                f"  time {clock(self.duration_s)}   distance {self.distance_m:.0f} m"
-                f"   energy ~{self.energy_kcal:.0f} kcal"
-            ),
-            (
-                f"  backward {clock(self.backward_s)} and {self.backward_m:.0f} m, top speed "
-                f"{self.max_backward_kmh:.1f} km/h against a ceiling of {self.ceiling_kmh:.1f} km/h"
-            ),
-        ]
-        if self.over_ceiling_s > 0:
-            out.append(f"  over the ceiling for {self.over_ceiling_s:.1f} s")
-        if self.safety_events:
-            out.append(f"  safety events ({len(self.safety_events)}):")
-            out.extend(
-                f"    {float(e.get('t', 0)):7.1f} s  {e.get('kind')}: {e.get('message', '')}"
-                for e in self.safety_events
-            )
-        else:
-            out.append("  no safety events")
-        return out
+    @property
+    def heart_rate_mean(self) -> float | None:
+        """The mean of the heart-rate readings (None when the record has none)."""
+        if not self._heart_rate_count:
+            return None
+        return self._heart_rate_sum / self._heart_rate_count
 
 
-_SAFETY = {str(k) for k in SAFETY_KINDS} - {str(EventKind.SESSION_ENDED)}
+AT_SPEED_KMH = SETTLE_TOLERANCE / 100
+"""A step's belt is "at speed" within this of its target: the scheduler's own test."""
+
+_SAFETY = {str(k) for k in SAFETY_KINDS} - {str(EventKind.SESSION_ENDED), str(EventKind.USER_STOP)}
 
 
 class _SummaryFolder:
-    """Folds record lines, one at a time, into a :class:`SessionSummary`."""
+    """Folds record lines, one at a time, into a :class:`SessionSummary`.
 
-    def __init__(self, summary: SessionSummary) -> None:
+    The one fold: the recorder feeds it each line as the session writes it (the
+    live summary), ``summarize`` and ``load_record`` the lines of a file.
+    """
+
+    def __init__(self, summary: SessionSummary, *, samples: bool = True) -> None:
         self.summary = summary
-        self._last_t: float | None = None
-        self._last_direction = ""
+        self._keep_samples = samples  # a chart needs them; a list of sessions does not
+        self._last: Sample | None = None
         self._last_distance: float | None = None
+        self._steps: dict[int, StepRecord] = {}
 
     def add(self, line: Mapping[str, Any]) -> None:
         summary = self.summary
+        summary.lines += 1
+        if not summary.session and isinstance(line.get("session"), str):
+            summary.session = line["session"]
         kind = line.get("type")
         t = _number(line.get("t"))
         if kind == "start":
-            summary.program = str(line.get("program", ""))
-            summary.ceiling_kmh = _number(line.get("ceiling_backward_kmh"))
+            self._start(line)
         elif kind == "telemetry":
-            distance = _number(line.get("distance_m"))
-            speed = _number(line.get("speed_kmh"))
-            direction = str(line.get("direction", "forward"))
-            if self._last_t is not None and self._last_direction == "backward":
-                summary.backward_s += max(t - self._last_t, 0.0)
+            self._telemetry(line, t)
+        elif kind == "event":
+            self._event(line)
+        elif kind == "end":
+            self._end(line, t)
+
+    def _start(self, line: Mapping[str, Any]) -> None:
+        summary = self.summary
+        summary.started = True
+        summary.program = _string(line.get("program"))
+        summary.profile = _string(line.get("profile"))
+        summary.device = _string(line.get("device"))
+        simulated = line.get("simulated")
+        summary.simulated = simulated if isinstance(simulated, bool) else None
+        summary.started_at = _string(line.get("started_at"))
+        summary.ceiling_kmh = _number(line.get("ceiling_backward_kmh"))
+
+    def _telemetry(self, line: Mapping[str, Any], t: float) -> None:
+        summary = self.summary
+        distance = _number(line.get("distance_m"))
+        speed = _number(line.get("speed_kmh"))
+        direction = str(line.get("direction", "forward"))
+        heart_rate = line.get("heart_rate_bpm")
+        bpm = (
+            heart_rate if isinstance(heart_rate, int) and not isinstance(heart_rate, bool) else None
+        )
+        step = line.get("step")
+        sample = Sample(
+            t=t,
+            speed_kmh=speed,
+            direction=direction,
+            heart_rate_bpm=bpm,
+            step=-1 if step is None else step,
+        )
+        last = self._last
+        if last is not None:
+            span = max(t - last.t, 0.0)
+            if last.direction == "backward":
+                summary.backward_s += span
                 if self._last_distance is not None and distance >= self._last_distance:
                     summary.backward_m += distance - self._last_distance
-            if direction in {"backward", "turning"}:
-                summary.max_backward_kmh = max(summary.max_backward_kmh, speed)
-            summary.distance_m = max(summary.distance_m, distance)
-            self._last_t, self._last_direction, self._last_distance = t, direction, distance
-            summary.duration_s = max(summary.duration_s, t)
-        elif kind == "event" and line.get("kind") in _SAFETY:
+            record = self._steps.get(last.step)
+            if record is not None:
+                record.time_s += span
+                record._speed_time += last.speed_kmh * span
+                if abs(last.speed_kmh - record.target_kmh) <= AT_SPEED_KMH + 1e-9:
+                    record.at_speed_s += span
+        if direction in {"backward", "turning"}:
+            summary.max_backward_kmh = max(summary.max_backward_kmh, speed)
+        if bpm is not None and bpm > 0:
+            summary._heart_rate_sum += bpm
+            summary._heart_rate_count += 1
+            summary.heart_rate_max = max(summary.heart_rate_max or 0, bpm)
+        summary.distance_m = max(summary.distance_m, distance)
+        summary.duration_s = max(summary.duration_s, t)
+        if self._keep_samples:
+            summary.samples.append(sample)
+        self._last, self._last_distance = sample, distance
+
+    def _event(self, line: Mapping[str, Any]) -> None:
+        summary = self.summary
+        if line.get("kind") in _SAFETY:
             summary.safety_events.append(dict(line))
-        elif kind == "end":
-            summary.reason = str(line.get("reason", "unknown"))
-            summary.belt_stopped = bool(line.get("belt_stopped"))
-            acknowledged = line.get("stop_acknowledged")
-            summary.stop_acknowledged = None if acknowledged is None else bool(acknowledged)
-            summary.over_ceiling_s = _number(line.get("over_ceiling_s"))
-            summary.duration_s = _number(line.get("duration_s"), summary.duration_s)
-            summary.distance_m = _number(line.get("distance_m"), summary.distance_m)
-            summary.energy_kcal = _number(line.get("energy_kcal"))
-            summary.backward_s = _number(line.get("backward_s"), summary.backward_s)
-            if "backward_m" in line:
-                summary.backward_m = _number(line.get("backward_m"), summary.backward_m)
+        try:
+            event = event_from_json(line)
+        except ValueError:
+            return  # a kind this version does not know: nothing to fold
+        match event:
+            case SessionStarted():
+                summary.plan = event.steps
+                summary.program = summary.program or event.program
+            case StepStarted():
+                self._step(event)
+            case TurnaroundPhase():
+                turn = self._turn(event.index)
+                if turn is not None:
+                    turn.to = str(event.to)
+                    turn.stop_belt = event.stop_belt
+                    if event.phase != "slowing" and turn.turn_t is None:
+                        turn.turn_t = event.t
+            case TurnaroundConfirmed():
+                turn = summary.turnarounds[-1] if summary.turnarounds else None
+                if turn is not None and turn.confirmed_t is None:
+                    turn.to = str(event.to)
+                    turn.confirmed_t = event.t
+            case UserStopped():
+                summary.user_stop_t = event.t
+            case _:
+                pass
+
+    def _step(self, event: StepStarted) -> None:
+        summary = self.summary
+        step = event.step
+        if summary.steps and summary.steps[-1].ended_t is None:
+            summary.steps[-1].ended_t = event.t
+            summary.steps[-1].done = True
+        record = StepRecord(
+            index=step.index,
+            label=step.label,
+            direction=str(step.direction),
+            turnaround=step.turnaround,
+            target_kmh=step.speed_kmh,
+            incline_pct=step.incline_pct,
+            planned_s=step.duration_s,
+            started_t=event.t,
+        )
+        summary.steps.append(record)
+        self._steps[step.index] = record
+        if step.turnaround:
+            summary.turnarounds.append(
+                TurnRecord(index=step.index, to="", started_t=event.t, limit_kmh=step.speed_kmh)
+            )
+
+    def _turn(self, index: int) -> TurnRecord | None:
+        for turn in reversed(self.summary.turnarounds):
+            if turn.index == index:
+                return turn
+        return self.summary.turnarounds[-1] if self.summary.turnarounds else None
+
+    def _end(self, line: Mapping[str, Any], t: float) -> None:
+        summary = self.summary
+        summary.ended = True
+        summary.reason = str(line.get("reason", "unknown"))
+        summary.message = _string(line.get("message"))
+        summary.belt_stopped = bool(line.get("belt_stopped"))
+        acknowledged = line.get("stop_acknowledged")
+        summary.stop_acknowledged = None if acknowledged is None else bool(acknowledged)
+        summary.over_ceiling_s = _number(line.get("over_ceiling_s"))
+        summary.duration_s = _number(line.get("duration_s"), summary.duration_s)
+        summary.distance_m = _number(line.get("distance_m"), summary.distance_m)
+        summary.energy_kcal = _number(line.get("energy_kcal"))
+        summary.backward_s = _number(line.get("backward_s"), summary.backward_s)
+        if "backward_m" in line:
+            summary.backward_m = _number(line.get("backward_m"), summary.backward_m)
+        if summary.steps and summary.steps[-1].ended_t is None:
+            summary.steps[-1].ended_t = t
+            summary.steps[-1].done = summary.reason == "completed"
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: object, default: float = 0.0) -> float:
@@ -354,3 +556,49 @@ def summarize(lines: Iterable[Mapping[str, Any]]) -> SessionSummary:
     for line in lines:
         folder.add(line)
     return summary
+
+
+@dataclass(slots=True)
+class RecordFile:
+    """A record file read back: each session in it folded, and what could not be read.
+
+    ``bad_lines`` counts the lines that are not a record line (a torn last line, a
+    hand edit, garbage); ``error`` says why the file could not be read at all.
+    """
+
+    path: Path
+    sessions: list[SessionSummary] = field(default_factory=list)
+    bad_lines: int = 0
+    error: str | None = None
+
+
+def load_record(path: Path, *, samples: bool = True) -> RecordFile:
+    """Read and fold every session of one record file, in one pass; never raises.
+
+    Sessions are told apart by their ``session`` id (lines without one belong
+    together), in the order they first appear. ``samples=False`` folds without
+    keeping every telemetry record (what a list of many sessions needs)."""
+    result = RecordFile(path)
+    folders: dict[object, _SummaryFolder] = {}
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for raw in f:
+                if not raw.strip():
+                    continue
+                try:
+                    line = json.loads(raw)
+                except (json.JSONDecodeError, RecursionError):
+                    line = None
+                if not isinstance(line, dict) or not isinstance(line.get("type"), str):
+                    result.bad_lines += 1
+                    continue
+                folder = folders.get(line.get("session"))
+                if folder is None:
+                    folder = folders[line.get("session")] = _SummaryFolder(
+                        SessionSummary(), samples=samples
+                    )
+                    result.sessions.append(folder.summary)
+                folder.add(line)
+    except OSError as exc:
+        result.error = exc.strerror or str(exc)
+    return result

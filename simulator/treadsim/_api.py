@@ -8,7 +8,7 @@ the GATT layer needs to know about the treadmill passes through here, as bytes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +51,11 @@ class GattApp(Protocol):
 
     def service_data(self) -> bytes:
         """FTMS advertising service data (flags + machine type), for UUID 0x1826."""
+        ...
+
+    def device_information(self) -> Mapping[int, bytes]:
+        """The Device Information Service (0x180A): each string characteristic's
+        16-bit UUID and value; empty for a machine without one."""
         ...
 
     def read(self, uuid: int) -> bytes:

@@ -45,6 +45,7 @@ __all__ = ["FTMS_SERVICE", "Peripheral", "serve_hci", "stable_address"]
 log = logging.getLogger(__name__)
 
 FTMS_SERVICE = 0x1826
+DEVICE_INFORMATION_SERVICE = 0x180A
 FEATURE, TREADMILL_DATA, TRAINING_STATUS = 0x2ACC, 0x2ACD, 0x2AD3
 SPEED_RANGE, INCLINE_RANGE, CONTROL_POINT, STATUS = 0x2AD4, 0x2AD5, 0x2AD9, 0x2ADA
 
@@ -155,6 +156,19 @@ class Peripheral:
         self.device.add_service(
             Service(UUID.from_16_bits(FTMS_SERVICE), list(self._chars.values()))
         )
+        strings = self.app.device_information()
+        if strings:
+            self.device.add_service(
+                Service(
+                    UUID.from_16_bits(DEVICE_INFORMATION_SERVICE),
+                    [
+                        Characteristic(
+                            UUID.from_16_bits(uuid), _P.READ, Characteristic.READABLE, value
+                        )
+                        for uuid, value in strings.items()
+                    ],
+                )
+            )
 
     def _indications_enabled(self, connection: Connection) -> bool:
         config = self.device.gatt_server.read_cccd(connection, self._chars[CONTROL_POINT])
@@ -181,6 +195,19 @@ class Peripheral:
     @property
     def connected(self) -> bool:
         return self._connection is not None
+
+    @property
+    def max_mtu(self) -> int:
+        """The largest ATT MTU this treadmill accepts in an MTU exchange (bumble's
+        default: 517). Many consoles stay at 23, the default; set it before a
+        client connects to be one of them."""
+        return int(self.device.gatt_server.max_mtu)
+
+    @max_mtu.setter
+    def max_mtu(self, mtu: int) -> None:
+        if not 23 <= mtu <= 517:
+            raise ValueError(f"an ATT MTU is 23..517, not {mtu}")
+        self.device.gatt_server.max_mtu = mtu
 
     @property
     def mtu(self) -> int:

@@ -22,13 +22,14 @@ that was killed mid-run.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeAlias
 
 from retrorun.devices import DeviceProfile
 from retrorun.energy import kcal_per_min
 from retrorun.errors import UsageError
 from retrorun.ftms import (
+    DIS_STRINGS,
     KMH_PER_MPH,
     ControlOp,
     ControlRequest,
@@ -48,6 +49,7 @@ from retrorun.ftms import (
     TrainingStatus,
     TrainingStatusCode,
     TreadmillData,
+    TreadmillDataFlags,
     split_record,
 )
 from treadsim._api import (
@@ -83,6 +85,9 @@ CONTROL_POINT: Final = int(Short.FITNESS_MACHINE_CONTROL_POINT)
 STATUS: Final = int(Short.FITNESS_MACHINE_STATUS)
 
 DEFAULT_MTU: Final = 23
+#: Where a ``truncated_records`` machine cuts every Treadmill Data notification: the
+#: payload of the default ATT MTU, whatever MTU the connection has.
+TRUNCATE_AT: Final = 20
 #: The ``garbage`` fault's notification: flags announce speed and total distance
 #: (5 bytes) but only 1 byte follows, so any decoder must reject it.
 GARBAGE: Final = bytes([0x04, 0x00, 0x10])
@@ -235,6 +240,17 @@ class FtmsServer:
 
     def service_data(self) -> bytes:
         return bytes(ServiceData())
+
+    def device_information(self) -> Mapping[int, bytes]:
+        """The model's DIS strings as its profile names them; a profile that names
+        none is served as this simulator (manufacturer "treadsim", model: its name)."""
+        info = self.profile.device_information
+        strings = {
+            "manufacturer": info.manufacturer or "treadsim",
+            "model": info.model or self.profile.name,
+            "firmware": info.firmware or "treadsim",
+        }
+        return {int(DIS_STRINGS[key]): value.encode() for key, value in strings.items()}
 
     def read(self, uuid: int) -> bytes:
         if uuid == FEATURE:
@@ -603,6 +619,7 @@ class FtmsServer:
         per_min = 0.0
         if belt.moving:
             per_min = kcal_per_min(kmh, belt.incline / 10, belt.weight_kg, backward=False)
+        matrix = self.profile.has("truncated_records")
         return TreadmillData(
             speed=belt.speed_raw,
             average_speed=belt.average_speed_raw,
@@ -617,12 +634,24 @@ class FtmsServer:
             step_count=min(round(belt.steps), 0xFFFFFF)
             if self.profile.has("step_count_bit13")
             else None,
+            # A truncating console announces every group but the paces (flags 0x1F9E),
+            # most of which its 20 bytes never carry.
+            elevation_gain=0 if matrix else None,
+            metabolic_equivalent=min(round(per_min * 600 / belt.weight_kg), 0xFF)
+            if matrix
+            else None,
+            remaining_time=0 if matrix else None,
+            flags=TreadmillDataFlags.FORCE_AND_POWER | TreadmillDataFlags.INCLINATION
+            if matrix
+            else 0,
         )
 
     def data_payloads(self) -> list[bytes]:
         """The notifications one record travels in at the current MTU (and quirks)."""
         record = self.record()
         whole = bytes(record)
+        if self.profile.has("truncated_records"):
+            return [whole[:TRUNCATE_AT]]
         limit = self.mtu - 3
         if self.profile.has("split_records"):
             limit = min(limit, len(whole) - 1)

@@ -4,6 +4,12 @@ One schema, read by the controller (to adapt its procedures) and by the simulato
 (to reproduce the model). Profiles live in ``devices/*.toml``; every quirk cites where
 it was reported. Speeds and inclines are written in people's units in the files and
 exposed as raw FTMS integers (0.01 km/h, 0.1 %) for comparisons.
+
+A profile is found by the advertised name (``match``, before connecting) and, once
+connected, by what the Device Information Service says (``match_info``, globs on
+"manufacturer model"): the DIS wins, since owners, bridges and firmware updates
+change advertised names. ``[device_information]`` is what the model's DIS reports,
+served by the simulator.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from retrorun.errors import ProfileError
 
 __all__ = [
     "QUIRKS",
+    "DeviceInfoStrings",
     "DeviceProfile",
     "InclineRange",
     "Quirk",
@@ -39,6 +46,7 @@ Quirk = Literal[
     "ignores_speed_commands",  # answers success to Set Target Speed, belt does not follow
     "step_count_bit13",  # vendor step count in Treadmill Data flag bit 13
     "split_records",  # always splits Treadmill Data with More Data, whatever the MTU
+    "truncated_records",  # cuts Treadmill Data at 20 bytes while its flags announce more
 ]
 QUIRKS: tuple[str, ...] = Quirk.__args__  # type: ignore[attr-defined]
 
@@ -93,6 +101,16 @@ class InclineRange(BaseModel):
         return (round(self.min_pct * 10), round(self.max_pct * 10), round(self.step_pct * 10))
 
 
+class DeviceInfoStrings(BaseModel):
+    """The Device Information Service strings a model reports (empty: not reported)."""
+
+    model_config = _FROZEN
+    manufacturer: str = Field(default="", max_length=64)
+    model: str = Field(default="", max_length=64)
+    firmware: str = Field(default="", max_length=64)
+    source: str = ""  # where these strings were reported, for a real model
+
+
 class DeviceProfile(BaseModel):
     """One treadmill model: limits, belt dynamics, and quirks."""
 
@@ -100,6 +118,10 @@ class DeviceProfile(BaseModel):
 
     name: str = Field(min_length=1, max_length=29)  # the advertised local name
     match: tuple[str, ...] = Field(default=(), description="glob patterns on advertised names")
+    match_info: tuple[str, ...] = Field(
+        default=(), description="glob patterns on the DIS 'manufacturer model'"
+    )
+    device_information: DeviceInfoStrings = DeviceInfoStrings()
     description: str = ""
     speed: SpeedRange
     incline: InclineRange = InclineRange()
@@ -122,6 +144,13 @@ class DeviceProfile(BaseModel):
         patterns = self.match or (self.name,)
         return any(fnmatch.fnmatchcase(name, p.casefold()) for p in patterns)
 
+    def matches_info(self, described: str | None) -> bool:
+        """Whether the DIS "manufacturer model" belongs to this model (``match_info``)."""
+        if not described or not self.match_info:
+            return False
+        text = described.casefold()
+        return any(fnmatch.fnmatchcase(text, p.casefold()) for p in self.match_info)
+
 
 def load_device_profile(path: str | Path) -> DeviceProfile:
     """Load and validate one device profile file, or raise ``ProfileError``."""
@@ -139,11 +168,18 @@ GENERIC_NAME = "Generic FTMS"
 
 
 def match_device_profile(
-    advertised_name: str | None, profiles: Iterable[DeviceProfile] | None = None
+    advertised_name: str | None,
+    profiles: Iterable[DeviceProfile] | None = None,
+    *,
+    info: str | None = None,
 ) -> DeviceProfile:
-    """The first profile whose patterns match the name, else the generic profile."""
+    """The first profile whose ``match_info`` matches the DIS "manufacturer model"
+    (``info``), else the first whose name patterns match, else the generic profile."""
     candidates = list(builtin_device_profiles() if profiles is None else profiles)
     generic = None
+    for profile in candidates:
+        if profile.name != GENERIC_NAME and profile.matches_info(info):
+            return profile
     for profile in candidates:
         if profile.name == GENERIC_NAME:
             generic = profile

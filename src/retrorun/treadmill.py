@@ -14,6 +14,13 @@ Speed and incline commands take a ``SafeCommand`` only: the governor in
 ``retrorun.safety`` is the one producer of those. The client converts units for
 quirky machines *after* the governor (``speed_in_mph``) and never changes a value
 otherwise.
+
+On the first connect it reads the Device Information Service (manufacturer, model,
+firmware) where there is one, and a profile whose ``match_info`` names that model
+wins over the one the advertised name found. Treadmill Data cut at 20 bytes while
+its flags announce more (Matrix consoles) is read as far as it goes, speed first:
+always with the ``truncated_records`` quirk, and from the moment the first frames
+of a connection show it (``truncating``); any other frame too short is garbage.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from retrorun.errors import (
     NoAdapterError,
 )
 from retrorun.ftms import (
+    DEVICE_INFORMATION_SERVICE_UUID,
+    DIS_STRINGS,
     FITNESS_MACHINE_CONTROL_POINT_UUID,
     FITNESS_MACHINE_FEATURE_UUID,
     FITNESS_MACHINE_SERVICE_UUID,
@@ -57,6 +66,7 @@ from retrorun.ftms import (
     ControlOp,
     ControlRequest,
     ControlResponse,
+    DeviceInformation,
     FitnessMachineFeature,
     FtmsDecodeError,
     InclinationRange,
@@ -68,6 +78,8 @@ from retrorun.ftms import (
     StatusOp,
     StopOrPause,
     TreadmillData,
+    decode_string,
+    uuid16,
 )
 from retrorun.limits import SETTLE_TOLERANCE, WATCHDOG_S
 from retrorun.safety import SafeCommand
@@ -90,6 +102,8 @@ _STOP_TIMEOUT_S: Final = 5.0
 CONNECT_STOP_S: Final = 15.0  # rule 12: a belt moving at connect must be at rest by then
 _AT_REST: Final = 10  # 0.01 km/h: a reading this low is a belt at rest
 _ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
+_TRUNCATED_AT: Final = 20  # the default ATT payload, where truncating consoles cut
+_DETECT_FRAMES: Final = 5  # truncation is recognised among a connection's first frames
 
 
 # --------------------------------------------------------------------------- data
@@ -418,6 +432,9 @@ class Treadmill:
         self.address = "" if isinstance(device, str) else device.address
         self.profile: DeviceProfile = profile or match_device_profile(None, profiles)
         self.feature: FitnessMachineFeature | None = None
+        self.device_info: DeviceInformation | None = None
+        self.truncating = False  # Treadmill Data arrives cut at 20 bytes (seen or quirk)
+        self._frames = 0  # Treadmill Data notifications on this connection
         self.speed_range: SpeedRange | None = None
         self.incline_range: InclinationRange | None = None
         self.notes: list[str] = []
@@ -558,7 +575,13 @@ class Treadmill:
     async def _setup(self) -> None:
         client = self._require_client()
         self._assembler.reset()
+        self._frames = 0
         if self.feature is None:
+            self.device_info = await self._read_device_information()
+            if self._given_profile is None and self.device_info is not None:
+                self.profile = match_device_profile(
+                    self.name, self._profiles, info=self.device_info.describe()
+                )
             self.feature = FitnessMachineFeature.from_bytes(
                 await client.read_gatt_char(FITNESS_MACHINE_FEATURE_UUID)
             )
@@ -570,6 +593,24 @@ class Treadmill:
         await client.start_notify(TREADMILL_DATA_UUID, self._on_data)
         await client.start_notify(FITNESS_MACHINE_STATUS_UUID, self._on_status)
         await self._take_control()
+
+    async def _read_device_information(self) -> DeviceInformation | None:
+        """The DIS strings the machine exposes (``None`` without the service); a
+        string that cannot be read is left out, never a reason to refuse."""
+        client = self._require_client()
+        service = client.services.get_service(DEVICE_INFORMATION_SERVICE_UUID)
+        if service is None:
+            return None
+        values: dict[str, str] = {}
+        for key, short in DIS_STRINGS.items():
+            char = service.get_characteristic(uuid16(short))
+            if char is None:
+                continue
+            try:
+                values[key] = decode_string(await client.read_gatt_char(char))
+            except BleakError as exc:
+                log.info("could not read %s of %s: %s", key, self.name, exc)
+        return DeviceInformation(**values)
 
     async def _read_range(self, uuid: str, kind: type[SpeedRange] | type[InclinationRange]) -> Any:
         client = self._require_client()
@@ -877,11 +918,15 @@ class Treadmill:
         pending.future.set_result(response)
 
     def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._frames += 1
+        partial = self.truncating or self.profile.has("truncated_records")
         try:
-            record = self._assembler.feed_bytes(data)
+            record = self._assembler.feed_bytes(data, partial=partial)
         except (FtmsDecodeError, ValueError) as exc:
-            self._emit(TreadmillEventKind.GARBAGE, detail=f"treadmill data: {exc}")
-            return
+            record = self._detect_truncation(data) if not partial else None
+            if record is None:
+                self._emit(TreadmillEventKind.GARBAGE, detail=f"treadmill data: {exc}")
+                return
         if record is None:
             return
         t = asyncio.get_running_loop().time()
@@ -890,6 +935,24 @@ class Treadmill:
         self.latest = sample
         self._telemetry.put(sample)
         self._record_seen.set()
+
+    def _detect_truncation(self, data: bytearray) -> TreadmillData | None:
+        """Among the first frames of a connection, a frame cut at exactly 20 bytes
+        that still holds its speed is a console that truncates (the quirk is then on
+        for the session): the record it completes, else ``None``."""
+        if self._frames > _DETECT_FRAMES or len(data) != _TRUNCATED_AT:
+            return None
+        try:
+            record = self._assembler.feed_bytes(data, partial=True)
+        except (FtmsDecodeError, ValueError):
+            return None
+        self.truncating = True
+        self._note(
+            f"{self.name} cuts Treadmill Data at {_TRUNCATED_AT} bytes (flags "
+            f"0x{data[0] | data[1] << 8:04X} announce more): reading the fields it does "
+            "send, speed first"
+        )
+        return record
 
     def _on_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:

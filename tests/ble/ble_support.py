@@ -36,6 +36,9 @@ class EchoApp:
     def service_data(self) -> bytes:
         return SERVICE_DATA
 
+    def device_information(self) -> dict[int, bytes]:
+        return {}  # no Device Information Service
+
     def read(self, uuid: int) -> bytes:
         return bytes(range(8)) if uuid == 0x2ACC else uuid.to_bytes(2, "little") * 3
 

@@ -9,6 +9,7 @@ from retrorun.devices import QUIRKS
 from retrorun.ftms import (
     ControlRequest,
     FitnessMachineFeature,
+    FtmsDecodeError,
     InclinationRange,
     MachineFeature,
     MachineStatus,
@@ -30,6 +31,7 @@ def test_every_quirk_is_covered_here() -> None:
         "ignores_speed_commands",
         "step_count_bit13",
         "split_records",
+        "truncated_records",
     }
     assert covered == set(QUIRKS)
 
@@ -122,3 +124,22 @@ def test_without_split_records_a_record_that_fits_is_whole() -> None:
     server.set_mtu(247)
     out = [o for o in run_for(server, 3.0) if o.uuid == TREADMILL_DATA]
     assert len(out) == 3
+
+
+@pytest.mark.parametrize("mtu", [23, 247])
+def test_truncated_records_cut_at_20_bytes_whatever_the_mtu(mtu: int) -> None:
+    server = make(with_quirks("truncated_records"))
+    server.set_mtu(mtu)
+    server.console_speed(650, absolute=True)
+    out = [o for o in run_for(server, 10.0) if o.uuid == TREADMILL_DATA]
+    assert len(out) == 10
+    assert {len(o.payload) for o in out} == {20}
+    # The flags announce what a Matrix console announces, not what the frame holds.
+    assert {int.from_bytes(o.payload[:2], "little") for o in out} == {0x1F9E}
+    with pytest.raises(FtmsDecodeError, match="20-byte frame too short for flags 0x1F9E"):
+        TreadmillData.from_bytes(out[-1].payload)
+    last = TreadmillData.from_bytes(out[-1].payload, partial=True)
+    assert last.partial
+    assert last.speed == server.belt.speed_raw == 650
+    assert last.inclination == server.belt.incline_raw
+    assert last.heart_rate is None  # cut off

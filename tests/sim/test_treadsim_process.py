@@ -102,6 +102,7 @@ async def test_retrorun_scan_and_info_reach_a_treadsim_process(
     assert info.returncode == 0, info.stderr
     assert "speed" in info.stdout
     assert "granted" in info.stdout
+    assert "device         manufacturer treadsim, model Generic FTMS" in info.stdout
     # info never moves the belt
     assert not any(state["running"] for state in read_state_log(log.read_text()))
 

@@ -1,5 +1,9 @@
 """``retrorun scan`` and ``retrorun info``: find and inspect FTMS treadmills.
 
+``info`` says what the machine says of itself (its Device Information Service:
+manufacturer, model, firmware), which profile that chose, and whether its telemetry
+arrives cut short (``truncating``), so an owner can see at once why a profile applies.
+
 Neither command moves the belt: ``info`` connects, reads and disconnects; the
 Treadmill's exit still sends Stop, which a standing belt ignores.
 """
@@ -73,6 +77,14 @@ def _found_dict(f: Any) -> dict[str, Any]:
     }
 
 
+def _info_dict(described: Any) -> dict[str, str] | None:
+    """The DIS strings the machine sent (``None`` without the service)."""
+    if described is None:
+        return None
+    fields = ("manufacturer", "model", "serial", "hardware", "firmware", "software")
+    return {k: getattr(described, k) for k in fields if getattr(described, k)}
+
+
 def _info(args: argparse.Namespace) -> int:
     from retrorun.ble import open_link
     from retrorun.ftms import to_json_dict
@@ -90,12 +102,16 @@ def _info(args: argparse.Namespace) -> int:
                 scan_timeout=args.timeout,
             )
             async with treadmill:
+                if not treadmill.truncating and treadmill.latest is None:
+                    await treadmill.next_record(treadmill.watchdog_s)
                 speed = treadmill.speed_limits
                 incline = treadmill.incline_limits
                 return {
                     "name": treadmill.name,
                     "address": treadmill.address,
                     "profile": treadmill.profile.name,
+                    "device_information": _info_dict(treadmill.device_info),
+                    "truncating": treadmill.truncating,
                     "quirks": {q: n.source for q, n in treadmill.profile.quirks.items()},
                     "features": to_json_dict(treadmill.feature) if treadmill.feature else None,
                     "speed_range_kmh": [speed[0] / 100, speed[1] / 100, speed[2] / 100],
@@ -113,6 +129,10 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(printable(f"{info['name']} ({info['address']})"))
+    described = info["device_information"]
+    if described:
+        text = ", ".join(f"{k} {v}" for k, v in described.items())
+        print(printable(f"  device         {text}"))
     print(f"  profile        {info['profile']}")
     s, i = info["speed_range_kmh"], info["incline_range_pct"]
     print(
@@ -124,6 +144,8 @@ def _info(args: argparse.Namespace) -> int:
         f"({info['ranges_from']['incline']})"
     )
     print(f"  control        {info['control']}")
+    if info["truncating"]:
+        print("  telemetry      cut at 20 bytes: only the fields that fit are read")
     if info["features"]:
         print(f"  features       {', '.join(info['features'].get('machine', []))}")
         print(f"  targets        {', '.join(info['features'].get('target', []))}")

@@ -13,6 +13,9 @@ vendor flag bits and unknown op codes, and raises ``FtmsDecodeError`` (a
 ``ValueError`` and an ``InputError``) only for a value too short for what it
 announces. ``to_json_dict`` gives the JSON view of any of these values.
 
+``DeviceInformation`` reads the Device Information Service that real consoles expose
+beside FTMS (manufacturer, model, firmware).
+
 A Treadmill Data record too long for one notification travels in parts (More Data);
 ``RecordAssembler`` merges them back and ``split_record`` cuts one for a given MTU.
 """
@@ -32,6 +35,7 @@ from retrorun.ftms._control import (
     StatusOp,
     StopOrPause,
 )
+from retrorun.ftms._dis import DeviceInformation, decode_string
 from retrorun.ftms._errors import FtmsDecodeError, FtmsError, FtmsValueError
 from retrorun.ftms._json import to_json_dict
 from retrorun.ftms._machine import (
@@ -50,6 +54,8 @@ from retrorun.ftms._machine import (
 from retrorun.ftms._treadmill_data import TreadmillData, TreadmillDataFlags
 from retrorun.ftms._units import KMH_PER_MPH, BytesLike, incline_to_raw, speed_to_raw
 from retrorun.ftms._uuids import (
+    DEVICE_INFORMATION_SERVICE_UUID,
+    DIS_STRINGS,
     FITNESS_MACHINE_CONTROL_POINT_UUID,
     FITNESS_MACHINE_FEATURE_UUID,
     FITNESS_MACHINE_SERVICE_UUID,
@@ -63,6 +69,8 @@ from retrorun.ftms._uuids import (
 )
 
 __all__ = [
+    "DEVICE_INFORMATION_SERVICE_UUID",
+    "DIS_STRINGS",
     "FITNESS_MACHINE_CONTROL_POINT_UUID",
     "FITNESS_MACHINE_FEATURE_UUID",
     "FITNESS_MACHINE_SERVICE_UUID",
@@ -77,6 +85,7 @@ __all__ = [
     "ControlOp",
     "ControlRequest",
     "ControlResponse",
+    "DeviceInformation",
     "FitnessMachineFeature",
     "FitnessMachineType",
     "FtmsDecodeError",
@@ -101,6 +110,7 @@ __all__ = [
     "TrainingStatusFlags",
     "TreadmillData",
     "TreadmillDataFlags",
+    "decode_string",
     "incline_to_raw",
     "speed_to_raw",
     "split_record",

@@ -1,0 +1,93 @@
+"""Whole sessions on every shipped device profile, at ATT MTU 23 and 247.
+
+The simulator plays each profile (its quirks included) and is capped at the MTU
+under test, the largest it accepts in the client's MTU exchange: at 23 a record
+travels in parts (or, on a truncating console, cut at 20 bytes); at 247 whole.
+Sessions run in process on looptime's fake clock against the spec-strict simulator;
+what the belt did is read from the simulator's state log.
+
+Every case runs the ``demo`` program (turn-arounds, backward running, the end's
+stop). ``RETRORUN_CONFORMANCE_PROGRAMS=all`` runs every library program on every
+profile and MTU instead (about 140 sessions, several minutes: not in the default
+suite; the default suite runs every program on the strict generic simulator in
+tests/session).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retrorun._paths import data_dir
+from retrorun.app import RunOptions, prepare, run_prepared
+from retrorun.devices import load_device_profile
+from retrorun.programs import library
+from retrorun.record import read_record
+from treadsim.runtime import Simulator, read_state_log
+
+pytestmark = pytest.mark.looptime
+
+PROFILES = sorted(data_dir("devices").glob("*.toml"))
+PROGRAMS = (
+    [name for name, _ in library()]
+    if os.environ.get("RETRORUN_CONFORMANCE_PROGRAMS") == "all"
+    else ["demo"]
+)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("mtu", [23, 247])
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
+async def test_every_profile_runs_the_program_to_completion(
+    tmp_path: Path, profile: Path, mtu: int, program: str
+) -> None:
+    record = tmp_path / "session.jsonl"
+    belt = tmp_path / "belt.jsonl"
+    options = RunOptions(
+        program=program,
+        sim_profile=profile,
+        sim_strict=True,
+        sim_state_log=belt,
+        yes=True,
+        plain=True,
+        voice="off",
+        record=record,
+        reference_kmh=8.0,
+    )
+    simulators: list[Simulator] = []
+
+    def cap_mtu(simulator: Simulator) -> None:
+        simulator.peripheral.max_mtu = mtu
+        simulators.append(simulator)
+
+    out = io.StringIO()
+    code = await run_prepared(prepare(options), stdout=out, on_simulator=cap_mtu)
+    lines: list[dict[str, Any]] = list(read_record(record))
+    [end] = [line for line in lines if line["type"] == "end"]
+    assert end["belt_stopped"] is True
+    if load_device_profile(profile).has("ignores_speed_commands"):
+        # Such a machine cannot be guided: the session sees the belt not follow
+        # and ends with it stopped, never pretending to complete.
+        assert code == 1, out.getvalue()
+        kinds = {line["kind"] for line in lines if line["type"] == "event"}
+        assert "command_ignored_by_device" in kinds, kinds
+        assert end["reason"] != "completed"
+    else:
+        assert code == 0, out.getvalue()
+        assert end["reason"] == "completed"
+    assert end["over_ceiling_s"] == 0
+    states = read_state_log(belt.read_text())
+    assert any(state["belt_kmh"] > 0 for state in states), "the belt ran"
+    assert states[-1]["belt_kmh"] == 0.0
+    start = lines[0]
+    assert start["ceiling_backward_kmh"] >= max(
+        line["speed_kmh"]
+        for line in lines
+        if line["type"] == "telemetry" and line["direction"] == "backward"
+    )
+    (simulator,) = simulators
+    assert simulator.server.mtu == mtu  # the MTU the session really ran at

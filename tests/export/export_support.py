@@ -13,9 +13,32 @@ from garmin_fit_sdk import Decoder, Stream
 from lxml import etree
 
 from retrorun.app import RunOptions, prepare, run_prepared
+from retrorun.events import Direction
+from retrorun.programs import library, plan
 
 DATA = Path(__file__).parent / "data"
 TCX_SCHEMA = etree.XMLSchema(etree.parse(DATA / "TrainingCenterDatabasev2.xsd"))
+
+
+def _first_backward_s(name: str) -> float:
+    """When the program's first backward step starts, in plan seconds."""
+    at = 0.0
+    for step in plan(dict(library())[name], reference_kmh=8.0).steps:
+        if step.direction is Direction.BACKWARD:
+            return at
+        at += step.duration_s
+    return at
+
+
+RUNS = [
+    ("demo", "demo", ()),
+    ("demo-paused", "demo", ("console-pause@60", "console-start@70")),
+    ("demo-stopped", "demo", ("console-stop@60",)),
+    *(
+        (f"cut-{name}", name, (f"console-stop@{_first_backward_s(name) + 45:.0f}",))
+        for name, _ in library()
+    ),
+]
 
 
 async def _record(folder: Path, name: str, program: str, faults: tuple[str, ...]) -> Path:

@@ -1,7 +1,7 @@
 """Recorded simulator sessions through FIT and TCX and back, checked against the record.
 
-One module fixture runs the sessions once, on fake time: the demo complete, the demo
-with a console pause, the demo stopped at the console, and every library program
+A session fixture (conftest.py) runs the sessions once, on fake time: the demo
+complete, the demo with a console pause, the demo stopped at the console, and every library program
 stopped at the console shortly after its first backward step (its plan, its
 turn-arounds, its labels, without the cost of its whole length). Each record is
 exported both ways and read back with the official readers: Garmin's FIT decoder
@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from export_support import decode_fit, record_sessions, validate_tcx
+from export_support import RUNS, decode_fit, validate_tcx
 from lxml import etree
 
-from retrorun.events import Direction
 from retrorun.export import (
     ACTIVITY_EXTENSION,
     TCX,
@@ -32,36 +31,9 @@ from retrorun.export import (
     tcx_activity,
     write_exports,
 )
-from retrorun.programs import library, plan
 from retrorun.record import last_session, read_record
 
 NS = {"t": TCX, "x": ACTIVITY_EXTENSION}
-
-
-def _first_backward_s(name: str) -> float:
-    """When the program's first backward step starts, in plan seconds."""
-    at = 0.0
-    for step in plan(dict(library())[name], reference_kmh=8.0).steps:
-        if step.direction is Direction.BACKWARD:
-            return at
-        at += step.duration_s
-    return at
-
-
-RUNS = [
-    ("demo", "demo", ()),
-    ("demo-paused", "demo", ("console-pause@60", "console-start@70")),
-    ("demo-stopped", "demo", ("console-stop@60",)),
-    *(
-        (f"cut-{name}", name, (f"console-stop@{_first_backward_s(name) + 45:.0f}",))
-        for name, _ in library()
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return record_sessions(tmp_path_factory.mktemp("records"), RUNS)
 
 
 @pytest.fixture(scope="module")

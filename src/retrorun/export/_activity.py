@@ -216,7 +216,7 @@ def _pick_session(path: Path, session_id: str | None) -> list[Mapping[str, Any]]
     """The lines of ``session_id`` (default: the last session the file holds)."""
     shown = printable(str(path))
     try:
-        lines = list(read_record(path))
+        lines: list[Mapping[str, Any]] = list(read_record(path))
     except FileNotFoundError:
         raise RecordError(f"{shown}: no such file") from None
     except IsADirectoryError:
@@ -227,13 +227,19 @@ def _pick_session(path: Path, session_id: str | None) -> list[Mapping[str, Any]]
     known = {"start", "telemetry", "command", "event", "end"}
     if not any(line["type"] in known for line in lines):
         raise RecordError(f"{shown}: not a retrorun session record (no record lines in it)")
-    sessions: dict[object, list[Mapping[str, Any]]] = {}
+    sessions: dict[str, list[Mapping[str, Any]]] = {}
     for line in lines:
-        sessions.setdefault(line.get("session"), []).append(line)
+        if isinstance(line.get("session"), str):
+            sessions.setdefault(line["session"], []).append(line)
+    if not sessions:
+        return lines  # a record from before sessions had ids: one session
     if session_id is None:
-        return list(sessions.values())[-1]
+        # The session of the record's last line that names one: a line of garbage
+        # without an id does not make a session of its own.
+        last = next(str(ln["session"]) for ln in reversed(lines) if ln.get("session") in sessions)
+        return sessions[last]
     if session_id not in sessions:
-        ids = ", ".join(str(s) for s in sessions if s is not None) or "none"
+        ids = ", ".join(sessions)
         raise RecordError(
             f"{shown}: no session {printable(session_id)} in this record (it holds: {ids})"
         )

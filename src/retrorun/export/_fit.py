@@ -128,7 +128,7 @@ def _lap(activity: Activity, index: int, lap: Lap) -> dict[str, Any]:
         "sport": "running",
         "sub_sport": "treadmill",
         "wkt_step_index": lap.step.index if lap.step.index >= 0 else index,
-        "developer_fields": {0: str(lap.step.direction), 1: fit_text(lap.name)},
+        "developer_fields": {0: str(lap.step.direction), 1: fit_text(lap.step.label or lap.name)},
     }
     _speeds(mesg, lap.avg_speed_kmh, lap.max_speed_kmh)
     _heart(mesg, lap.heart_rates)

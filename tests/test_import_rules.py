@@ -136,3 +136,24 @@ def test_the_report_reads_records_and_reaches_no_treadmill(module: str, path: Pa
         forbidden.append("retrorun.report")
     bad = {name for name in imports(module, path) if any(within(name, f) for f in forbidden)}
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(("module", "path"), [m for m in ALL if within(m[0], "retrorun.export")])
+def test_the_export_reads_only_the_record(module: str, path: Path) -> None:
+    """Exports are functions over a record: no session, link, belt, sink or loop."""
+    forbidden = {
+        "retrorun.app",
+        "retrorun.ble",
+        "retrorun.cli",
+        "retrorun.safety",
+        "retrorun.session",
+        "retrorun.sinks",
+        "retrorun.treadmill",
+        "treadsim",
+        "asyncio",
+        "bleak",
+        "bumble",
+        "aiomqtt",
+    }
+    bad = {name for name in imports(module, path) if any(within(name, f) for f in forbidden)}
+    assert not bad, f"{module} imports {sorted(bad)}"

@@ -192,3 +192,27 @@ def test_an_unwritable_output_is_one_line(
     # /sys takes no new files, not even from root (the tests may run as root).
     err = _refused(capsys, records["demo"], "--fit", "/sys/retrorun-test.fit")
     assert err.startswith("retrorun: --fit /sys/retrorun-test.fit: cannot write: ")
+
+
+def test_a_jittery_clock_and_impossible_totals_stay_within_what_fit_holds(
+    records: dict[str, Path], tmp_path: Path
+) -> None:
+    """A real treadmill's readings come about once a second, not on the second; an end
+    line may be hand-edited. FIT gets one record a second and totals it can hold."""
+    lines = [json.loads(text) for text in records["demo"].read_text().splitlines()]
+    for line in lines:
+        if line["type"] == "telemetry" and int(line["t"]) % 2 == 0:
+            line["t"] += 0.6  # 0.6, 1.0, 2.6, 3.0 ...: two readings round to one second
+        if line["type"] == "end":
+            line.update(energy_kcal=1e7, duration_s=1e12)
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    messages = decode_fit(write_exports(odd, {"fit"})[0].read_bytes())
+    times = [point["timestamp"] for point in messages["record_mesgs"]]
+    assert times == sorted(set(times))
+    telemetry = [line["t"] for line in lines if line["type"] == "telemetry"]
+    assert len(times) == len({round(t) for t in telemetry})
+    [session] = messages["session_mesgs"]
+    last_step = max(line["t"] for line in lines if line.get("kind") == "step_started")
+    assert session["total_elapsed_time"] == pytest.approx(max(telemetry[-1], last_step))
+    assert 3 < session["total_calories"] < 20  # the model's estimate, not a wrapped 1e7

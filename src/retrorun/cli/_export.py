@@ -45,8 +45,6 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError("export: give --fit FILE, --tcx FILE or both")
     for flag, path in outputs:
         check_output(flag, path, f".{flag.removeprefix('--')}")
-    if args.fit and args.tcx and args.fit.resolve() == args.tcx.resolve():
-        raise UsageError("--fit and --tcx name the same file")
     activity = read_activity(args.record, session_id=args.session)
     for flag, path in outputs:
         data = fit_activity(activity) if flag == "--fit" else tcx_activity(activity)

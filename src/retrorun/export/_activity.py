@@ -43,6 +43,8 @@ __all__ = ["Activity", "Lap", "RecordError", "Sample", "read_activity"]
 MAX_SPEED_KMH = 40.0  # faster than any treadmill: a value past it is not a reading
 MAX_DISTANCE_M = 1_000_000.0  # a thousand kilometres in one session is not a reading
 MAX_INCLINE_PCT = 100.0
+MAX_SESSION_S = 24 * 3600.0  # a record's time past a day is not a session's
+MAX_ENERGY_KCAL = 20_000.0  # more than any day of running: not an estimate
 ESTIMATE_WEIGHT_KG = 70.0  # the session's default body mass, for a record with no end line
 
 
@@ -99,7 +101,10 @@ class Lap:
 
     @property
     def avg_speed_kmh(self) -> float:
-        return self.distance_m / self.timer_s * 3.6 if self.timer_s > 0 else 0.0
+        """Distance over the timer's time (bounded: a lap of a blink is no speed)."""
+        if self.timer_s < 1:
+            return self.max_speed_kmh
+        return min(self.distance_m / self.timer_s * 3.6, MAX_SPEED_KMH)
 
     @property
     def heart_rates(self) -> list[int]:
@@ -161,6 +166,12 @@ class Activity:
     def max_speed_kmh(self) -> float:
         return max((s.speed_kmh for s in self.samples), default=0.0)
 
+    @property
+    def avg_speed_kmh(self) -> float:
+        if self.timer_s < 1:
+            return self.max_speed_kmh
+        return min(self.distance_m / self.timer_s * 3.6, MAX_SPEED_KMH)
+
 
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -182,7 +193,9 @@ def _sample(line: Mapping[str, Any]) -> Sample | None:
     t = _number(line.get("t"))
     speed = _number(line.get("speed_kmh"))
     distance = _number(line.get("distance_m"))
-    if t is None or t < 0 or speed is None or not 0 <= speed <= MAX_SPEED_KMH:
+    if t is None or not 0 <= t <= MAX_SESSION_S:
+        return None
+    if speed is None or not 0 <= speed <= MAX_SPEED_KMH:
         return None
     if distance is None or not 0 <= distance <= MAX_DISTANCE_M:
         return None
@@ -335,7 +348,9 @@ def read_activity(path: Path, *, session_id: str | None = None) -> Activity:
 
     last_t = max(samples[-1].t, max((t for t, _ in starts), default=0.0))
     end_t = _number(end.get("duration_s")) if end is not None else None
-    duration = max(end_t if end_t is not None else last_t, last_t)
+    if end_t is None or not last_t <= end_t <= MAX_SESSION_S:
+        end_t = last_t
+    duration = end_t
     if end is None:
         problems.append("no end line (the record was cut short)")
     started_at = _started_at(start)
@@ -389,7 +404,8 @@ def read_activity(path: Path, *, session_id: str | None = None) -> Activity:
 
     modelled = sum(lap.energy_kcal for lap in laps)
     recorded = _number(end.get("energy_kcal")) if end is not None else None
-    energy = recorded if recorded is not None and recorded >= 0 else modelled
+    valid = recorded is not None and 0 <= recorded <= MAX_ENERGY_KCAL
+    energy = recorded if recorded is not None and valid else modelled
     if modelled > 0:
         scale = energy / modelled  # the record's total, shared as the model shares it
         laps = [dataclasses.replace(lap, energy_kcal=lap.energy_kcal * scale) for lap in laps]

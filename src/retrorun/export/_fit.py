@@ -84,13 +84,12 @@ def _record(activity: Activity, sample: Sample) -> dict[str, Any]:
     return mesg
 
 
-def _per_second(activity: Activity, samples: tuple[Sample, ...]) -> list[Sample]:
+def _per_second(samples: tuple[Sample, ...]) -> list[Sample]:
     """One sample per whole second of session time (the last of each second): FIT
     timestamps are whole seconds, and two records at one time confuse readers."""
     by_second: dict[int, Sample] = {}
     for sample in samples:
         by_second[round(sample.t)] = sample
-    del activity
     return [by_second[k] for k in sorted(by_second)]
 
 
@@ -184,10 +183,15 @@ def _timer(activity: Activity, t: float, event_type: str) -> dict[str, Any]:
 
 
 def _body(activity: Activity) -> Iterator[dict[str, Any]]:
-    """Records in time order, with the timer's stops and starts and each lap at its end."""
+    """Records in time order, one a second (a second that ends one lap and starts the
+    next is the earlier lap's), with the timer's stops and starts and each lap at its end."""
     pauses = list(activity.pauses)
+    written = -1
     for index, lap in enumerate(activity.laps):
-        for sample in _per_second(activity, lap.samples):
+        for sample in _per_second(lap.samples):
+            if round(sample.t) <= written:
+                continue
+            written = round(sample.t)
             while pauses and pauses[0][0] <= sample.t:
                 paused, resumed = pauses.pop(0)
                 yield _timer(activity, paused, "stop_all")
@@ -248,10 +252,7 @@ def fit_activity(activity: Activity) -> bytes:
         "num_laps": len(activity.laps),
         "trigger": "activity_end",
     }
-    timer = activity.timer_s
-    _speeds(
-        session, activity.distance_m / timer * 3.6 if timer > 0 else 0.0, activity.max_speed_kmh
-    )
+    _speeds(session, activity.avg_speed_kmh, activity.max_speed_kmh)
     _heart(session, activity.heart_rates)
     enc.write_mesg(session)
     offset = start.astimezone().utcoffset() or dt.timedelta(0)

@@ -43,10 +43,17 @@ def write_file(path: Path, data: bytes, *, flag: str = "") -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # as open() would make it, not 0600
         Path(temp).replace(path)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise UsageError(f"{prefix}{shown}: cannot write: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _formats(formats: Iterable[str]) -> list[str]:

@@ -561,8 +561,8 @@ class Treadmill:
                     await self._setup()
             except NoAdapterError:
                 raise
-            except (TimeoutError, BleakError, LinkError, OSError) as exc:
-                last = exc
+            except (TimeoutError, BleakError, LinkError, CommandTimeout, OSError) as exc:
+                last = exc  # a setup procedure never answered is a failed attempt, too
                 log.info("connect attempt %d to %s failed: %s", attempt + 1, self.name, exc)
                 with contextlib.suppress(Exception):
                     await client.disconnect()
@@ -988,10 +988,12 @@ class Treadmill:
         self._emit(kind, value, detail=f"status 0x{status.op:02X}")
 
     def _on_disconnect(self, client: BleakClient) -> None:
-        if self._closing or not self._link_up.is_set() or client is not self._client:
+        if self._closing or client is not self._client:
             return  # a client given up on (its host replaced) may report late
+        self._link_down.set()  # a procedure waiting on this client fails now
+        if not self._link_up.is_set():
+            return  # still setting up: that attempt fails, and _connect goes on
         self._link_up.clear()
-        self._link_down.set()
         self._emit(TreadmillEventKind.LINK_LOST, detail="disconnected")
         self._start_reconnect()
 
@@ -1035,7 +1037,11 @@ class Treadmill:
         """Reconnect (bounded); a failure of any kind is a ``link_failed`` event."""
         try:
             async with asyncio.timeout(self._reconnect_budget_s()):
-                await self._reconnect_once(drop_first=drop_first)
+                # A link that drops again before the reconnect's Stop is answered
+                # is reconnected again (within the same budget): ending here would
+                # leave it down with nothing trying to bring it back.
+                while not await self._reconnect_once(drop_first=drop_first):
+                    drop_first = False
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -1049,8 +1055,11 @@ class Treadmill:
         per_attempt = self._connect_timeout * 4 + 8.0
         return self._reconnect_attempts * per_attempt + _STOP_TIMEOUT_S
 
-    async def _reconnect_once(self, *, drop_first: bool) -> None:
+    async def _reconnect_once(self, *, drop_first: bool) -> bool:
         """Reconnect, take control, and send Stop before anything else.
+
+        False when the link dropped again before the Stop was answered (try
+        again); True when the reconnect is over, restored or failed.
 
         On a link that can replace its host (an HCI transport) every attempt gets
         a new one: after a stall or a dead transport the old host may never answer
@@ -1068,14 +1077,19 @@ class Treadmill:
             await self._connect(self._reconnect_attempts, new_host=new_host)
         except (LinkError, OSError) as exc:
             self._emit(TreadmillEventKind.LINK_FAILED, detail=str(exc))
-            return
+            return True
         self._last_record_t = asyncio.get_running_loop().time()
         try:
             await self.stop_belt()
         except (CommandRejected, CommandTimeout, LinkError) as exc:
+            if self._closing or self._link_down.is_set():
+                return self._closing  # lost again: the while in _reconnect goes round
             self._emit(TreadmillEventKind.LINK_RESTORED, detail=f"reconnected; stop failed: {exc}")
-            return
+            return True
+        if self._link_down.is_set() and not self._closing:
+            return False  # Stop answered, but the link dropped right after
         self._emit(TreadmillEventKind.LINK_RESTORED, detail="reconnected and stopped the belt")
+        return True
 
     # -------------------------------------------------------------------- misc
 

@@ -79,6 +79,29 @@ async def test_a_link_drop_during_a_write_never_kills_a_task(tmp_path: Path, nth
     assert run.events("link_lost")
 
 
+@pytest.mark.parametrize(("nth", "again"), [(3, 1), (3, 2), (7, 1), (7, 2)])
+async def test_a_link_that_drops_again_during_the_reconnect_is_reconnected(
+    tmp_path: Path, nth: int, again: int
+) -> None:
+    """The link drops on write ``nth``, and again on the reconnect's ``again``-th
+    write (1: Request Control, 2: its Stop): a reconnect that gave up there left
+    the link down for good, the session hanging and the belt running."""
+    run = await run_session(
+        tmp_path, faults=(f"drop-link@write{nth}", f"drop-link@write{nth + again}")
+    )
+    assert run.end()["reason"] == "completed", run.printed
+    assert_ends_cleanly(run)
+    # The reconnect the second drop cut, then one that held (the record begins
+    # after the first Request Control).
+    [cut, held] = run.commands("request_control")
+    assert cut["result"] == "link lost" or any(
+        c["result"] == "link lost" and c["t"] == cut["t"] for c in run.commands("stop_or_pause")
+    ), run.commands()
+    assert held["result"] == "success"
+    assert all(s["connected"] for s in run.states if held["t"] + 0.2 < s["t"] < run.end()["t"])
+    assert len(run.events("link_restored")) == 1, run.printed
+
+
 async def test_a_pause_at_the_instant_of_a_link_drop_then_stop_and_signal_work(
     tmp_path: Path,
 ) -> None:

@@ -38,7 +38,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def _build_parser() -> ArgumentParser:
-    from retrorun.cli import _device, _export, _ftms, _programs, _run
+    from retrorun.cli import _device, _export, _ftms, _history, _programs, _run
 
     parser = ArgumentParser(
         prog="retrorun",
@@ -47,7 +47,7 @@ def _build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"retrorun {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for module in (_run, _programs, _device, _ftms, _export):
+    for module in (_run, _programs, _device, _ftms, _export, _history):
         module.register(sub)
     return parser
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from retrorun.guidance import format_clock
 from retrorun.programs import printable
 from retrorun.record import SessionSummary
-from retrorun.report._figures import ending, event_groups, local_start
+from retrorun.report._figures import ending, event_groups, limits_in_force, local_start
 
 __all__ = ["render_report_png"]
 
@@ -40,21 +40,6 @@ def _runs(summary: SessionSummary) -> list[tuple[str, float, float]]:
         else:
             runs.append((here.direction, here.t, after.t))
     return runs
-
-
-def _limits(summary: SessionSummary) -> list[float]:
-    """The limit in force at each record: NaN facing forward (no line is drawn)."""
-    turns = summary.turnarounds
-    out: list[float] = []
-    for sample in summary.samples:
-        if sample.direction == "backward":
-            out.append(summary.ceiling_kmh)
-        elif sample.direction == "turning":
-            started = [turn for turn in turns if turn.started_t <= sample.t]
-            out.append(started[-1].limit_kmh if started else summary.ceiling_kmh)
-        else:
-            out.append(math.nan)
-    return out
 
 
 def _tick_step(seconds: float) -> float:
@@ -118,7 +103,7 @@ def render_report_png(summary: SessionSummary, path: str | Path) -> Path:
     handles.insert(0, speed_line)
     (limit_line,) = ax.plot(
         times,
-        _limits(summary),
+        [math.nan if x is None else x for x in limits_in_force(summary)],
         drawstyle="steps-post",
         color=_CEILING,
         ls="--",

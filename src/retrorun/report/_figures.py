@@ -21,6 +21,7 @@ __all__ = [
     "StepRow",
     "ending",
     "event_groups",
+    "limits_in_force",
     "local_start",
     "pace_s_per_km",
     "step_rows",
@@ -84,7 +85,9 @@ class EventGroup:
         """``0:45  ceiling_clamped, 15 times to 2:10: message``."""
         repeat = ""
         if self.count > 1:
-            repeat = f", {self.count} times to {format_clock(self.times[-1])}"
+            last = format_clock(self.times[-1])
+            until = f" to {last}" if last != format_clock(self.times[0]) else ""
+            repeat = f", {self.count} times{until}"
         return f"{format_clock(self.times[0]):>6}  {self.kind}{repeat}: {self.message}"
 
 
@@ -138,3 +141,19 @@ def step_rows(summary: SessionSummary) -> list[StepRow]:
         for s in started.values()  # steps the plan did not announce (a cut head)
     ]
     return sorted(rows, key=lambda row: row.index)
+
+
+def limits_in_force(summary: SessionSummary) -> list[float | None]:
+    """The speed limit at each telemetry record, where one applies: facing backward
+    the ceiling, turning the turn's own speed (0 on a stopped belt), forward none."""
+    turns = summary.turnarounds
+    out: list[float | None] = []
+    for sample in summary.samples:
+        if sample.direction == "backward":
+            out.append(summary.ceiling_kmh)
+        elif sample.direction == "turning":
+            started = [turn for turn in turns if turn.started_t <= sample.t]
+            out.append(started[-1].limit_kmh if started else summary.ceiling_kmh)
+        else:
+            out.append(None)
+    return out

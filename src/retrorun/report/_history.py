@@ -302,7 +302,9 @@ def _fell_short(entry: HistoryEntry) -> str:
         return "cannot be read"
     if summary.reason in _STOPS or any(e.get("kind") in _STOPS for e in summary.safety_events):
         return "had a safety stop"
-    return f"did not complete ({ending(summary)})"
+    if not summary.ended:
+        return "was cut short (its record has no end)"
+    return f"ended early: {ending(summary)}"
 
 
 def build_history(
@@ -330,9 +332,7 @@ def _row(entry: HistoryEntry, width: int) -> str:
         what = "; ".join(entry.problems)
         return f"{date}  {printable(entry.path.name)}: {what}"
     name = summary.program if len(summary.program) <= width else summary.program[: width - 1] + "…"
-    end = ending(summary)
-    if entry.problems:
-        end += f" ({'; '.join(entry.problems)})"
+    end = "; ".join([ending(summary), *entry.problems])
     return (
         f"{date}  {printable(name):<{width}}  {printable(summary.profile):<12}  "
         f"{format_clock(summary.duration_s):>7}  {format_clock(summary.backward_s):>7}"
@@ -365,7 +365,7 @@ def history_lines(history: History) -> list[str]:
     if history.progress:
         out += ["", "progression:"]
         for p in history.progress:
-            at = f" ({p.week.text()})" if p.week is not None else ""
+            at = f" ({p.week.text()})" if p.week is not None and p.week.of else ""
             out.append(printable(f"  {p.program}{at}: {p.why}"))
     return out
 

@@ -7,12 +7,20 @@ from pathlib import Path
 import pytest
 
 from retrorun.errors import UsageError
-from retrorun.events import CeilingClamped, event_from_json
+from retrorun.events import (
+    CeilingClamped,
+    Direction,
+    StepInfo,
+    StepStarted,
+    UserStopped,
+    event_from_json,
+)
 from retrorun.record import (
     Recorder,
     check_record_path,
     default_record_path,
     last_session,
+    load_record,
     read_record,
     summarize,
 )
@@ -190,3 +198,57 @@ def test_no_home_folder_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError)))
     with pytest.raises(UsageError, match="give --record"):
         default_record_path("demo")
+
+
+def test_load_record_folds_each_session_and_counts_what_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    first = _write_session(path)
+    first.close()
+    with path.open("a") as f:
+        f.write("not json at all\n[1, 2]\n")
+    second = _write_session(path)
+    second.close()
+    with path.open("a") as f:
+        f.write('{"type":"telemetry","t":7,"speed_')  # torn by a crash
+    read = load_record(path)
+    assert read.error is None
+    assert read.bad_lines == 3
+    assert [s.session for s in read.sessions] == [first.session_id, second.session_id]
+    assert all(s.started and not s.ended for s in read.sessions)
+    assert read.sessions[1].backward_s == second.summary.backward_s
+    assert load_record(path, samples=False).sessions[0].samples == []
+    assert len(read.sessions[0].samples) == 6
+
+
+def test_load_record_of_a_folder_says_why_and_never_raises(tmp_path: Path) -> None:
+    read = load_record(tmp_path)
+    assert read.sessions == []
+    assert read.error == "Is a directory"
+
+
+def test_steps_take_the_spans_their_records_open(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "s.jsonl")
+    step = StepInfo(0, Direction.BACKWARD, 2.0, 4.0, label="walk")
+    rec.event(StepStarted(t=0.0, message="go", step=step, total=1))
+    for t, speed in [(0, 0.0), (1, 1.0), (2, 2.0), (3, 2.1), (4, 2.0), (5, 0.0)]:
+        rec.write("telemetry", t, speed_kmh=speed, distance_m=t, direction="backward", step=0)
+    rec.write("telemetry", 6, speed_kmh=0.0, distance_m=6, direction="forward", step=0)
+    rec.event(UserStopped(t=6.0, message="stop"))
+    rec.end(
+        6.0,
+        reason="user_stop",
+        belt_stopped=True,
+        distance_m=6,
+        duration_s=6,
+        backward_s=6,
+        energy_kcal=0,
+        message="stopped",
+    )
+    rec.close()
+    [record] = rec.summary.steps
+    assert record.time_s == 6.0
+    assert record.mean_kmh == pytest.approx((0 + 1 + 2 + 2.1 + 2 + 0) / 6)
+    assert record.at_speed_s == 3.0  # 2.0, 2.1 and 2.0: within 0.2 km/h of the target
+    assert (record.ended_t, record.done) == (6.0, False)  # the runner stopped in it
+    assert rec.summary.user_stop_t == 6.0
+    assert rec.summary.safety_events == []  # the runner's own stop is not one

@@ -46,6 +46,7 @@ __all__ = [
     "Status",
     "StepInfo",
     "StepStarted",
+    "TreadmillNote",
     "TurnaroundConfirmed",
     "TurnaroundPhase",
     "UserStopped",
@@ -96,7 +97,8 @@ class EventKind(enum.StrEnum):
     COMMAND_ACK = "command_ack"
     COMMAND_REFUSED = "command_refused"
     CONFIRM_NEEDED = "confirm_needed"  # pre-flight: waiting for the runner to say ready
-    SINK_WARNING = "sink_warning"
+    SINK_WARNING = "sink_warning"  # a display or the record failed: the session goes on
+    TREADMILL_NOTE = "treadmill_note"  # what the client learned of the machine, in words
     SESSION_ENDED = "session_ended"
 
 
@@ -480,7 +482,17 @@ class ConfirmNeeded(_Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SinkWarning(_Event):
+    """A display, a publisher or the record failed; the session goes on."""
+
     kind: ClassVar[EventKind] = EventKind.SINK_WARNING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreadmillNote(_Event):
+    """Something the client learned of the machine that the runner should know
+    (it refused remote control, it cuts its records short, ...)."""
+
+    kind: ClassVar[EventKind] = EventKind.TREADMILL_NOTE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -515,6 +527,7 @@ SessionEvent: TypeAlias = (
     | CommandRefused
     | ConfirmNeeded
     | SinkWarning
+    | TreadmillNote
     | SessionEnded
 )
 """Every event a session publishes: a closed union, one frozen class per kind."""

@@ -68,6 +68,7 @@ from retrorun.events import (
     Status,
     StepInfo,
     StepStarted,
+    TreadmillNote,
     TurnaroundConfirmed,
     TurnaroundPhase,
     UserStopped,
@@ -1010,7 +1011,7 @@ class Session:
         elif kind is TreadmillEventKind.GARBAGE:
             log.info("malformed notification: %s", ev.detail)
         elif kind is TreadmillEventKind.NOTE:
-            self._emit(SinkWarning(t=self._t(), message=ev.detail))
+            self._emit(TreadmillNote(t=self._t(), message=ev.detail))
 
     def _pause_state(self) -> None:
         if self.status is Status.STOPPED:

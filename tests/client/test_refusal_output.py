@@ -12,11 +12,6 @@ import pytest
 pytestmark = pytest.mark.process
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Session._on_treadmill_event turns the client's note about the refusal into a "
-    "SinkWarning, which the plain display prints as 'sink warning: ...' (session.py)",
-)
 def test_a_refusal_of_control_reaches_the_terminal_as_plain_words(tmp_path: Path) -> None:
     done = subprocess.run(
         [

@@ -45,6 +45,7 @@ WIRE_KEYS: dict[EventKind, tuple[set[str], set[str]]] = {
     EventKind.COMMAND_REFUSED: ({"command", "source"}, set()),
     EventKind.CONFIRM_NEEDED: ({"what"}, set()),
     EventKind.SINK_WARNING: (set(), set()),
+    EventKind.TREADMILL_NOTE: (set(), set()),
     EventKind.SESSION_ENDED: ({"reason"}, set()),
 }
 

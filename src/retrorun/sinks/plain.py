@@ -13,7 +13,14 @@ from collections.abc import AsyncIterable
 from typing import TextIO
 
 from retrorun.bus import Item
-from retrorun.events import SessionEvent, SessionState, StepStarted, TurnaroundPhase
+from retrorun.events import (
+    SessionEvent,
+    SessionState,
+    SinkWarning,
+    StepStarted,
+    TreadmillNote,
+    TurnaroundPhase,
+)
 from retrorun.guidance import facing_words, format_clock, format_state, format_step
 
 __all__ = ["PlainSink", "format_event"]
@@ -38,6 +45,10 @@ def format_event(event: SessionEvent) -> str:
         case TurnaroundPhase(stop_belt=stop_belt, to=to):
             action = ("stopping the belt" if stop_belt else "slowing down") + ", hold the rails"
             return f"~ turn-around to face {facing_words(to)}: {action}"
+        case TreadmillNote(message=message):
+            return f"- treadmill: {message.strip()}"
+        case SinkWarning(message=message):
+            return f"- warning: {message.strip()}"
         case _:
             pass
     label = event.kind.replace("_", " ")

@@ -20,7 +20,7 @@ from retrorun.cli._flags import WEEK, number
 from retrorun.cli._programs import _check_png as check_png
 from retrorun.errors import UsageError
 from retrorun.programs import printable
-from retrorun.record import SessionSummary, default_records_dir, load_record
+from retrorun.record import RecordFile, default_records_dir, load_record
 
 __all__ = ["register"]
 
@@ -48,8 +48,8 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(path: Path) -> SessionSummary:
-    """The record's last session; ``UsageError`` when the file holds none."""
+def _read(path: Path) -> RecordFile:
+    """The record file, folded; ``UsageError`` when it holds no session."""
     shown = printable(str(path))
     if path.is_dir():
         raise UsageError(f"{shown}: a folder, not a session record")
@@ -58,12 +58,11 @@ def _session(path: Path) -> SessionSummary:
         raise UsageError(f"{shown}: cannot read it: {read.error}")
     if not read.sessions:
         raise UsageError(f"{shown}: not a session record (no record lines in it)")
-    return read.sessions[-1]
+    return read
 
 
-def _notes(path: Path) -> list[str]:
-    """What the reader should know about the file before the report."""
-    read = load_record(path, samples=False)
+def _notes(read: RecordFile) -> list[str]:
+    """What the reader should know about the file besides the report of its last session."""
     notes = []
     if len(read.sessions) > 1:
         notes.append(f"{len(read.sessions)} sessions in this file: the last one")
@@ -71,7 +70,7 @@ def _notes(path: Path) -> list[str]:
         notes.append(
             f"{read.bad_lines} unreadable line{'s' if read.bad_lines != 1 else ''} skipped"
         )
-    if read.sessions and not read.sessions[-1].started:
+    if not read.sessions[-1].started:
         notes.append("no start line: the record's beginning is missing")
     return notes
 
@@ -81,8 +80,8 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.png is not None:
         check_png(args.png)
-    summary = _session(args.record)
-    notes = _notes(args.record)
+    read = _read(args.record)
+    summary, notes = read.sessions[-1], _notes(read)
     if args.json:
         body: dict[str, Any] = report_dict(summary)
         body["notes"] = notes

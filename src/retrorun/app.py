@@ -79,6 +79,7 @@ class RunOptions:
     age: int | None = None  # years
     yes: bool = False
     record: Path | None = None
+    export: frozenset[str] = frozenset()  # "fit", "tcx": written beside the record at the end
     plain: bool = False
     mqtt_url: str | None = None
     mqtt_id: str | None = None
@@ -326,6 +327,7 @@ async def _run_claimed(
         raise UsageError(f"--record {prepared.record_path}: {exc.strerror or exc}") from exc
     started = False
     result: SessionResult | None = None
+    exported: list[Path] = []
     try:
         async with contextlib.AsyncExitStack() as stack:
             treadmill = await _connect(prepared, stack, on_simulator)
@@ -358,11 +360,17 @@ async def _run_claimed(
         _record_early_end(recorder, prepared, started, "signal", "interrupted before the session")
     except RetrorunError as exc:
         _record_early_end(recorder, prepared, started, "error", str(exc))
+        recorder.close()
+        if started:  # a session ended by an error is exported as far as it went
+            _announce(_export(prepared, recorder), out)
         raise
     finally:
         signals.uninstall()
         recorder.close()
+    if started:
+        exported = _export(prepared, recorder)
     _print_summary(prepared.record_path, recorder, out)
+    _announce(exported, out)
     if signals.code is not None:
         return signals.code
     if result is None:
@@ -523,6 +531,28 @@ async def _finish_sinks(tasks: list[asyncio.Task[Any]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=1.0)
+
+
+def _export(prepared: Prepared, recorder: Recorder) -> list[Path]:
+    """``--export``: the session as FIT/TCX beside its record; a failure is a warning
+    (the session and its record stand whatever happens to the export)."""
+    if not prepared.options.export:
+        return []
+    from retrorun.export import write_exports
+
+    try:
+        return write_exports(
+            prepared.record_path, set(prepared.options.export), session_id=recorder.session_id
+        )
+    except (RetrorunError, OSError) as exc:
+        _warn_stderr(f"export: {exc}")
+        return []
+
+
+def _announce(exported: list[Path], out: TextIO) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        for path in exported:
+            out.write(f"  exported: {path}\n")
 
 
 def _warn_stderr(message: str) -> None:

@@ -137,6 +137,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="session record (JSON Lines; a session is appended to an existing file)",
     )
+    out.add_argument(
+        "--export",
+        choices=["fit", "tcx", "both"],
+        metavar="FORMAT",
+        help="also write the session as FIT, TCX or both beside the record (fit, tcx, both)",
+    )
     out.add_argument("--plain", action="store_true", help="one line per event, no full screen")
     out.add_argument(
         "--voice", choices=["espeak", "tones", "off"], help="spoken cues (default: espeak)"
@@ -202,6 +208,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         age=args.age,
         yes=args.yes,
         record=args.record,
+        export=frozenset({"fit", "tcx"} if args.export == "both" else {args.export} - {None}),
         plain=args.plain or not sys.stdout.isatty(),
         mqtt_url=args.mqtt,
         mqtt_id=args.mqtt_id,

@@ -79,6 +79,20 @@ WALL_LIMIT_S = 10.0
 SPEED_CAUSES = frozenset({"spurious-speed", "console-speedup", "console-start"})
 #: The end reasons a session may give without that being a finding by itself.
 END_REASONS = frozenset(str(r) for r in EndReason)
+#: Each invariant and the hazards of ``docs/safety-case.md`` whose controls it judges
+#: (``tests/test_safety_case.py`` holds every ``Finding`` name to this mapping).
+INVARIANT_HAZARDS: dict[str, tuple[str, ...]] = {
+    "excursion-answered": ("HZ-02", "HZ-05"),
+    "over-limit-without-cause": ("HZ-01", "HZ-05"),
+    "target-over-limit": ("HZ-01", "HZ-02", "HZ-05"),
+    "recurrent-excursion": ("HZ-03",),
+    "paused-belt-runs": ("HZ-06", "HZ-11"),
+    "stop-on-end": ("HZ-08", "HZ-09"),
+    "session-returns": ("HZ-08", "HZ-10"),
+    "record-end": ("HZ-19",),
+    "no-silent-task-end": ("HZ-10",),
+    "record-agrees": ("HZ-19",),
+}
 
 
 # --------------------------------------------------------------------- schedules

@@ -252,3 +252,21 @@ def test_steps_take_the_spans_their_records_open(tmp_path: Path) -> None:
     assert (record.ended_t, record.done) == (6.0, False)  # the runner stopped in it
     assert rec.summary.user_stop_t == 6.0
     assert rec.summary.safety_events == []  # the runner's own stop is not one
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"type": "event", "kind": "no_such_kind", "t": 1},
+        {"type": "event", "kind": "step_started", "t": "x", "index": "y", "next": [1]},
+        {"type": "event", "kind": "turnaround", "phase": 3, "to": None, "index": None},
+        {"type": "event", "kind": "turnaround_confirmed", "t": None},
+        {"type": "event", "kind": "session_started", "steps": "many"},
+        {"type": "telemetry", "t": "late", "speed_kmh": None, "step": True, "heart_rate_bpm": 1.5},
+        {"type": "end", "reason": None, "duration_s": "long"},
+    ],
+)
+def test_the_fold_takes_a_hand_edited_line_without_raising(line: dict[str, object]) -> None:
+    summary = summarize([{"type": "start", "program": "x"}, line, line])
+    assert summary.program == "x"
+    assert summary.lines == 3

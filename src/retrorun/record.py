@@ -449,8 +449,10 @@ class _SummaryFolder:
             summary.safety_events.append(dict(line))
         try:
             event = event_from_json(line)
-        except ValueError:
-            return  # a kind this version does not know: nothing to fold
+        except (ValueError, TypeError, KeyError):
+            # A kind this version does not know, or a hand edit no event can hold:
+            # nothing to fold (the fold never raises into a session's record).
+            return
         match event:
             case SessionStarted():
                 summary.plan = event.steps

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import retrorun.cli._programs
+import retrorun.programs
 from retrorun.cli import EXIT_BROKEN_PIPE, main
 from retrorun.errors import ProgramError
 
@@ -63,7 +63,7 @@ def test_a_png_that_cannot_be_written_is_one_line(
     def full_disk(*args: object, **kwargs: object) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(retrorun.cli._programs, "render_png", full_disk)
+    monkeypatch.setattr(retrorun.programs, "render_png", full_disk)  # the handler loads it
     png = tmp_path / "plan.png"
     assert main(["plan", "demo", "--png", str(png)]) == 2
     err = capsys.readouterr().err
@@ -89,7 +89,7 @@ def test_error_lines_show_control_characters_escaped(
     def hostile(name: str) -> None:
         raise ProgramError(f"{name}: first\x1b[2J\u2028still first\nsecond")
 
-    monkeypatch.setattr(retrorun.cli._programs, "load_program", hostile)
+    monkeypatch.setattr(retrorun.programs, "load_program", hostile)
     assert main(["plan", "x"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "retrorun: x: first\\x1b[2J\\u2028still first",

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrorun.cli._flags import SPEED_KMH, WEEK, number
 from retrorun.errors import ProgramError, UsageError
-from retrorun.events import Direction
-from retrorun.guidance import format_clock
 from retrorun.limits import RunnerProfile, kmh, to_kmh
-from retrorun.programs import Plan, Program, library, load_program, plan, printable, render_png
+
+if TYPE_CHECKING:
+    from retrorun.programs import Plan, Program
+
+# The program library (pydantic) and the session's words load in the handlers:
+# registering these commands must stay cheap for every other command.
 
 __all__ = ["format_plan", "register"]
 
@@ -30,6 +33,9 @@ _kmh_arg = number(float, SPEED_KMH, unit="km/h", above_low=True)
 
 def _summary(program: Program) -> str:
     """``20:24, 12:00 backward`` for the program's own profile, week 1."""
+    from retrorun.guidance import format_clock
+    from retrorun.programs import plan
+
     if program.needs_reference:
         return "needs a reference speed"
     result = plan(program)
@@ -38,6 +44,10 @@ def _summary(program: Program) -> str:
 
 def format_plan(result: Plan, *, week: int = 1) -> str:
     """The plan as a table for a terminal, with its totals."""
+    from retrorun.events import Direction
+    from retrorun.guidance import format_clock
+    from retrorun.programs import printable
+
     title = (
         f"{printable(result.program)} — {result.profile}, week {week}, "
         f"backward ceiling {to_kmh(result.ceiling):.1f} km/h"
@@ -70,6 +80,8 @@ def format_plan(result: Plan, *, week: int = 1) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from retrorun.programs import library, printable
+
     del args
     entries = library()
     width = max(len(name) for name, _ in entries)
@@ -82,6 +94,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _plan_for(args: argparse.Namespace, program: Program) -> Plan:
+    from retrorun.programs import plan
+
     ceiling = kmh(args.ceiling) if getattr(args, "ceiling", None) else None
     device_max = kmh(args.device_max) if getattr(args, "device_max", None) else None
     return plan(
@@ -95,6 +109,8 @@ def _plan_for(args: argparse.Namespace, program: Program) -> Plan:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from retrorun.programs import load_program, printable
+
     program = load_program(args.program)
     print(printable(f"{program.name} ({program.profile})"))
     for line in program.description.splitlines():
@@ -117,6 +133,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from retrorun.programs import load_program, printable
+
     problems: list[str] = []
     for name in args.files:
         try:
@@ -133,6 +151,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _check_png(path: Path) -> None:
     """``--png`` names a ``.png`` file in a folder that exists (checked before any output)."""
+    from retrorun.programs import printable
+
     shown = printable(str(path))
     if path.suffix.lower() != ".png":
         raise UsageError(f"--png {shown}: the file name must end in .png")
@@ -144,6 +164,8 @@ def _check_png(path: Path) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from retrorun.programs import load_program, printable, render_png
+
     if args.png is not None:
         _check_png(args.png)
     program = load_program(args.program)
@@ -163,6 +185,8 @@ def _plan(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     # The FIT encoder (Garmin's profile) loads only for this command.
     from retrorun.export import check_output, fit_workout, workout_steps, write_file
+    from retrorun.guidance import format_clock
+    from retrorun.programs import load_program, printable
 
     check_output("--fit", args.fit, ".fit")
     program = load_program(args.program)

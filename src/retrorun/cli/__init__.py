@@ -8,6 +8,13 @@ command shares: one clear line for bad input (exit 2), never a traceback for a
 a character the terminal's encoding lacks is written as an escape, control
 characters in an error are shown escaped, and a reader that goes away
 (``retrorun plan x | head``) ends the command quietly with 141, as SIGPIPE would.
+
+Building the parser is cheap on purpose: every command registers its options, so
+``retrorun --help`` and ``retrorun ftms decode`` would otherwise load what the
+heaviest command needs (pydantic, asyncio, the device profiles) before doing
+anything. A ``_*.py`` module imports at its top only what ``register`` needs
+(argparse, ``retrorun.errors``, ``retrorun.cli._flags``) and its handlers import
+the rest when they run; ``tests/test_startup.py`` holds each command to that.
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from typing import NoReturn
 from retrorun import __version__
 from retrorun.errors import RetrorunError
 from retrorun.logs import configure_logging
-from retrorun.programs import printable
 
 __all__ = ["ArgumentParser", "Handler", "main"]
 
@@ -34,7 +40,18 @@ class ArgumentParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, printable(f"{self.prog}: error: {message} (see --help)") + "\n")
+        self.exit(2, _printable(f"{self.prog}: error: {message} (see --help)") + "\n")
+
+
+def _printable(text: str) -> str:
+    """``retrorun.programs.printable``, loaded only when something goes wrong.
+
+    The program library brings pydantic with it; a command that succeeds never
+    needs it here.
+    """
+    from retrorun.programs import printable
+
+    return printable(text)
 
 
 def _build_parser() -> ArgumentParser:
@@ -90,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away is noticed here, not at exit
     except RetrorunError as exc:
         for line in str(exc).split("\n") if str(exc) else [type(exc).__name__]:
-            print(f"retrorun: {printable(line)}", file=sys.stderr)
+            print(f"retrorun: {_printable(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -11,13 +11,14 @@ Treadmill's exit still sends Stop, which a standing belt ignores.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
 
 from retrorun.cli._flags import TIMEOUT_S, number
-from retrorun.devices import load_device_profile
-from retrorun.programs import printable
+
+# asyncio, the link, the device profiles (pydantic) and the program library's
+# ``printable`` load in the handlers: registering these commands must stay cheap
+# for every other command.
 
 __all__ = ["register"]
 
@@ -43,7 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    import asyncio
+
     from retrorun.ble import open_link
+    from retrorun.programs import printable
     from retrorun.treadmill import scan_treadmills
 
     async def go() -> int:
@@ -86,8 +90,12 @@ def _info_dict(described: Any) -> dict[str, str] | None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    import asyncio
+
     from retrorun.ble import open_link
+    from retrorun.devices import load_device_profile
     from retrorun.ftms import to_json_dict
+    from retrorun.programs import printable
     from retrorun.treadmill import Treadmill
 
     profile = load_device_profile(args.profile_file) if args.profile_file else None

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrorun.errors import UsageError
-from retrorun.guidance import format_clock
-from retrorun.programs import printable
 
+# The session's words and the program library load in the handler: registering
+# this command must stay cheap for every other command.
 if TYPE_CHECKING:
     from retrorun.export import Activity
 
@@ -26,6 +26,8 @@ __all__ = ["register"]
 
 def _describe(activity: Activity) -> str:
     """``Demo: 6 laps (2 backward), 2:13, 90 m``."""
+    from retrorun.guidance import format_clock
+
     backward = len(activity.backward_laps)
     laps = len(activity.laps)
     return (
@@ -37,6 +39,7 @@ def _describe(activity: Activity) -> str:
 def _export(args: argparse.Namespace) -> int:
     # The encoders (Garmin's FIT profile, lxml) load only for this command.
     from retrorun.export import check_output, fit_activity, read_activity, tcx_activity, write_file
+    from retrorun.programs import printable
 
     outputs: list[tuple[str, Path]] = [
         (flag, path) for flag, path in (("--fit", args.fit), ("--tcx", args.tcx)) if path

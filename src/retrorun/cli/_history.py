@@ -14,18 +14,25 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrorun.cli._flags import WEEK, number
 from retrorun.cli._programs import _check_png as check_png
 from retrorun.errors import UsageError
-from retrorun.programs import printable
-from retrorun.record import RecordFile, default_records_dir, load_record
+
+if TYPE_CHECKING:
+    from retrorun.record import RecordFile
+
+# The record's fold and the program library load in the handlers: registering
+# these commands must stay cheap for every other command.
 
 __all__ = ["register"]
 
 
 def _records_dir(args: argparse.Namespace) -> Path:
+    from retrorun.programs import printable
+    from retrorun.record import default_records_dir
+
     folder: Path | None = args.records
     if folder is None:
         return default_records_dir("--records DIR")
@@ -50,6 +57,9 @@ def _history(args: argparse.Namespace) -> int:
 
 def _read(path: Path) -> RecordFile:
     """The record file, folded; ``UsageError`` when it holds no session."""
+    from retrorun.programs import printable
+    from retrorun.record import load_record
+
     shown = printable(str(path))
     if path.is_dir():
         raise UsageError(f"{shown}: a folder, not a session record")
@@ -76,6 +86,7 @@ def _notes(read: RecordFile) -> list[str]:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from retrorun.programs import printable
     from retrorun.report import render_report_png, report_dict, report_lines
 
     if args.png is not None:

@@ -5,12 +5,14 @@ serves a second virtual controller on that link over an HCI transport
 (``--listen tcp-server:127.0.0.1:PORT``), so a controller in another process
 connects with ``--hci tcp-client:127.0.0.1:PORT`` exactly as it would to a USB
 dongle. In a terminal, keys press the console's buttons.
+
+``treadsim --help`` is read more often than a simulator is started: asyncio, the
+device profiles (pydantic) and the server load once the arguments are parsed.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import math
 import signal
@@ -19,13 +21,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, UsageError
 from retrorun.logs import configure_logging
 from treadsim.faults import FAULTS, parse_fault
-from treadsim.server import initial_state
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from retrorun.devices import DeviceProfile
     from treadsim.runtime import Simulator
 
 __all__ = ["main"]
@@ -158,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``treadsim``; returns the exit code."""
     configure_logging("treadsim")
     args = build_parser().parse_args(argv)
+    from retrorun.devices import load_device_profile, match_device_profile
+    from treadsim.server import initial_state
+
     try:
         profile = (
             load_device_profile(args.profile)
@@ -184,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
+    import asyncio
+
     from bumble.link import LocalLink
 
     from treadsim.gatt import serve_hci
@@ -230,6 +238,8 @@ async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
 
 
 async def _print_belt(sim: Simulator, quiet: bool) -> None:
+    import asyncio
+
     while True:
         await asyncio.sleep(1.0)
         if quiet:
@@ -245,6 +255,8 @@ async def _print_belt(sim: Simulator, quiet: bool) -> None:
 
 
 async def _keys(sim: Simulator, done: asyncio.Event) -> None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

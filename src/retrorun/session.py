@@ -94,6 +94,7 @@ _STOP_SEEN_MAX_S: Final = 15.0  # at the end: wait at most this long to see the 
 _STOP_RESENDS: Final = 3  # at the end: a belt that speeds up again gets Stop again, this often
 _LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
+_TURN_END_MISSES: Final = 3  # watchdog periods without a record before a turn gives up
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
 _T = TypeVar("_T")
 
@@ -193,6 +194,8 @@ class Session:
         self._distance_base: float | None = None
         self._last_sample: Telemetry | None = None
         self._last_direction = Direction.FORWARD  # the direction of the last record
+        self._speed_at_loss: int | None = None  # the belt's bound while the link is down
+        self._observed = asyncio.Event()  # pulsed once the governor judged a record
 
         self._controls: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._confirmed = asyncio.Event()
@@ -619,8 +622,37 @@ class Session:
             await self._confirmed.wait()
             self._confirmed.clear()
         await self._resumed.wait()  # halted or paused while turning: the runner resumes first
+        await self._judged_after_the_hold()
         await self._change_direction(to)
         self._emit(TurnaroundConfirmed(t=self._t(), message=f"Facing {to} now.", to=to))
+
+    async def _judged_after_the_hold(self) -> None:
+        """Wait for a record from after the hold, judged while still turning.
+
+        The runner turns on the belt as it is now: the last record may be a second
+        old, and a belt that jumped since would otherwise first be seen facing the
+        new way (forward: no ceiling). A record over the turn's limit halts the belt
+        here; the runner resumes first, and the turn ends on a later record.
+        """
+        misses = 0
+        while misses < _TURN_END_MISSES:
+            seen = await self._next_observed(self.treadmill.watchdog_s)
+            if self.paused:
+                await self._resumed.wait()
+                continue
+            if seen:
+                return
+            misses += 1  # the link watchdog pauses the session long before the last
+        raise _End(EndReason.SAFETY_STOP, "no telemetry: cannot see the belt to end the turn")
+
+    async def _next_observed(self, timeout: float) -> bool:
+        """Wait (bounded) until the governor judged the next record; False on timeout."""
+        try:
+            async with asyncio.timeout(max(timeout, _MIN_WAIT_S)):
+                await self._observed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _change_direction(self, direction: Direction) -> None:
         """Tell the governor, then lower an incline too steep for the new direction."""
@@ -828,6 +860,8 @@ class Session:
             reaction = self.governor.observe(speed, loop.time(), record.heart_rate)
             if reaction.kind is not ReactionKind.NONE:
                 await self._react(reaction, speed)
+            self._observed.set()  # wakes every waiter of _next_observed; none waits twice
+            self._observed.clear()
             if self.status is Status.STOPPED:
                 return  # the session is ending: the record is closed
             self.recorder.write(
@@ -989,14 +1023,22 @@ class Session:
             self._emit(
                 LinkDown(t=self._t(), message=f"Bluetooth link lost ({ev.detail}): reconnecting.")
             )
+            # The fastest the belt can be without a cause from outside: what it last
+            # showed, or what it was last told (a command answered, its record lost).
+            if self._speed_at_loss is None:
+                seen = self._belt_speed()
+                if seen is not None:
+                    self._speed_at_loss = max(seen, self.governor.commanded)
             self._pause_state()
             # Nobody can stop the belt until the reconnect's Stop: its run-down counts
-            # from the first record after that, not from now.
+            # from that Stop, not from now.
             self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
         elif kind is TreadmillEventKind.LINK_RESTORED:
-            # The reconnect sent Stop first: watch the belt run down from here.
+            # The reconnect sent Stop first: the belt runs down from here, from no
+            # faster than it was at the loss; a faster first record is halted at once.
             self._pause_state()
-            self.governor.pause(asyncio.get_running_loop().time(), None, rearm=True)
+            bound, self._speed_at_loss = self._speed_at_loss, None
+            self.governor.pause(asyncio.get_running_loop().time(), bound, rearm=True)
             self._emit(LinkRestored(t=self._t(), message=f"Link restored: {ev.detail}."))
             self._start_resume(after_link=True)
         elif kind is TreadmillEventKind.LINK_FAILED:

@@ -87,6 +87,8 @@ FIXED_CASES = [
     (2, 13),  # a correction on a machine that ignores speed commands
     (2, 80),  # the turn-around's speed sent after a console pause restarted the belt
     (2, 430),  # Start pressed while a stopped-belt turn-around slows
+    (2, 284),  # a jump right after the reconnect's Stop, halted a record late
+    (2, 62),  # a turn that ended on a record from before a jump
 ]
 
 

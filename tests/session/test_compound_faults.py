@@ -180,6 +180,30 @@ async def test_a_stopped_belt_turn_around_halts_any_movement(tmp_path: Path, fau
     assert "no safety events" not in run.printed
 
 
+@pytest.mark.parametrize("turn", [1, 4])
+@pytest.mark.parametrize("early", [0.3, 0.5, 0.8])
+async def test_a_jump_just_before_a_turn_ends_is_judged_as_turning(
+    tmp_path: Path, turn: int, early: float
+) -> None:
+    """The belt jumps ``early`` seconds before the turn-around's hold ends: the turn
+    must not end on a record from before the jump, leaving the jump to be seen
+    facing the new way (forward has no ceiling)."""
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(
+            lambda: session.step_index == turn and session.governor.direction is Direction.TURNING
+        )
+        hold = session.plan.steps[turn].duration_s
+        await asyncio.sleep(hold - early)
+        marks["jump"] = sim.now()
+        sim.inject("spurious-speed:11.9")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert stopped_by(run, marks["jump"], NOTIFY_S + 0.4), run.belt_after(marks["jump"])[:3]
+    assert run.events("belt_halted")
+
+
 # -- 3. and 4. a paused session watches the belt ------------------------------------
 
 
@@ -208,6 +232,28 @@ async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: 
     until_t = resumed[0]["t"] if resumed else run.end()["t"]
     speeds = [c for c in run.commands("set_target_speed") if paused_at <= c["t"] < until_t]
     assert speeds == []
+    assert_ends_cleanly(run)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.2, 0.6])
+async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_record(
+    tmp_path: Path, delay: float
+) -> None:
+    """The treadmill reboots, the reconnect stops the belt, and the belt jumps to
+    4.3 km/h just after: the first record after the reconnect already shows more
+    than the belt had when the link went (it cannot speed up while it stops), so it
+    is halted at that record, not a run-down envelope later."""
+    run = await run_session(
+        tmp_path, faults=("reboot@20.1", f"spurious-speed@stopped+{delay}:4.3")
+    )
+    jumped = next(s["t"] for s in run.states if s["t"] > 20.1 and s["belt_kmh"] >= 4.0)
+    seen = [
+        line["t"]
+        for line in run.lines
+        if line["type"] == "telemetry" and line["t"] >= jumped and line["speed_kmh"] >= 4.0
+    ]
+    # Answered at the first record that shows it (or before: the reconnect's Stop).
+    assert stopped_by(run, seen[0] if seen else jumped, 0.4), run.belt_after(jumped)[:3]
     assert_ends_cleanly(run)
 
 

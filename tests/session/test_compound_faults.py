@@ -243,9 +243,7 @@ async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_rec
     4.3 km/h just after: the first record after the reconnect already shows more
     than the belt had when the link went (it cannot speed up while it stops), so it
     is halted at that record, not a run-down envelope later."""
-    run = await run_session(
-        tmp_path, faults=("reboot@20.1", f"spurious-speed@stopped+{delay}:4.3")
-    )
+    run = await run_session(tmp_path, faults=("reboot@20.1", f"spurious-speed@stopped+{delay}:4.3"))
     jumped = next(s["t"] for s in run.states if s["t"] > 20.1 and s["belt_kmh"] >= 4.0)
     seen = [
         line["t"]

@@ -39,6 +39,7 @@ def backward(g: SafetyGovernor) -> SafetyGovernor:
     return g
 
 
+@pytest.mark.hazard("HZ-01")
 def test_only_the_governor_makes_commands() -> None:
     with pytest.raises(TypeError):
         SafeCommand("speed", 900, 900, clamped=False)
@@ -51,6 +52,7 @@ def test_forward_is_not_capped_by_the_backward_ceiling() -> None:
     assert command.value == 900
 
 
+@pytest.mark.hazard("HZ-01", "HZ-04")
 def test_backward_ramps_and_clamps() -> None:
     g = backward(governor())
     values = []
@@ -66,6 +68,7 @@ def test_backward_ramps_and_clamps() -> None:
     assert down.value == 100  # decreases are immediate
 
 
+@pytest.mark.hazard("HZ-04")
 def test_increases_wait_two_seconds_while_backward() -> None:
     g = backward(governor())
     assert g.request_speed(300, 5.0) is not None
@@ -73,6 +76,7 @@ def test_increases_wait_two_seconds_while_backward() -> None:
     assert g.request_speed(300, 5.0 + RAMP_INTERVAL_S) is not None
 
 
+@pytest.mark.hazard("HZ-05")
 def test_turning_needs_a_slow_belt() -> None:
     g = governor()
     with pytest.raises(SafetyStop):
@@ -84,12 +88,14 @@ def test_turning_needs_a_slow_belt() -> None:
     assert g.direction is Direction.TURNING
 
 
+@pytest.mark.hazard("HZ-05")
 def test_profiles_that_stop_to_turn() -> None:
     g = governor(RunnerProfile.REHAB, ceiling=400)
     g.request_speed(300, 0.0)
     assert g.turnaround_command(1.0).value == 0
 
 
+@pytest.mark.hazard("HZ-02")
 def test_over_ceiling_record_is_answered_then_stopped() -> None:
     g = backward(governor())
     g.request_speed(500, 10.0)
@@ -103,6 +109,7 @@ def test_over_ceiling_record_is_answered_then_stopped() -> None:
     assert g.observe(500, 14.0, None).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-14")
 def test_heart_rate_slows_then_stops() -> None:
     g = governor(max_heart_rate=150)
     g.request_speed(600, 0.0)
@@ -113,6 +120,7 @@ def test_heart_rate_slows_then_stops() -> None:
     assert g.observe(550, 2.0, 170).kind is ReactionKind.STOP
 
 
+@pytest.mark.hazard("HZ-20")
 def test_backward_incline_limit() -> None:
     g = backward(governor())
     assert g.request_incline(150, 0.0).value == 100
@@ -120,6 +128,7 @@ def test_backward_incline_limit() -> None:
     assert steep.request_incline(150, 0.0).value == 150
 
 
+@pytest.mark.hazard("HZ-01")
 def test_device_max_caps_the_ceiling() -> None:
     assert governor(ceiling=1000, speed_range=(50, 800, 10)).ceiling == 800
 
@@ -137,6 +146,7 @@ ranges = st.tuples(st.integers(0, 150), st.integers(200, 2500), st.sampled_from(
         st.tuples(st.integers(-100, 3000), st.floats(0, 5), st.booleans()), max_size=40
     ),
 )
+@pytest.mark.hazard("HZ-01")
 def test_no_backward_command_ever_exceeds_the_ceiling(
     profile: RunnerProfile,
     user: int | None,

@@ -59,11 +59,13 @@ def ramp_to(g: SafetyGovernor, desired: int, now: float) -> float:
 # -- SafeCommand ---------------------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-01")
 def test_safe_command_cannot_be_made_outside_the_governor() -> None:
     with pytest.raises(TypeError):
         SafeCommand("speed", 300, 300, clamped=False)
 
 
+@pytest.mark.hazard("HZ-01")
 def test_safe_command_cannot_be_altered_by_replace() -> None:
     command = make(direction=Direction.FORWARD).request_speed(300, 0.0)
     assert command is not None
@@ -77,22 +79,26 @@ def test_safe_command_cannot_be_altered_by_replace() -> None:
 
 
 @pytest.mark.parametrize("ceiling", [0, -1])
+@pytest.mark.hazard("HZ-01")
 def test_refuses_a_ceiling_at_or_below_zero(ceiling: int) -> None:
     with pytest.raises(ValueError, match="ceiling"):
         make(ceiling=ceiling)
 
 
 @pytest.mark.parametrize("speed_range", [(100, 50, 10), (100, 1600, 0), (-10, 1600, 10)])
+@pytest.mark.hazard("HZ-01")
 def test_refuses_an_unusable_speed_range(speed_range: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="range"):
         make(speed_range=speed_range)
 
 
+@pytest.mark.hazard("HZ-14")
 def test_refuses_a_heart_rate_maximum_at_or_below_zero() -> None:
     with pytest.raises(ValueError, match="heart rate"):
         make(max_heart_rate=0)
 
 
+@pytest.mark.hazard("HZ-01")
 def test_device_max_lowers_the_ceiling() -> None:
     g = make(ceiling=500, speed_range=(100, 420, 10))
     assert g.ceiling == 420
@@ -121,10 +127,12 @@ def test_initial_state() -> None:
         (Direction.TURNING, 0, 0),
     ],
 )
+@pytest.mark.hazard("HZ-01")
 def test_clamp_target(direction: Direction, desired: int, expected: int) -> None:
     assert make(direction=direction).clamp_target(desired) == expected
 
 
+@pytest.mark.hazard("HZ-01")
 def test_clamp_target_quantises_on_the_grid_from_the_device_minimum() -> None:
     g = make(ceiling=500, speed_range=(80, 1600, 30), direction=Direction.FORWARD)
     assert g.clamp_target(200) == 200  # 80 + 4 * 30
@@ -133,6 +141,7 @@ def test_clamp_target_quantises_on_the_grid_from_the_device_minimum() -> None:
     assert g.clamp_target(900) == 470  # the ceiling, quantised down
 
 
+@pytest.mark.hazard("HZ-01")
 def test_ceiling_below_the_device_minimum_allows_no_backward_speed() -> None:
     g = make(RunnerProfile.OLDER_ADULT, ceiling=90, speed_range=(100, 1600, 10))
     assert g.clamp_target(150) == 0
@@ -154,6 +163,7 @@ def test_forward_increases_go_all_the_way_at_once() -> None:
     assert second.value == 1200
 
 
+@pytest.mark.hazard("HZ-04")
 def test_backward_ramp_is_half_a_kmh_every_two_seconds() -> None:
     g = make(speed_range=(50, 1600, 10))
     values: list[int] = []
@@ -169,6 +179,7 @@ def test_backward_ramp_is_half_a_kmh_every_two_seconds() -> None:
     assert all(b - a == RAMP_INTERVAL_S for a, b in itertools.pairwise(times))
 
 
+@pytest.mark.hazard("HZ-04")
 def test_ramp_waits_and_next_ramp_time_says_until_when() -> None:
     g = make()
     g.request_speed(300, 5.0)  # 0 -> 100, the device minimum
@@ -180,6 +191,7 @@ def test_ramp_waits_and_next_ramp_time_says_until_when() -> None:
     assert command.value == 100 + RAMP_STEP
 
 
+@pytest.mark.hazard("HZ-04")
 def test_first_backward_step_from_a_stopped_belt_may_reach_the_device_minimum() -> None:
     g = make(speed_range=(100, 1600, 10))
     command = g.request_speed(300, 0.0)
@@ -187,6 +199,7 @@ def test_first_backward_step_from_a_stopped_belt_may_reach_the_device_minimum() 
     assert command.value == 100
 
 
+@pytest.mark.hazard("HZ-04")
 def test_a_device_minimum_over_one_kmh_is_refused_backward_from_rest() -> None:
     g = make(speed_range=(120, 1600, 10))
     assert g.reachable(300) == 0
@@ -194,6 +207,7 @@ def test_a_device_minimum_over_one_kmh_is_refused_backward_from_rest() -> None:
     assert g.commanded == 0
 
 
+@pytest.mark.hazard("HZ-04")
 def test_ramp_step_is_quantised_down_to_the_device_step() -> None:
     g = make(speed_range=(100, 1600, 30))
     g.request_speed(400, 0.0)
@@ -202,6 +216,7 @@ def test_ramp_step_is_quantised_down_to_the_device_step() -> None:
     assert command.value == 130  # 100 + 50 = 150 -> 130 on a 30 grid
 
 
+@pytest.mark.hazard("HZ-04")
 def test_a_device_step_coarser_than_the_ramp_is_refused_rather_than_jumped() -> None:
     g = make(speed_range=(100, 1600, 100))
     first = g.request_speed(500, 0.0)
@@ -227,6 +242,7 @@ def test_ramp_partial_steps_are_not_marked_clamped() -> None:
     assert (command.value, command.requested, command.clamped) == (100, 300, False)
 
 
+@pytest.mark.hazard("HZ-01")
 def test_backward_request_over_the_ceiling_is_marked_clamped() -> None:
     g = make()
     now = ramp_to(g, 480, 0.0)
@@ -253,6 +269,7 @@ def test_decreases_are_immediate_and_complete() -> None:
     assert stop.value == 0
 
 
+@pytest.mark.hazard("HZ-01")
 def test_user_nudges_at_the_ceiling_change_nothing() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
@@ -262,6 +279,7 @@ def test_user_nudges_at_the_ceiling_change_nothing() -> None:
     assert command.value == 490
 
 
+@pytest.mark.hazard("HZ-04")
 def test_reset_after_stop_makes_the_ramp_start_from_zero() -> None:
     g = make()
     now = ramp_to(g, 400, 0.0)
@@ -275,6 +293,7 @@ def test_reset_after_stop_makes_the_ramp_start_from_zero() -> None:
 # -- turn-arounds --------------------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-05")
 def test_turnaround_slows_to_two_kmh() -> None:
     g = make(direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -283,12 +302,14 @@ def test_turnaround_slows_to_two_kmh() -> None:
     assert g.commanded == TURNAROUND_SPEED
 
 
+@pytest.mark.hazard("HZ-05")
 def test_turnaround_never_speeds_up_a_slow_belt() -> None:
     g = make(direction=Direction.FORWARD)
     g.request_speed(150, 0.0)
     assert g.turnaround_command(1.0).value == 150
 
 
+@pytest.mark.hazard("HZ-05")
 def test_a_turnaround_the_plan_marks_stop_belt_stops_it() -> None:
     g = make(direction=Direction.FORWARD)
     g.request_speed(400, 0.0)
@@ -299,6 +320,7 @@ def test_a_turnaround_the_plan_marks_stop_belt_stops_it() -> None:
 @pytest.mark.parametrize(
     ("profile", "ceiling"), [(RunnerProfile.OLDER_ADULT, 250), (RunnerProfile.REHAB, 400)]
 )
+@pytest.mark.hazard("HZ-05")
 def test_turnaround_stops_the_belt_for_fragile_profiles(
     profile: RunnerProfile, ceiling: int
 ) -> None:
@@ -318,6 +340,7 @@ def test_turnaround_stops_the_belt_for_fragile_profiles(
         (Direction.FORWARD, Direction.BACKWARD),
     ],
 )
+@pytest.mark.hazard("HZ-05")
 def test_direction_change_needs_the_belt_at_turnaround_speed(
     old: Direction, new: Direction
 ) -> None:
@@ -337,6 +360,7 @@ def test_same_direction_is_not_a_change() -> None:
     assert g.direction is Direction.FORWARD
 
 
+@pytest.mark.hazard("HZ-01")
 def test_going_backward_clamps_the_commanded_speed_and_resends_it() -> None:
     g = make(ceiling=180, direction=Direction.FORWARD)
     g.request_speed(600, 0.0)  # forward: the belt is still accelerating
@@ -350,6 +374,7 @@ def test_going_backward_clamps_the_commanded_speed_and_resends_it() -> None:
     assert g.request_speed(900, 10.0) is None
 
 
+@pytest.mark.hazard("HZ-05")
 def test_a_full_turn_around_forward_to_backward() -> None:
     g = make(direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -378,6 +403,7 @@ def test_a_full_turn_around_forward_to_backward() -> None:
         (RunnerProfile.NOVICE, False, Direction.BACKWARD, -20, 0, False),  # device min
     ],
 )
+@pytest.mark.hazard("HZ-20")
 def test_incline_limits(
     profile: RunnerProfile,
     allow_steep: bool,
@@ -393,6 +419,7 @@ def test_incline_limits(
     assert g.commanded_incline == expected
 
 
+@pytest.mark.hazard("HZ-20")
 def test_incline_set_forward_is_corrected_after_turning_backward() -> None:
     g = make(direction=Direction.FORWARD)
     assert g.incline_correction(0.0) is None
@@ -408,6 +435,7 @@ def test_incline_set_forward_is_corrected_after_turning_backward() -> None:
 # -- over-ceiling telemetry ----------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-02")
 def test_an_over_ceiling_record_is_corrected_on_that_record() -> None:
     g = make()
     now = ramp_to(g, 400, 0.0)
@@ -418,6 +446,7 @@ def test_an_over_ceiling_record_is_corrected_on_that_record() -> None:
     assert "ceiling" in reaction.reason
 
 
+@pytest.mark.hazard("HZ-02")
 def test_within_the_tolerance_is_not_a_violation() -> None:
     g = make()
     ramp_to(g, 500, 0.0)
@@ -427,6 +456,7 @@ def test_within_the_tolerance_is_not_a_violation() -> None:
 
 
 @pytest.mark.parametrize(("step", "tolerance"), [(1, 10), (10, 10), (20, 20), (100, 30)])
+@pytest.mark.hazard("HZ-02")
 def test_the_tolerance_is_one_device_increment_within_bounds(step: int, tolerance: int) -> None:
     assert make(speed_range=(100, 1600, step)).tolerance == tolerance
 
@@ -437,6 +467,7 @@ def test_over_ceiling_forward_is_not_a_violation() -> None:
     assert g.observe(1000, 1.0, None).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-02")
 def test_over_ceiling_with_nothing_commanded_is_a_stop_never_a_raise() -> None:
     g = make()
     reaction = g.observe(900, 0.0, None)
@@ -445,6 +476,7 @@ def test_over_ceiling_with_nothing_commanded_is_a_stop_never_a_raise() -> None:
     assert reaction.command.value == 0  # the step wants nothing: never the full ceiling
 
 
+@pytest.mark.hazard("HZ-02")
 def test_still_over_two_records_later_stops() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
@@ -459,6 +491,7 @@ def test_still_over_two_records_later_stops() -> None:
     assert g.commanded == 0
 
 
+@pytest.mark.hazard("HZ-03")
 def test_a_second_excursion_within_the_window_stops_consecutive_or_not() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
@@ -471,6 +504,7 @@ def test_a_second_excursion_within_the_window_stops_consecutive_or_not() -> None
     assert "second excursion" in second.reason
 
 
+@pytest.mark.hazard("HZ-03")
 def test_excursions_further_apart_than_the_window_are_each_corrected() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
@@ -481,6 +515,7 @@ def test_excursions_further_apart_than_the_window_are_each_corrected() -> None:
     assert g.observe(over, later, None).kind is ReactionKind.CORRECT
 
 
+@pytest.mark.hazard("HZ-03")
 def test_intermittent_spikes_three_seconds_apart_stop_the_belt() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
@@ -492,6 +527,7 @@ def test_intermittent_spikes_three_seconds_apart_stop_the_belt() -> None:
     assert kinds[2] is ReactionKind.STOP
 
 
+@pytest.mark.hazard("HZ-05")
 def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
     g = make(direction=Direction.BACKWARD)
     ramp_to(g, 300, 0.0)
@@ -508,6 +544,7 @@ def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
 
 
 @pytest.mark.parametrize("profile", [RunnerProfile.OLDER_ADULT, RunnerProfile.REHAB])
+@pytest.mark.hazard("HZ-05")
 def test_a_stopped_belt_turn_around_halts_any_movement(profile: RunnerProfile) -> None:
     g = make(profile, ceiling=250)
     ramp_to(g, 200, 0.0)
@@ -516,12 +553,14 @@ def test_a_stopped_belt_turn_around_halts_any_movement(profile: RunnerProfile) -
     assert g.observe(220, 26.0, None).kind is ReactionKind.HALT
 
 
+@pytest.mark.hazard("HZ-05")
 def test_the_turnaround_speed_never_exceeds_a_lower_ceiling() -> None:
     g = make(ceiling=100)
     ramp_to(g, 100, 0.0)
     assert g.turnaround_command(10.0).value == 100
 
 
+@pytest.mark.hazard("HZ-06")
 def test_a_paused_belt_that_speeds_up_is_halted_then_stopped() -> None:
     g = make()
     ramp_to(g, 250, 0.0)
@@ -536,6 +575,7 @@ def test_a_paused_belt_that_speeds_up_is_halted_then_stopped() -> None:
     assert g.observe(300, 40.0, None).kind is ReactionKind.STOP  # past its run-down
 
 
+@pytest.mark.hazard("HZ-06")
 def test_a_paused_belt_must_be_at_rest_after_its_run_down() -> None:
     g = make()
     ramp_to(g, 300, 0.0)
@@ -548,6 +588,7 @@ def test_a_paused_belt_must_be_at_rest_after_its_run_down() -> None:
     assert g.observe(150, 43.9, None).kind is ReactionKind.HALT  # holding its speed
 
 
+@pytest.mark.hazard("HZ-06")
 def test_a_belt_that_restarts_below_its_slowest_reading_is_caught() -> None:
     g = make()
     ramp_to(g, 500, 0.0)
@@ -559,6 +600,7 @@ def test_a_belt_that_restarts_below_its_slowest_reading_is_caught() -> None:
     assert g.observe(300, 34.5, None).kind is ReactionKind.HALT
 
 
+@pytest.mark.hazard("HZ-02")
 def test_a_console_target_over_the_ceiling_is_answered_at_once() -> None:
     g = make()
     ramp_to(g, 300, 0.0)
@@ -573,6 +615,7 @@ def test_a_console_target_over_the_ceiling_is_answered_at_once() -> None:
     assert forward.observe_target(1500, 0.0).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-02")
 def test_stop_reaction_carries_a_zero_speed_command() -> None:
     g = make()
     over = 900
@@ -593,6 +636,7 @@ def test_no_heart_rate_rules_without_a_maximum() -> None:
     assert g.observe(800, 1.0, 230).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-14")
 def test_heart_rate_over_the_maximum_slows_a_step_at_a_time() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -607,6 +651,7 @@ def test_heart_rate_over_the_maximum_slows_a_step_at_a_time() -> None:
     assert second.command.value == 800 - 2 * RAMP_STEP
 
 
+@pytest.mark.hazard("HZ-14")
 def test_no_speed_increase_while_heart_rate_is_high() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -619,6 +664,7 @@ def test_no_speed_increase_while_heart_rate_is_high() -> None:
     assert g.request_speed(800, 4.0) is not None
 
 
+@pytest.mark.hazard("HZ-14")
 def test_heart_rate_slowing_stops_at_the_device_minimum() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(130, 0.0)
@@ -628,6 +674,7 @@ def test_heart_rate_slowing_stops_at_the_device_minimum() -> None:
     assert g.observe(100, 10.0, 151).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-14")
 def test_heart_rate_far_over_stops_at_once() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -636,6 +683,7 @@ def test_heart_rate_far_over_stops_at_once() -> None:
     assert reaction.kind is ReactionKind.STOP
 
 
+@pytest.mark.hazard("HZ-14")
 def test_heart_rate_persisting_over_stops() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(1600, 0.0)
@@ -646,6 +694,7 @@ def test_heart_rate_persisting_over_stops() -> None:
     assert g.observe(g.commanded, now, 152).kind is ReactionKind.STOP
 
 
+@pytest.mark.hazard("HZ-15")
 def test_unknown_heart_rate_keeps_the_state() -> None:
     g = make(max_heart_rate=150, direction=Direction.FORWARD)
     g.request_speed(800, 0.0)
@@ -654,6 +703,7 @@ def test_unknown_heart_rate_keeps_the_state() -> None:
     assert g.heart_rate_high
 
 
+@pytest.mark.hazard("HZ-02", "HZ-14")
 def test_over_ceiling_and_high_heart_rate_take_the_lower_command() -> None:
     g = make(max_heart_rate=150)
     now = ramp_to(g, 500, 0.0)
@@ -664,6 +714,7 @@ def test_over_ceiling_and_high_heart_rate_take_the_lower_command() -> None:
     assert "heart rate" in reaction.reason
 
 
+@pytest.mark.hazard("HZ-05", "HZ-06")
 def test_a_second_halt_within_the_window_stops_the_session() -> None:
     g = make()
     ramp_to(g, 300, 0.0)
@@ -676,6 +727,7 @@ def test_a_second_halt_within_the_window_stops_the_session() -> None:
     assert "second time" in second.reason
 
 
+@pytest.mark.hazard("HZ-05", "HZ-06")
 def test_start_pressed_while_paused_or_turning_on_a_stopped_belt_is_halted_at_once() -> None:
     g = make(RunnerProfile.REHAB, ceiling=400)
     ramp_to(g, 200, 0.0)
@@ -688,6 +740,7 @@ def test_start_pressed_while_paused_or_turning_on_a_stopped_belt_is_halted_at_on
     assert halt.command.value == 0
 
 
+@pytest.mark.hazard("HZ-05")
 def test_a_stopped_belt_turn_is_watched_from_its_first_command() -> None:
     g = make(RunnerProfile.REHAB, ceiling=400)
     ramp_to(g, 200, 0.0)
@@ -696,6 +749,7 @@ def test_a_stopped_belt_turn_is_watched_from_its_first_command() -> None:
     assert g.observe_start(20.5).kind is ReactionKind.HALT
 
 
+@pytest.mark.hazard("HZ-05")
 def test_a_stopped_belt_turn_halts_a_belt_that_speeds_up_while_it_slows() -> None:
     g = make(RunnerProfile.REHAB, ceiling=400)
     ramp_to(g, 200, 0.0)

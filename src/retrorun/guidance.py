@@ -16,6 +16,7 @@ __all__ = [
     "format_speed",
     "format_state",
     "format_step",
+    "turn_words",
 ]
 
 
@@ -38,22 +39,38 @@ def format_distance(metres: float) -> str:
     return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.2f} km"
 
 
-def format_step(step: StepInfo, total: int = 0) -> str:
-    """``step 3/14 BACKWARD 2.5 km/h for 1:00 · work`` (1-based for people)."""
+def format_step(step: StepInfo, total: int = 0, *, to: Direction | None = None) -> str:
+    """``step 3/14 BACKWARD 2.5 km/h for 1:00 · work`` (1-based for people).
+
+    A turn-around step carries no direction of its own (it is ``turning``): ``to``
+    is the way the runner faces after it, when the caller knows (the next step).
+    Without it the step's label says it: the plan writes that label with
+    :func:`turn_words`, so a turn is named in the same words everywhere.
+    """
     number = f"step {step.index + 1}/{total}" if total else f"step {step.index + 1}"
     if step.turnaround:
-        what = f"TURN AROUND to face {facing_words(step.direction)}"
-    else:
-        what = f"{step.direction.upper()} {format_speed(step.speed_kmh)} km/h"
-        if step.incline_pct:
-            what += f" at {step.incline_pct:g} %"
+        what = "TURN AROUND" + (f" to face {facing_words(to)}" if to is not None else "")
+        text = f"{number} {what} for {format_clock(step.duration_s)}"
+        return f"{text} · {step.label}" if step.label and to is None else text
+    what = f"{step.direction.upper()} {format_speed(step.speed_kmh)} km/h"
+    if step.incline_pct:
+        what += f" at {step.incline_pct:g} %"
     text = f"{number} {what} for {format_clock(step.duration_s)}"
     return f"{text} · {step.label}" if step.label else text
 
 
 def facing_words(direction: Direction) -> str:
-    """Which way the runner faces, as the turn-around cues say it."""
+    """Which way the runner faces, as the turn-around cues say it.
+
+    The one place these words live: the plan's turn-around labels and cues, the
+    display and the console all name a turn through here.
+    """
     return "the console" if direction is Direction.FORWARD else "the rear"
+
+
+def turn_words(to: Direction) -> str:
+    """``Turn around to face the console``: a turn-around named by where it ends."""
+    return f"Turn around to face {facing_words(to)}"
 
 
 def format_state(state: SessionState) -> str:

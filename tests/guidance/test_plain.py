@@ -76,7 +76,7 @@ async def test_plain_prints_events_and_a_state_every_ten_seconds_or_on_change() 
         (
             step_started(0, 1, PLAN[1], WORK),
             (
-                "> step 2/6 TURN AROUND to face the rear for 0:15"
+                "> step 2/6 TURN AROUND for 0:15"
                 " (next: step 3/6 BACKWARD 2.5 km/h for 2:30 · work)"
             ),
         ),
@@ -118,3 +118,32 @@ def test_step_data_that_does_not_match_the_contract_never_raises() -> None:
     assert isinstance(turn, TurnaroundPhase)
     assert turn.phase is None
     assert turn.needs_confirm
+
+
+def test_every_turn_is_named_by_the_way_it_turns_in_one_set_of_words() -> None:
+    """The demo's turns, as the session announces them from its plan: the line
+    for the turn back to forward says "the console" and nothing of "the rear"."""
+    from retrorun.limits import to_kmh
+    from retrorun.programs import load_program, plan
+    from retrorun.sinks.plain import format_event
+
+    steps = plan(load_program("demo")).steps
+    lines = []
+    for step in (s for s in steps if s.turnaround):
+        info = StepInfo(
+            index=step.index,
+            direction=step.direction,
+            speed_kmh=to_kmh(step.speed),
+            duration_s=step.duration_s,
+            label=step.label,
+            cue=step.cue or "",
+            turnaround=True,
+        )
+        lines.append(format_event(StepStarted(t=0.0, message="", step=info, total=len(steps))))
+    to_back, to_front = lines
+    assert "the rear" in to_back
+    assert "the console" not in to_back
+    assert "forward" not in to_back.lower()
+    assert "the console" in to_front
+    assert "the rear" not in to_front
+    assert "backward" not in to_front.lower()

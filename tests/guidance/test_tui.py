@@ -18,6 +18,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from guidance_support import (
     PLAN,
     RECOVER,
@@ -31,7 +32,7 @@ from guidance_support import (
 )
 from rich.style import Style
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Digits, Static
 
 from retrorun.bus import EventBus
 from retrorun.events import Direction, EventKind, SessionEvent, SessionState, Status
@@ -95,8 +96,8 @@ async def test_each_key_calls_the_right_control() -> None:
         ("adjust_speed", 10, "keyboard"),
         ("adjust_speed", -10, "keyboard"),
         ("confirm", None, "keyboard"),
-        ("request", "stop", "keyboard"),
-        ("request", "stop", "keyboard"),
+        ("request", "pause", "keyboard"),
+        ("request", "pause", "keyboard"),
         ("request", "resume", "keyboard"),
     ]
 
@@ -118,18 +119,27 @@ async def test_plus_at_the_ceiling_shows_the_refusal() -> None:
     assert rig.controls.calls == [("adjust_speed", 10, "keyboard")]
 
 
-async def test_escape_stops_the_belt_and_the_app_ends_with_the_session() -> None:
+@pytest.mark.parametrize("key", ["s", "escape"])
+async def test_s_and_escape_stop_the_belt_and_keep_the_session_open(key: str) -> None:
+    """``s``/Escape pause (the belt stops, the session stays); pressed again they
+    never start the belt; space resumes; only ``q`` ends the session."""
     rig = Rig()
     async with rig.app.run_test(size=SIZE) as pilot:
         await _in_work_step(rig, pilot)
-        await pilot.press("escape")
-        assert rig.controls.calls == [("request", "stop", "keyboard")]
-        assert rig.text("#notice") == "Stopping the belt"
-        await rig.publish(pilot, event(246.0, EventKind.USER_STOP, "stopped by the runner"))
-        await rig.publish(pilot, event(247.0, EventKind.SESSION_ENDED, reason="stopped"))
-        rig.bus.close()
-        await pilot.pause()
-    assert rig.app.return_value == "ended"
+        await pilot.press(key)
+        assert rig.text("#notice") == "Stopping the belt: SPACE resumes, Q ends the session"
+        await rig.publish(pilot, state(244.0, status=Status.PAUSED, speed_kmh=0.0))
+        rig.controls.answer = False  # the session refuses a second pause
+        await pilot.press(key)
+        assert rig.text("#notice") == "The belt is stopped: SPACE resumes, Q ends the session"
+        assert rig.app.is_running
+        rig.controls.answer = True
+        await pilot.press("space")
+    assert rig.controls.calls == [
+        ("request", "pause", "keyboard"),
+        ("request", "pause", "keyboard"),
+        ("request", "resume", "keyboard"),
+    ]
 
 
 async def test_q_stops_the_belt_first_and_quits_once_it_has_stopped() -> None:
@@ -315,3 +325,57 @@ async def test_main_screen_snapshot(tmp_path: Path) -> None:
         await rig.publish(pilot, *_snapshot_states())
         svg = rig.app.export_screenshot(title="retrorun main screen")
     check_snapshot(svg, "main_screen", tmp_path)
+
+
+# -- what the numbers say between steps ------------------------------------------
+
+TURN_TO_BACK: dict[str, Any] = {
+    **PLAN[1],
+    "direction": "turning",
+    "label": "Turn around to face the rear",
+}
+TURN = {"index": 1, "to": "backward", "stop_belt": False, "needs_confirm": True}
+
+
+async def test_a_turnaround_names_the_next_step_and_its_way_in_one_set_of_words() -> None:
+    """A turn-around's ``step_started`` names no next step: the plan does. "LAST
+    STEP" is said on the last step only, and the turn reads as the turn it is."""
+    rig = Rig()
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await rig.publish(pilot, SESSION, step_started(120, 1, TURN_TO_BACK, None))
+        await rig.publish(pilot, event(120, EventKind.TURNAROUND, phase="slowing", **TURN))
+        await rig.publish(
+            pilot, state(121, status=Status.TURNING, step=1, step_remaining_s=0.0, speed_kmh=3.0)
+        )
+        assert rig.text("#next") == "NEXT ▶ step 3/6 BACKWARD 2.5 km/h for 2:30 · work"
+        assert rig.text("#step") == "step 2/6 TURN AROUND to face the rear for 0:15"
+        last = {**PLAN[5], "index": 5}
+        await rig.publish(pilot, step_started(600, 5, last, None), state(601, step=5))
+        assert rig.text("#next") == "LAST STEP"
+        await rig.publish(pilot, step_started(500, 4, {**PLAN[4], "direction": "turning"}, None))
+        assert rig.text("#step").startswith("step 5/6 TURN AROUND to face the console for 0:15")
+        assert "NEXT ▶ step 6/6 FORWARD 3.5 km/h" in rig.text("#next")
+
+
+async def test_step_left_and_percent_done_wait_for_the_step_clock() -> None:
+    """Until the belt has settled the session sends ``step_remaining_s`` 0: that is
+    the whole step ahead, never 0:00 left nor the whole step done."""
+    rig = Rig()
+    async with rig.app.run_test(size=SIZE) as pilot:
+        bar = rig.main().query_one(ProgramBar)
+        remaining = rig.main().query_one("#remaining", Digits)
+
+        def shown() -> tuple[str, str]:
+            return str(remaining.value), str(bar.render()).rsplit("   ", 1)[-1]
+
+        await rig.publish(pilot, SESSION, step_started(120, 1, TURN_TO_BACK, WORK))
+        await rig.publish(pilot, state(121, status=Status.TURNING, step=1, step_remaining_s=0))
+        # 120 s of 450 done: the turn-around is not behind the runner yet.
+        assert shown() == ("0:15", "27 % done")
+        await rig.publish(pilot, step_started(135, 2, WORK, RECOVER))
+        await rig.publish(pilot, state(136, step=2, step_remaining_s=0.0, speed_kmh=2.0))
+        assert shown() == ("2:30", "30 % done")
+        await rig.publish(pilot, state(140, step=2, step_remaining_s=149.0))
+        assert shown() == ("2:29", "30 % done")
+        await rig.publish(pilot, state(289, step=2, step_remaining_s=0.0))
+        assert shown() == ("0:00", "63 % done")  # timed to its end: this one is done

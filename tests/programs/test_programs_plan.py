@@ -28,7 +28,7 @@ def test_demo_plan_turns_around_twice() -> None:
     assert turn.speed == 200  # slowed to the walking turn speed
     assert turn.duration_s == TURNAROUND_HOLD_S
     assert turn.cue is not None
-    assert "turn around to face backward" in turn.cue
+    assert "turn around to face the rear" in turn.cue
     assert last.direction is Direction.FORWARD
     assert [s.index for s in result.steps] == list(range(6))
     assert 100 <= result.total_s <= 140  # about two minutes

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
+from retrorun.guidance import turn_words
 from retrorun.limits import (
     PROFILE_LIMITS,
     TURNAROUND_HOLD_S,
@@ -307,11 +308,11 @@ def _turnaround(index: int, before: PlanStep, after: _Raw, ctx: _Context) -> Pla
         PROFILE_LIMITS[ctx.profile].stop_at_turnaround or before.stop_belt or after.step.stop_belt
     )
     speed = 0 if stop else min(TURNAROUND_SPEED, before.speed, after.speed, ctx.ceiling)
-    face = after.direction.value
-    if stop:
-        cue = f"The belt is stopping. Hold the rails and turn around to face {face}."
-    else:
-        cue = f"Slowing down. Hold the rails and turn around to face {face}."
+    # The words every sink uses for this turn (``retrorun.guidance``), so the label,
+    # the cue, the display and the console never name it differently.
+    turn = turn_words(after.direction)
+    how = "The belt is stopping." if stop else "Slowing down."
+    cue = f"{how} Hold the rails and {turn[0].lower()}{turn[1:]}."
     return PlanStep(
         index=index,
         kind="turnaround",
@@ -320,7 +321,7 @@ def _turnaround(index: int, before: PlanStep, after: _Raw, ctx: _Context) -> Pla
         speed=speed,
         incline=0,
         duration_s=TURNAROUND_HOLD_S,
-        label=f"Turn around to face {face}",
+        label=turn,
         cue=cue + " Confirm when you are ready.",
         turnaround=True,
         stop_belt=stop,

@@ -71,6 +71,10 @@ class DisplayModel:
         self.confirm_for: str | None = None  # what the session waits for Enter for
         self.ended = False
         self.now = 0.0
+        # The step whose clock has been seen running: until then a state's
+        # ``step_remaining_s`` is 0 because the session has not started timing it
+        # (the belt is still ramping, or a turn-around waits for the runner).
+        self._timed_step = -1
 
     # -- feeding -----------------------------------------------------------------
 
@@ -80,6 +84,8 @@ class DisplayModel:
         if isinstance(item, SessionState):
             self.state = item
             self.ceiling_kmh = item.ceiling_kmh
+            if item.step_remaining_s > 0:
+                self._timed_step = item.step
             if item.steps_total:
                 self.total = item.steps_total
             if item.program:
@@ -198,6 +204,43 @@ class DisplayModel:
                 return f"Not faster: the ceiling is {format_speed(state.ceiling_kmh)} km/h"
         return "Faster refused" if delta > 0 else "Slower refused"
 
+    def following(self) -> StepInfo | None:
+        """The step after the current one, from the plan when the session did not say.
+
+        A turn-around's ``step_started`` names no next step; the plan does.
+        """
+        if self.upcoming is not None:
+            return self.upcoming
+        step = self.step
+        if step is not None and 0 <= step.index + 1 < len(self.plan):
+            return self.plan[step.index + 1]
+        return None
+
+    def last_step(self) -> bool:
+        """The current step is the plan's last (only then is there no next step)."""
+        step = self.step
+        if step is None:
+            return False
+        return step.index + 1 >= (len(self.plan) or self.total)
+
+    def turn_to(self, step: StepInfo) -> Direction | None:
+        """Where turn-around ``step`` turns the runner (None: not a turn, or not known).
+
+        The turn's own event says it; before that, the step after it in the plan.
+        """
+        if not step.turnaround:
+            return None
+        turn = self.turn
+        if turn is not None and self.step is not None and self.step.index == step.index:
+            return turn.to
+        if 0 <= step.index + 1 < len(self.plan):
+            return self.plan[step.index + 1].direction
+        return None
+
+    def step_remaining(self) -> float:
+        """What is left of the current step: all of it until its clock starts."""
+        return self._index_and_remaining()[1]
+
     def program_position(self) -> tuple[float, float] | None:
         """``(seconds done, seconds in all)`` through the plan, when the plan is known."""
         if not self.plan:
@@ -217,7 +260,21 @@ class DisplayModel:
 
     def _index_and_remaining(self) -> tuple[int, float]:
         if self.state is not None:
-            return self.state.step, self.state.step_remaining_s
+            index, remaining = self.state.step, self.state.step_remaining_s
+            if index != self._timed_step:
+                # Not timed yet: the whole step is ahead, not behind (a state's 0
+                # here would count the step as done, then as not begun).
+                planned = self._planned_s(index)
+                if planned is not None:
+                    remaining = planned
+            return index, remaining
         if self.step is not None:
             return self.step.index, self.step.duration_s
         return -1, 0.0
+
+    def _planned_s(self, index: int) -> float | None:
+        if 0 <= index < len(self.plan):
+            return self.plan[index].duration_s
+        if self.step is not None and self.step.index == index:
+            return self.step.duration_s
+        return None

@@ -5,9 +5,11 @@ its own bus subscription. It never sends a speed: every key calls the
 :class:`~retrorun.events.LocalControls` the session hands it, and the session's
 governor decides (the display shows a refusal when a key changed nothing).
 
-Keys: space pause/resume, ``s`` or Escape stop, ``+``/``-`` nudge the target by
-0.1 km/h, Enter confirms a turn-around, ``q`` (or Ctrl+Q, Ctrl+C) stops the belt
-and then quits. Before the belt first moves, a pre-flight screen asks for the
+Keys: space pause/resume; ``s`` or Escape stop the belt and keep the session
+open (a pause that never resumes, however often it is pressed: the key to hit
+blind); space then resumes, ``q`` ends it; ``+``/``-`` nudge the target by
+0.1 km/h; Enter confirms a turn-around; ``q`` (or Ctrl+Q) stops the belt, ends
+the session and quits; Ctrl+C is the interrupt. Before the belt first moves, a pre-flight screen asks for the
 safety key, a clear space behind and hands on the rails; Enter confirms it,
 Escape aborts. ``skip_preflight=True`` (``--yes``) leaves it out.
 
@@ -36,7 +38,7 @@ from retrorun.sinks._tui_widgets import BigWord, ProgramBar
 
 __all__ = ["HELP_LINE", "GuidanceApp", "MainScreen", "PreflightScreen"]
 
-HELP_LINE = "SPACE pause/resume  S/ESC stop  +/- speed 0.1  ENTER confirm turn  Q stop+quit"
+HELP_LINE = "SPACE pause/resume  S/ESC stop belt  +/- speed 0.1  ENTER confirm  Q stop+quit"
 SPEED_STEP = 10  # 0.1 km/h in the controls' 0.01 km/h units
 _SOURCE = "keyboard"
 _HEADLINE_CLASSES = ("-backward", "-forward", "-turning", "-paused", "-done")
@@ -140,7 +142,7 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "pause_resume", "pause/resume"),
-        Binding("s,escape", "stop", "stop"),
+        Binding("s,escape", "stop_belt", "stop the belt"),
         Binding("plus,equals_sign", "faster", "+0.1 km/h"),
         Binding("minus", "slower", "-0.1 km/h"),
         Binding("enter", "confirm", "confirm turn"),
@@ -182,13 +184,20 @@ class MainScreen(Screen[None]):
             app.model.note(f"{command.capitalize()} refused")
             app.refresh_view()
 
-    def action_stop(self) -> None:
-        """Stop the belt and end the session."""
+    def action_stop_belt(self) -> None:
+        """Stop the belt and keep the session open: space resumes, Q ends it.
+
+        A pause, never a toggle: pressed blind, or twice, it cannot start the belt.
+        """
         app = self._app()
         if app is None:
             return
-        app.controls.request("stop", source=_SOURCE)
-        app.model.note("Stopping the belt")
+        if app.controls.request("pause", source=_SOURCE):
+            app.model.note("Stopping the belt: SPACE resumes, Q ends the session")
+        elif app.model.status is Status.PAUSED:
+            app.model.note("The belt is stopped: SPACE resumes, Q ends the session")
+        else:
+            app.model.note("Stop refused")
         app.refresh_view()
 
     def action_faster(self) -> None:
@@ -337,13 +346,13 @@ def _draw(screen: MainScreen, model: DisplayModel) -> None:
     step = model.step
     speed = state.speed_kmh if state is not None else 0.0
     target = state.target_kmh if state is not None else (step.speed_kmh if step else 0.0)
-    remaining = state.step_remaining_s if state is not None else (step.duration_s if step else 0)
+    remaining = model.step_remaining()
     screen.query_one("#speed", Digits).update(format_speed(speed))
     screen.query_one("#target", Digits).update(format_speed(target))
     screen.query_one("#remaining", Digits).update(format_clock(remaining))
 
     if step is not None:
-        step_text = format_step(step, model.total)
+        step_text = format_step(step, model.total, to=model.turn_to(step))
     elif state is not None:
         step_text = f"step {state.step + 1}/{state.steps_total} {state.step_label}"
     else:
@@ -367,12 +376,12 @@ def _draw(screen: MainScreen, model: DisplayModel) -> None:
     if position is not None:
         screen.query_one("#bar", ProgramBar).update_plan(model.plan, *position)
 
-    upcoming = model.upcoming
+    upcoming = model.following()
     if model.ended:
         next_text = "Session over"
     elif upcoming is not None:
-        next_text = f"NEXT ▶ {format_step(upcoming, model.total)}"
-    elif step is not None:
+        next_text = f"NEXT ▶ {format_step(upcoming, model.total, to=model.turn_to(upcoming))}"
+    elif model.last_step():
         next_text = "LAST STEP"
     else:
         next_text = ""

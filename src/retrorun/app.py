@@ -40,6 +40,7 @@ from retrorun.treadmill import Treadmill
 
 if TYPE_CHECKING:
     from retrorun.sinks.mqtt import MqttClaim, MqttSettings
+    from retrorun.sinks.web import WebListener
     from treadsim.runtime import Simulator
 
 __all__ = [
@@ -88,6 +89,7 @@ class RunOptions:
     mqtt_key: Path | None = None
     voice: str | None = None
     cue_dir: Path | None = None
+    web: tuple[str, int] | None = None  # --web: (host, port) of the live page
 
     @property
     def simulated(self) -> bool:
@@ -307,7 +309,8 @@ async def run_prepared(
 
             # One live session per MQTT id: refused (exit 2) before a record or a belt.
             claim = await claims.enter_async_context(await claim_id(prepared.mqtt))
-        return await _run_claimed(prepared, out, claim, on_session, on_simulator)
+        web = _listen_web(prepared, claims, out)
+        return await _run_claimed(prepared, out, claim, on_session, on_simulator, web=web)
 
 
 async def _run_claimed(
@@ -316,6 +319,8 @@ async def _run_claimed(
     claim: MqttClaim | None,
     on_session: Callable[[Session], None] | None,
     on_simulator: Callable[[Simulator], None] | None,
+    *,
+    web: WebListener | None = None,
 ) -> int:
     options = prepared.options
     signals = _Signals()
@@ -347,7 +352,7 @@ async def _run_claimed(
             recorder.on_error = session.warn
             if on_session is not None:
                 on_session(session)
-            sinks = _start_sinks(prepared, bus, session, out, claim)
+            sinks = _start_sinks(prepared, bus, session, out, claim, web=web)
             signals.attach(session)
             try:
                 result = await session.run()
@@ -445,6 +450,8 @@ def _start_sinks(
     session: Session,
     out: TextIO,
     claim: MqttClaim | None = None,
+    *,
+    web: WebListener | None = None,
 ) -> list[asyncio.Task[Any]]:
     options = prepared.options
     loop = asyncio.get_running_loop()
@@ -498,7 +505,34 @@ def _start_sinks(
             claim=claim,
         )
         spawn("mqtt", mqtt.run())
+    if web is not None:
+        from retrorun.sinks.web import WebSink
+
+        page = WebSink(
+            bus.subscribe("web", maxsize=512),
+            session,
+            web,
+            summary=lambda: report_lines(session.recorder.summary),
+            origin=session.origin_hint(),
+            on_warning=session.warn,
+        )
+        spawn("web", page.run())
     return tasks
+
+
+def _listen_web(
+    prepared: Prepared, stack: contextlib.ExitStack | contextlib.AsyncExitStack, out: TextIO
+) -> WebListener | None:
+    """``--web``: bind the page's port before anything connects (a port in use is one
+    line and exit 2, never a moving belt), print its address and QR code."""
+    if prepared.options.web is None:
+        return None
+    from retrorun.sinks.web import WebAddress, listen
+
+    host, port = prepared.options.web
+    listener = stack.enter_context(listen(WebAddress(host, port)))
+    listener.announce(out)
+    return listener
 
 
 async def _plain_keys(session: Session) -> None:

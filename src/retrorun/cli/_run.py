@@ -8,6 +8,8 @@ does the rest.
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +29,36 @@ from retrorun.limits import RunnerProfile, kmh
 if TYPE_CHECKING:
     from retrorun.app import RunOptions
 
-__all__ = ["options_from_args", "register"]
+__all__ = ["options_from_args", "register", "web_address"]
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_SHOWN_CHARS = 40  # of a bad --web value, in its message
+
+
+def web_address(text: str) -> tuple[str, int]:
+    """``--web [HOST:]PORT`` as ``(host, port)``; the host defaults to 127.0.0.1.
+
+    ``8080``, ``0.0.0.0:8080``, ``localhost:8080``, ``[::1]:8080``; port 0 takes any
+    free port (the address printed says which). Only the loopback unless a host is
+    given: a page that can stop the belt is offered to the network on purpose.
+    """
+    shown = repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...")
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{shown}: not an IPv6 address in [...]") from None
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"{shown}: write an IPv6 host in brackets, [::1]:8080")
+    elif not _HOSTNAME.fullmatch(host):
+        raise argparse.ArgumentTypeError(f"{shown}: use [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080")
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise argparse.ArgumentTypeError(f"{shown}: the port must be a number from 0 to 65535")
+    return host, int(port_text)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,6 +179,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--voice", choices=["espeak", "tones", "off"], help="spoken cues (default: espeak)"
     )
     out.add_argument("--cue-dir", type=Path, metavar="DIR", help="also write each cue as a WAV")
+    out.add_argument(
+        "--web",
+        type=web_address,
+        metavar="[HOST:]PORT",
+        help="serve a live page for a phone behind the treadmill (default host 127.0.0.1; "
+        "0.0.0.0:PORT for the local network); prints its address and a QR code",
+    )
     mq = p.add_argument_group("MQTT")
     mq.add_argument(
         "--mqtt",
@@ -217,6 +255,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         mqtt_key=args.mqtt_key,
         voice=args.voice,
         cue_dir=args.cue_dir,
+        web=args.web,
     )
 
 

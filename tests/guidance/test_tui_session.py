@@ -197,7 +197,7 @@ async def test_an_attended_resume_asks_for_enter(tmp_path: Path) -> None:
         assert not live.prompt_shown()
 
 
-async def test_escape_while_an_attended_resume_waits_ends_the_session(tmp_path: Path) -> None:
+async def test_q_while_an_attended_resume_waits_ends_the_session(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program, attended=True) as live:
         async with live.app.run_test(size=SIZE) as pilot:
@@ -210,7 +210,7 @@ async def test_escape_while_an_attended_resume_waits_ends_the_session(tmp_path: 
             await live.belt_at_rest(pilot)
             await pilot.press("space")  # the session now waits for Enter to resume ...
             stopped_at = live.sim.now()
-            await pilot.press("escape")  # ... but the runner wants to stop instead
+            await pilot.press("q")  # ... but the runner wants to end the session instead
             await live.until(pilot, "the session to end", live.task.done, timeout=10.0)
             await live.wait(pilot, 2.0)
         assert live.task.result().reason is EndReason.USER_STOP
@@ -249,19 +249,24 @@ async def test_step_left_holds_while_paused(tmp_path: Path) -> None:
         assert live.digits("#remaining") == before
 
 
-async def test_escape_stops_the_belt_and_ends_the_session(tmp_path: Path) -> None:
+async def test_escape_stops_the_belt_and_keeps_the_session_until_q(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program) as live:
         async with live.app.run_test(size=SIZE) as pilot:
             await live.running_step(pilot, 250)
             await pilot.press("escape")
+            await live.belt_at_rest(pilot)
+            stopped_at = live.sim.now()
+            await pilot.press("escape", "s")  # pressed again, blind: never a restart
+            await live.wait(pilot, 8.0)
+            assert not live.task.done()  # the session waits: space resumes, q ends it
+            assert _max_belt(live, since=stopped_at) == 0
+            await pilot.press("q")
             result = await live.ended()
             assert result.reason is EndReason.USER_STOP
             assert result.belt_stopped
-            await live.belt_at_rest(pilot)
-            # The session closed the bus: the display says so and leaves by itself.
             await live.until(pilot, "the display to exit", lambda: not live.app.is_running)
-        assert live.app.return_value == "ended"
+        assert live.app.return_value == "quit"
         assert live.belt()["running"] is False
         [end] = [line for line in live.record_lines() if line["type"] == "end"]
         assert end["reason"] == "user_stop"

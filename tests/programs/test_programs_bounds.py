@@ -259,3 +259,12 @@ def test_printable_escapes_what_a_terminal_would_obey() -> None:
 
 def test_shipped_programs_still_validate() -> None:
     assert Program.model_validate(load_program("demo").model_dump()) == load_program("demo")
+
+
+def test_a_week_of_a_program_without_weeks_or_progression_is_refused() -> None:
+    prog = program(fwd(), back())
+    assert prog.weeks is None
+    assert not prog.progression
+    assert plan(prog, week=1).steps
+    with pytest.raises(UsageError, match=r"^--week 3: .* has no weeks \(no progression"):
+        plan(prog, week=3)

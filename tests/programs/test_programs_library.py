@@ -162,3 +162,14 @@ def test_matplotlib_is_imported_only_for_a_picture() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_programs_show_numbers_steps_as_the_session_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """From 1, like the display's "step 1/6" and the report's table."""
+    assert main(["programs", "show", "demo"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    numbered = [row for row in rows if row and row[0].isdigit() and ":" in row[1]]
+    assert [int(row[0]) for row in numbered] == [1, 2, 3, 4, 5, 6]
+    assert numbered[0][2:4] == ["warmup", "forward"]

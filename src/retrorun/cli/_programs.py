@@ -43,7 +43,10 @@ def _summary(program: Program) -> str:
 
 
 def format_plan(result: Plan, *, week: int = 1) -> str:
-    """The plan as a table for a terminal, with its totals."""
+    """The plan as a table for a terminal, with its totals.
+
+    Steps are numbered from 1, as the session's display and report count them.
+    """
     from retrorun.events import Direction
     from retrorun.guidance import format_clock
     from retrorun.programs import printable
@@ -65,7 +68,7 @@ def format_plan(result: Plan, *, week: int = 1) -> str:
         speed = "stop" if step.stop_belt else f"{to_kmh(step.speed):.1f}"
         note = " (confirm)" if step.needs_confirm else ""
         rows.append(
-            f"{step.index:>3}  {format_clock(at):>6}  {step.kind:<10}  {facing:<10}  "
+            f"{step.index + 1:>3}  {format_clock(at):>6}  {step.kind:<10}  {facing:<10}  "
             f"{speed:>5}  {step.incline / 10:>4.1f}%  {format_clock(step.duration_s):>6}  "
             f"{printable(step.label)}{note}"
         )

@@ -351,6 +351,13 @@ def plan(
     runner = profile or program.profile
     if week < 1:
         raise UsageError(f"--week {week}: weeks start at 1")
+    if program.weeks is None and not program.progression and week > 1:
+        # Neither weeks nor progression: a week asked of it would print or run
+        # week 1 under another name.
+        raise UsageError(
+            f"--week {week}: {program.name} has no weeks "
+            "(no progression: every session is the same)"
+        )
     if program.weeks is not None and week > program.weeks:
         raise UsageError(f"--week {week}: {program.name} runs for {program.weeks} weeks")
     if week > MAX_WEEKS:

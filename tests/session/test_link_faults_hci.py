@@ -207,6 +207,7 @@ def interrupt_and_check_stopped(run: Retrorun, sim: Treadsim) -> str:
     return out
 
 
+@pytest.mark.hazard("HZ-11")
 def test_a_frozen_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: Path) -> None:
     sim, spec = start_treadsim(tmp_path, "belt", 0)
     run: Retrorun | None = None
@@ -235,6 +236,7 @@ def test_a_frozen_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: P
         interrupt_and_check_stopped(run, sim)
 
 
+@pytest.mark.hazard("HZ-11", "HZ-19")
 def test_a_killed_treadmill_side_ends_the_session_with_link_lost(tmp_path: Path) -> None:
     sim, spec = start_treadsim(tmp_path, "belt", 0)
     run: Retrorun | None = None
@@ -257,6 +259,7 @@ def test_a_killed_treadmill_side_ends_the_session_with_link_lost(tmp_path: Path)
         assert_quiet(err)
 
 
+@pytest.mark.hazard("HZ-11")
 def test_a_restarted_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: Path) -> None:
     port = free_port()
     sim, spec = start_treadsim(tmp_path, "belt", port)

@@ -73,6 +73,7 @@ def last_belt_state(belt: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.hazard("HZ-08", "HZ-09")
 def test_a_signal_during_a_backward_step_stops_the_belt_first(
     tmp_path: Path, signum: int, code: int
 ) -> None:
@@ -92,6 +93,7 @@ def test_a_signal_during_a_backward_step_stops_the_belt_first(
     assert "belt stopped" in out
 
 
+@pytest.mark.hazard("HZ-19")
 def test_a_record_cut_by_kill_9_still_reads(tmp_path: Path) -> None:
     proc, record, _belt = start(tmp_path)
     wait_for_backward(record, proc, records=2)  # one span facing backward
@@ -157,6 +159,7 @@ def _run(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.Complete
     )
 
 
+@pytest.mark.hazard("HZ-19")
 def test_a_record_that_cannot_be_written_never_takes_the_session_down(tmp_path: Path) -> None:
     belt = tmp_path / "belt.jsonl"
     done = _run(tmp_path, "--speedup", "100", "--record", "/dev/full", "--sim-state-log", str(belt))
@@ -168,6 +171,7 @@ def test_a_record_that_cannot_be_written_never_takes_the_session_down(tmp_path: 
 
 
 @pytest.mark.parametrize("where", ["folder", "unwritable-parent"])
+@pytest.mark.hazard("HZ-19")
 def test_a_record_path_that_cannot_work_is_refused_before_the_belt_moves(
     tmp_path: Path, where: str
 ) -> None:

@@ -102,6 +102,7 @@ def end(lines: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("program", LIBRARY)
+@pytest.mark.hazard("HZ-01", "HZ-08")
 async def test_every_library_program_completes_under_the_ceiling(
     tmp_path: Path, program: str
 ) -> None:
@@ -120,6 +121,7 @@ async def test_every_library_program_completes_under_the_ceiling(
     assert "completed" in printed
 
 
+@pytest.mark.hazard("HZ-19")
 async def test_demo_record_has_every_documented_field(tmp_path: Path) -> None:
     _code, lines, _ = await run_session(tmp_path)
     start = lines[0]
@@ -136,6 +138,7 @@ async def test_demo_record_has_every_documented_field(tmp_path: Path) -> None:
     assert end(lines)["backward_s"] > 0
 
 
+@pytest.mark.hazard("HZ-01")
 async def test_a_lower_user_ceiling_holds(tmp_path: Path) -> None:
     _code, lines, _ = await run_session(tmp_path, "retro-intro", ceiling=200)
     assert lines[0]["ceiling_backward_kmh"] == 2.0
@@ -151,6 +154,7 @@ async def test_a_lower_user_ceiling_holds(tmp_path: Path) -> None:
         ("console-speedup@70:9", "safety_stop", "ceiling_violation"),
     ],
 )
+@pytest.mark.hazard("HZ-02", "HZ-09")
 async def test_faults_end_the_session_safely(
     tmp_path: Path, fault: str, reason: str, kind: str
 ) -> None:
@@ -161,6 +165,7 @@ async def test_faults_end_the_session_safely(
     assert end(lines)["belt_stopped"] is True
 
 
+@pytest.mark.hazard("HZ-02")
 async def test_an_over_ceiling_record_is_answered_at_once(tmp_path: Path) -> None:
     _code, lines, _ = await run_session(tmp_path, faults=("spurious-speed@70:9",))
     over = [
@@ -179,6 +184,7 @@ async def test_an_over_ceiling_record_is_answered_at_once(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("fault", ["drop-link@70", "stall@70:8"])
+@pytest.mark.hazard("HZ-11")
 async def test_link_loss_stops_the_belt_then_resumes(tmp_path: Path, fault: str) -> None:
     code, lines, printed = await run_session(tmp_path, faults=(fault,))
     kinds = events(lines)
@@ -188,6 +194,7 @@ async def test_link_loss_stops_the_belt_then_resumes(tmp_path: Path, fault: str)
     assert end(lines)["reason"] == "completed"
 
 
+@pytest.mark.hazard("HZ-12")
 async def test_ignored_speed_commands_end_with_a_safety_stop(tmp_path: Path) -> None:
     code, lines, _ = await run_session(tmp_path, faults=("ignore-speed",))
     assert code == 1
@@ -195,6 +202,7 @@ async def test_ignored_speed_commands_end_with_a_safety_stop(tmp_path: Path) -> 
     assert "command_ignored_by_device" in events(lines)
 
 
+@pytest.mark.hazard("HZ-12")
 async def test_reject_control_is_an_honest_error(tmp_path: Path) -> None:
     code, lines, printed = await run_session(tmp_path, faults=("reject-control",))
     assert code == 1
@@ -211,6 +219,7 @@ async def test_slow_ramp_still_completes(tmp_path: Path) -> None:
     assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
 
 
+@pytest.mark.hazard("HZ-06", "HZ-07")
 async def test_pause_and_resume_from_the_api_stop_the_belt_and_keep_the_step(
     tmp_path: Path,
 ) -> None:
@@ -250,6 +259,7 @@ async def test_pause_and_resume_from_the_api_stop_the_belt_and_keep_the_step(
     assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
 
 
+@pytest.mark.hazard("HZ-08", "HZ-09")
 async def test_stop_from_the_api_stops_the_simulated_belt(tmp_path: Path) -> None:
     state_log = tmp_path / "sim.jsonl"
 
@@ -289,6 +299,7 @@ label = "Backward slope"
 """
 
 
+@pytest.mark.hazard("HZ-20")
 async def test_a_turnaround_flattens_the_deck_before_the_runner_turns(tmp_path: Path) -> None:
     program = tmp_path / "hill.toml"
     program.write_text(HILL)
@@ -307,6 +318,7 @@ async def test_a_turnaround_flattens_the_deck_before_the_runner_turns(tmp_path: 
     assert max(line["incline_pct"] for line in backward) <= 10
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_a_console_pause_waits_for_a_resume_and_then_completes(tmp_path: Path) -> None:
     async def drive(session: Session) -> None:
         async with asyncio.timeout(600):
@@ -323,6 +335,7 @@ async def test_a_console_pause_waits_for_a_resume_and_then_completes(tmp_path: P
     assert end(lines)["reason"] == "completed"
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_start_at_the_console_resumes_a_console_pause(tmp_path: Path) -> None:
     code, lines, printed = await run_session(
         tmp_path, faults=("console-pause@60", "console-start@70")
@@ -333,6 +346,7 @@ async def test_start_at_the_console_resumes_a_console_pause(tmp_path: Path) -> N
     assert max(backward_speeds(lines)) <= lines[0]["ceiling_backward_kmh"]
 
 
+@pytest.mark.hazard("HZ-08", "HZ-09")
 async def test_one_sigterm_stops_every_session_sharing_the_loop(tmp_path: Path) -> None:
     """An embedding program runs two treadmills on one loop: a signal stops both."""
     sessions: list[Session] = []
@@ -365,6 +379,7 @@ async def test_one_sigterm_stops_every_session_sharing_the_loop(tmp_path: Path) 
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.hazard("HZ-07", "HZ-11")
 async def test_resume_is_refused_while_the_link_is_down(tmp_path: Path) -> None:
     refused: list[bool] = []
 
@@ -383,6 +398,7 @@ async def test_resume_is_refused_while_the_link_is_down(tmp_path: Path) -> None:
     assert code == 0, printed
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_after_a_pause_the_approved_speed_goes_before_start(tmp_path: Path) -> None:
     """A paused treadmill resumes the target it had: Start never goes out first."""
     code, lines, printed = await run_session(
@@ -398,6 +414,7 @@ async def test_after_a_pause_the_approved_speed_goes_before_start(tmp_path: Path
     assert ops[:2] == ["set_target_speed", "start_or_resume"]
 
 
+@pytest.mark.hazard("HZ-01")
 def test_unlock_fast_lets_a_trained_runner_set_a_ceiling_above_10() -> None:
     def options(*, unlock_fast: bool) -> RunOptions:
         return RunOptions(

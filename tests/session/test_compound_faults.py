@@ -71,6 +71,7 @@ def assert_ends_cleanly(run: Run) -> None:
 
 
 @pytest.mark.parametrize("nth", range(2, 10))
+@pytest.mark.hazard("HZ-10", "HZ-11")
 async def test_a_link_drop_during_a_write_never_kills_a_task(tmp_path: Path, nth: int) -> None:
     run = await run_session(tmp_path, faults=(f"drop-link@write{nth}",))
     assert_ends_cleanly(run)
@@ -80,6 +81,7 @@ async def test_a_link_drop_during_a_write_never_kills_a_task(tmp_path: Path, nth
 
 
 @pytest.mark.parametrize(("nth", "again"), [(3, 1), (3, 2), (7, 1), (7, 2)])
+@pytest.mark.hazard("HZ-11")
 async def test_a_link_that_drops_again_during_the_reconnect_is_reconnected(
     tmp_path: Path, nth: int, again: int
 ) -> None:
@@ -102,6 +104,7 @@ async def test_a_link_that_drops_again_during_the_reconnect_is_reconnected(
     assert len(run.events("link_restored")) == 1, run.printed
 
 
+@pytest.mark.hazard("HZ-09", "HZ-11")
 async def test_a_pause_at_the_instant_of_a_link_drop_then_stop_and_signal_work(
     tmp_path: Path,
 ) -> None:
@@ -121,6 +124,7 @@ async def test_a_pause_at_the_instant_of_a_link_drop_then_stop_and_signal_work(
     assert_ends_cleanly(run)
 
 
+@pytest.mark.hazard("HZ-09", "HZ-11")
 async def test_a_signal_is_served_while_a_procedure_waits_on_a_dead_link(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
 
@@ -143,6 +147,7 @@ async def test_a_signal_is_served_while_a_procedure_waits_on_a_dead_link(tmp_pat
 # -- 2. the turn-around is watched --------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-05")
 async def test_a_belt_that_speeds_up_during_the_turn_is_halted(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
 
@@ -163,6 +168,7 @@ async def test_a_belt_that_speeds_up_during_the_turn_is_halted(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("fault", ["console-start", "spurious-speed:2.2"])
+@pytest.mark.hazard("HZ-05")
 async def test_a_stopped_belt_turn_around_halts_any_movement(tmp_path: Path, fault: str) -> None:
     marks: dict[str, float] = {}
 
@@ -182,6 +188,7 @@ async def test_a_stopped_belt_turn_around_halts_any_movement(tmp_path: Path, fau
 
 @pytest.mark.parametrize("turn", [1, 4])
 @pytest.mark.parametrize("early", [0.3, 0.5, 0.8])
+@pytest.mark.hazard("HZ-05")
 async def test_a_jump_just_before_a_turn_ends_is_judged_as_turning(
     tmp_path: Path, turn: int, early: float
 ) -> None:
@@ -208,6 +215,7 @@ async def test_a_jump_just_before_a_turn_ends_is_judged_as_turning(
 
 
 @pytest.mark.parametrize("fault", ["spurious-speed:5.3", "console-speedup:5.5", "console-start"])
+@pytest.mark.hazard("HZ-06")
 async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: str) -> None:
     marks: dict[str, float] = {}
 
@@ -236,6 +244,7 @@ async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: 
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.2, 0.6])
+@pytest.mark.hazard("HZ-06", "HZ-11")
 async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_record(
     tmp_path: Path, delay: float
 ) -> None:
@@ -258,6 +267,7 @@ async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_rec
 # -- 5. intermittent excursions -----------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-03")
 async def test_spikes_that_come_and_go_stop_the_belt(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
 
@@ -282,6 +292,7 @@ async def test_spikes_that_come_and_go_stop_the_belt(tmp_path: Path) -> None:
 # -- 6. a belt already moving at connect --------------------------------------------
 
 
+@pytest.mark.hazard("HZ-17")
 async def test_a_belt_moving_at_connect_is_stopped_before_the_first_step(tmp_path: Path) -> None:
     run = await run_session(tmp_path, sim_initial_speed=10.0)
     assert any("moving at connect" in note for note in run.lines[0]["notes"])
@@ -297,6 +308,7 @@ async def test_a_belt_moving_at_connect_is_stopped_before_the_first_step(tmp_pat
 # -- 7. a rest on a stopped belt waits for the runner -------------------------------
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_a_stopped_belt_rest_restarts_only_when_the_runner_confirms(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
     rest_wait_s = 40.0
@@ -336,6 +348,7 @@ async def test_a_stopped_belt_rest_restarts_only_when_the_runner_confirms(tmp_pa
 # -- 8. a lowered ceiling holds through the turn-around ----------------------------
 
 
+@pytest.mark.hazard("HZ-05")
 async def test_a_turn_around_never_exceeds_a_lowered_ceiling(tmp_path: Path) -> None:
     run = await run_session(tmp_path, ceiling=100)
     assert run.end()["reason"] == "completed"
@@ -350,6 +363,7 @@ async def test_a_turn_around_never_exceeds_a_lowered_ceiling(tmp_path: Path) -> 
 # -- 9. a small excursion is corrected and counted ----------------------------------
 
 
+@pytest.mark.hazard("HZ-02", "HZ-19")
 async def test_a_small_excursion_is_corrected_and_shows_in_the_summary(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
 
@@ -371,6 +385,7 @@ async def test_a_small_excursion_is_corrected_and_shows_in_the_summary(tmp_path:
 # -- 10. a console target over the ceiling is answered from its status --------------
 
 
+@pytest.mark.hazard("HZ-02")
 async def test_a_console_target_over_the_ceiling_is_answered_without_telemetry(
     tmp_path: Path,
 ) -> None:
@@ -392,6 +407,7 @@ async def test_a_console_target_over_the_ceiling_is_answered_without_telemetry(
 # -- 11. a coarse device never jumps backward ---------------------------------------
 
 
+@pytest.mark.hazard("HZ-04")
 async def test_a_coarse_device_never_raises_backward_speed_more_than_the_ramp(
     tmp_path: Path,
 ) -> None:
@@ -416,12 +432,14 @@ async def test_a_coarse_device_never_raises_backward_speed_more_than_the_ramp(
 # -- 12. the heart-rate maximum and steep inclines reach the session ----------------
 
 
+@pytest.mark.hazard("HZ-14")
 def test_the_heart_rate_maximum_follows_its_precedence() -> None:
     assert max_heart_rate(None, None) is None
     assert max_heart_rate(None, 40) == 180  # Tanaka: 208 - 0.7 x 40
     assert max_heart_rate(150, 40) == 150  # a clinician's value wins
 
 
+@pytest.mark.hazard("HZ-14")
 async def test_a_heart_rate_maximum_slows_and_stops_the_belt(tmp_path: Path) -> None:
     run = await run_session(tmp_path, max_hr=75)
     assert run.events("hr_high") or any("heart rate" in e["message"] for e in run.events())
@@ -430,6 +448,7 @@ async def test_a_heart_rate_maximum_slows_and_stops_the_belt(tmp_path: Path) -> 
     assert_ends_cleanly(run)
 
 
+@pytest.mark.hazard("HZ-20")
 async def test_a_steep_backward_incline_allowed_by_the_program_is_sent(tmp_path: Path) -> None:
     program = write_program(
         tmp_path / "steep.toml",
@@ -456,6 +475,7 @@ async def test_a_steep_backward_incline_allowed_by_the_program_is_sent(tmp_path:
 # -- 13. robustness on the way ------------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-01", "HZ-19")
 async def test_a_burst_of_plus_presses_records_only_what_is_approved(tmp_path: Path) -> None:
     async def drive(session: Session, sim: Simulator) -> None:
         await in_step(session, 2)
@@ -469,6 +489,7 @@ async def test_a_burst_of_plus_presses_records_only_what_is_approved(tmp_path: P
     assert max(s["belt_kmh"] for s in run.states) <= 5.0 + 0.1
 
 
+@pytest.mark.hazard("HZ-20")
 async def test_a_deck_that_cannot_come_down_is_refused_before_the_belt_moves(
     tmp_path: Path,
 ) -> None:
@@ -486,6 +507,7 @@ async def test_a_deck_that_cannot_come_down_is_refused_before_the_belt_moves(
     assert '"running": true' not in states
 
 
+@pytest.mark.hazard("HZ-05")
 async def test_enter_during_a_turn_around_hold_confirms_it(tmp_path: Path) -> None:
     async def drive(session: Session, sim: Simulator) -> None:
         session.confirm(source="test")  # pre-flight
@@ -505,6 +527,7 @@ async def test_enter_during_a_turn_around_hold_confirms_it(tmp_path: Path) -> No
 # -- 14. "belt stopped" only once it is seen --------------------------------------
 
 
+@pytest.mark.hazard("HZ-08", "HZ-19")
 async def test_belt_stopped_is_claimed_only_once_telemetry_shows_it(tmp_path: Path) -> None:
     run = await run_session(tmp_path)
     assert run.end()["belt_stopped"] is True
@@ -513,6 +536,7 @@ async def test_belt_stopped_is_claimed_only_once_telemetry_shows_it(tmp_path: Pa
     assert at_end[-1]["belt_kmh"] == 0.0
 
 
+@pytest.mark.hazard("HZ-19")
 async def test_a_belt_still_running_down_is_not_claimed_stopped(tmp_path: Path) -> None:
     run = await run_session(tmp_path, faults=("slow-ramp:0.1",))
     end = run.end()

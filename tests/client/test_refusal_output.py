@@ -12,6 +12,7 @@ import pytest
 pytestmark = pytest.mark.process
 
 
+@pytest.mark.hazard("HZ-12")
 def test_a_refusal_of_control_reaches_the_terminal_as_plain_words(tmp_path: Path) -> None:
     done = subprocess.run(
         [

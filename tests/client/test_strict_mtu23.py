@@ -20,6 +20,7 @@ from treadsim.runtime import Simulator
 pytestmark = pytest.mark.looptime
 
 
+@pytest.mark.hazard("HZ-12")
 async def test_every_strict_answer_at_mtu_23() -> None:
     profile = match_device_profile(None)
     link = LocalLink()

@@ -60,6 +60,7 @@ async def test_a_unique_prefix_of_the_name_finds_the_treadmill() -> None:
             assert tm.name == r.profile.name
 
 
+@pytest.mark.hazard("HZ-08")
 async def test_connect_reads_ranges_takes_control_and_exit_stops_the_belt() -> None:
     async with rig() as r:
         async with r.treadmill() as tm:
@@ -76,6 +77,7 @@ async def test_connect_reads_ranges_takes_control_and_exit_stops_the_belt() -> N
         assert state["target_kmh"] == 0.0
 
 
+@pytest.mark.hazard("HZ-08")
 async def test_leaving_by_exception_or_cancellation_stops_the_belt() -> None:
     async with rig() as r:
 
@@ -125,6 +127,7 @@ async def test_telemetry_is_reassembled_at_mtu_23() -> None:
     assert all(rec.step_count is not None and rec.speed is not None for rec in records)
 
 
+@pytest.mark.hazard("HZ-12")
 async def test_ignored_speed_commands_raise_command_ignored() -> None:
     async with rig(faults=["ignore-speed"]) as r, r.treadmill() as tm:
         g = governor(tm.speed_limits, tm.incline_limits)
@@ -133,6 +136,7 @@ async def test_ignored_speed_commands_raise_command_ignored() -> None:
             await tm.wait_for_speed(300, timeout=10)
 
 
+@pytest.mark.hazard("HZ-12")
 async def test_rejected_control_is_a_typed_error() -> None:
     async with rig(faults=["reject-control"]) as r, r.treadmill() as tm:
         assert not tm.controlled
@@ -142,6 +146,7 @@ async def test_rejected_control_is_a_typed_error() -> None:
         assert err.value.result == 0x05
 
 
+@pytest.mark.hazard("HZ-13")
 async def test_quirks_skip_control_send_start_and_speak_mph() -> None:
     profile = quirky("rejects_request_control", "needs_start_before_speed", "speed_in_mph")
     async with rig(profile) as r, r.treadmill(profile=profile) as tm:
@@ -151,6 +156,7 @@ async def test_quirks_skip_control_send_start_and_speak_mph() -> None:
         assert r.sim.state()["target_kmh"] == pytest.approx(3.0, abs=0.02)
 
 
+@pytest.mark.hazard("HZ-13")
 async def test_mph_is_rounded_down_never_over_the_approved_speed() -> None:
     profile = quirky("speed_in_mph")
     async with rig(profile) as r, r.treadmill(profile=profile) as tm:
@@ -168,6 +174,7 @@ async def test_zero_ranges_fall_back_to_the_profile() -> None:
 
 
 @pytest.mark.parametrize("fault", ["drop-link@5", "stall@5:6", "reboot@5"])
+@pytest.mark.hazard("HZ-11")
 async def test_link_loss_reconnects_and_stops_first(fault: str) -> None:
     async with rig(faults=[fault]) as r, r.treadmill() as tm:
         g = governor(tm.speed_limits, tm.incline_limits)
@@ -186,6 +193,7 @@ async def test_link_loss_reconnects_and_stops_first(fault: str) -> None:
         assert state["belt_kmh"] == 0.0
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_console_and_safety_key_arrive_as_events() -> None:
     async with rig(faults=["console-speedup@3:4", "safety-key@6"]) as r, r.treadmill() as tm:
         kinds = []

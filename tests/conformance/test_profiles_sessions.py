@@ -42,6 +42,7 @@ PROGRAMS = (
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("mtu", [23, 247])
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
+@pytest.mark.hazard("HZ-01", "HZ-12", "HZ-13")
 async def test_every_profile_runs_the_program_to_completion(
     tmp_path: Path, profile: Path, mtu: int, program: str
 ) -> None:

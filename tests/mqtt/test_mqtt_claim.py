@@ -72,6 +72,7 @@ async def test_a_free_id_is_claimed_and_released(broker: Broker) -> None:
     assert await retained(broker, SESSION) == []
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_a_second_claim_on_a_live_id_is_refused_in_one_line(broker: Broker) -> None:
     first = await claim_id(settings_for(broker))
     try:
@@ -152,6 +153,7 @@ async def test_no_broker_is_no_reason_to_refuse() -> None:
 # -- the sink -------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_two_sinks_on_one_id_only_the_owner_publishes_and_obeys(broker: Broker) -> None:
     async with (
         observe(broker, f"{BASE}/#") as seen,
@@ -191,6 +193,7 @@ async def test_two_sinks_on_one_id_only_the_owner_publishes_and_obeys(broker: Br
     assert owner.warnings == []
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_a_sink_whose_id_is_taken_mid_run_stands_down(broker: Broker) -> None:
     async with (
         observe(broker, f"{BASE}/#") as seen,

@@ -254,6 +254,7 @@ async def test_the_demo_is_seen_live_by_mosquitto_sub_and_home_assistant(
 # -- remote pause, resume and stop against the real session ---------------------------
 
 
+@pytest.mark.hazard("HZ-06", "HZ-16")
 async def test_pause_resume_and_stop_through_the_broker(broker: Broker, tmp_path: Path) -> None:
     topics = Topics("remote1")
     program = backward_program(tmp_path, ("10min", 2.5))
@@ -376,6 +377,7 @@ async def test_pause_resume_and_stop_through_the_broker(broker: Broker, tmp_path
     assert not [e for e in run.record_events() if e["kind"] == "command_refused"]
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_retained_commands_left_on_the_broker_are_ignored(
     broker: Broker, tmp_path: Path
 ) -> None:
@@ -469,6 +471,7 @@ async def test_a_resume_after_a_long_pause_runs_the_belt_again(
     assert max(s["speed_kmh"] for s in rest_of_step) >= 1.0, rest_of_step
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_a_stop_during_the_resume_hold_stops_at_once(broker: Broker, tmp_path: Path) -> None:
     topics = Topics("stophold1")
     program = backward_program(tmp_path, ("10min", 2.5))

@@ -62,6 +62,7 @@ async def first_session_running(seen: Observer, first: RunProcess, base: str) ->
     )
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_a_second_session_on_the_same_id_never_reaches_its_topics(
     broker: Broker, tmp_path: Path
 ) -> None:
@@ -119,6 +120,7 @@ async def test_a_second_session_on_the_same_id_never_reaches_its_topics(
         assert end["reason"] != "user_stop"
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_a_second_session_on_the_same_id_refuses_before_the_belt_moves(
     broker: Broker, tmp_path: Path
 ) -> None:

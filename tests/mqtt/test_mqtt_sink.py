@@ -108,6 +108,7 @@ async def test_retained_topics_and_discovery_on_home_assistant_restart(broker: B
             assert seen.on(DISCOVERY)[1].retain is False  # a live re-send
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_pause_resume_stop_round_trip(broker: Broker) -> None:
     async with (
         observe(broker, EVENT) as seen,
@@ -128,6 +129,7 @@ async def test_pause_resume_stop_round_trip(broker: Broker) -> None:
     ]
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_hostile_payloads_are_ignored_with_a_warning(broker: Broker) -> None:
     # A retained PRESS left on the stop topic must not stop the next session.
     async with broker.client() as remote:
@@ -249,6 +251,7 @@ topic read retrorun/tm1/#
 """
 
 
+@pytest.mark.hazard("HZ-16")
 async def test_acl_keeps_another_treadmills_user_from_commanding(
     make_broker: BrokerFactory,
 ) -> None:

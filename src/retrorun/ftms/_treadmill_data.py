@@ -7,13 +7,22 @@ gives ``b`` back for any frame, vendor flag bits and trailing bytes included.
 
 Speed: one notification arrives per second per connection, but the record is the
 hot path of the codec (the simulator encodes it, the controller, the recorder and
-the bench decode it). Flags repeat frame after frame, so for each distinct flags
-value one ``struct.Struct`` and one straight-line decoder and encoder are compiled
-once and cached. The decoder fills a mutable twin of the class (same slots) and
-then gives the object its real class: going through ``object.__setattr__`` for the
-twenty fields of a frozen dataclass costs several times the unpacking itself. Values
-unpacked by a ``Struct`` are in range by construction, so validation is skipped
-there (never in ``__init__``).
+the bench decode it). Flags repeat frame after frame, so for a flags value seen
+``COMPILE_AFTER`` times one ``struct.Struct`` and one straight-line decoder are
+compiled and cached (encoders are compiled at once: only our own records are
+encoded). Compiling costs about two hundred decodes, so the first frames of new
+flags are read by a plain decoder that walks the field groups (a few times a
+compiled decode): a frame from a fuzzer, a sniffer log or a machine that varies
+its flags costs no compile. Both decoders fill a mutable twin of the class (same
+slots) and then give the object its real class: going through
+``object.__setattr__`` for the twenty fields of a frozen dataclass costs several
+times the unpacking itself. Values unpacked by a ``Struct`` are in range by
+construction, so validation is skipped there (never in ``__init__``).
+
+The per-flags caches are bounded (garbage flags must not grow them without end)
+and keep what is in use: each has two generations, and a full one becomes the old
+one; an entry used since is carried over on its next use, the rest go. A lookup
+that hits is one ``dict.get``.
 
 Truncated frames: some machines (Matrix consoles) cut every notification at the
 default ATT payload of 20 bytes while the flags still announce more fields. Such a
@@ -30,7 +39,7 @@ import enum
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, NoReturn, final
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar, final
 
 from retrorun.ftms._errors import FtmsDecodeError, FtmsValueError
 from retrorun.ftms._units import RANGES, SIZES, BytesLike, check_bytes, check_int
@@ -38,6 +47,7 @@ from retrorun.ftms._units import RANGES, SIZES, BytesLike, check_bytes, check_in
 __all__ = ["TreadmillData", "TreadmillDataFlags"]
 
 CHARACTERISTIC = "Treadmill Data (0x2ACD)"
+V = TypeVar("V")
 
 
 class TreadmillDataFlags(enum.IntFlag):
@@ -161,16 +171,57 @@ def fields_present(flags: int) -> tuple[FieldSpec, ...]:
     """The fields ``flags`` (a plain int) announce, in wire order; cached per flags value."""
     fields = _PRESENT.get(flags)
     if fields is None:
-        if len(_PRESENT) >= _CACHE_LIMIT:
-            _PRESENT.clear()
-        fields = tuple(f for g in GROUPS if group_present(flags, g.mask) for f in g.fields)
-        _PRESENT[flags] = fields
+        fields = _PRESENT_CACHE.recall(flags)
+        if fields is None:
+            fields = tuple(f for g in GROUPS if group_present(flags, g.mask) for f in g.fields)
+            _PRESENT_CACHE.put(flags, fields)
     return fields
 
 
-# Bounded so that garbage flags cannot grow the per-flags caches without end.
+# Entries per generation of each per-flags cache (so at most twice this many).
 _CACHE_LIMIT = 256
-_PRESENT: dict[int, tuple[FieldSpec, ...]] = {}
+
+
+class Generations(Generic[V]):
+    """A bounded per-flags cache that keeps what is in use.
+
+    ``new`` is a plain dict the hot paths read directly (one ``get``, no bookkeeping
+    on a hit). A miss asks ``recall``, which carries an entry of the old generation
+    over to the new one. When ``new`` is full it becomes the old generation (in place:
+    the dict objects keep their identity) and the previous old one is dropped, so an
+    entry survives as long as it is used once per ``limit`` new entries. Emptying a
+    full cache whole instead would throw out the decoder of the machine in use
+    whenever enough garbage flags went by.
+    """
+
+    __slots__ = ("limit", "new", "old")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.new: dict[int, V] = {}
+        self.old: dict[int, V] = {}
+
+    def recall(self, key: int) -> V | None:
+        """The entry from the old generation, now in the new one; ``None`` if unknown."""
+        value = self.old.pop(key, None)
+        if value is not None:
+            self.put(key, value)
+        return value
+
+    def put(self, key: int, value: V) -> None:
+        if len(self.new) >= self.limit:
+            self.old.clear()
+            self.old.update(self.new)
+            self.new.clear()
+        self.new[key] = value
+
+    def clear(self) -> None:
+        self.new.clear()
+        self.old.clear()
+
+
+_PRESENT_CACHE: Generations[tuple[FieldSpec, ...]] = Generations(_CACHE_LIMIT)
+_PRESENT = _PRESENT_CACHE.new
 
 
 @final
@@ -299,9 +350,7 @@ class TreadmillData:
         if len(data) < 2:
             raise FtmsDecodeError(CHARACTERISTIC, 0, f"{len(data)}-byte frame: no flags field")
         flags = data[0] | data[1] << 8
-        decoder = _DECODERS.get(flags)
-        if decoder is None:
-            decoder = _cached(_DECODERS, flags, _compile_decoder)
+        decoder = _DECODERS.get(flags) or _decoder(flags)
         if not partial:
             return decoder(data)
         try:
@@ -312,7 +361,11 @@ class TreadmillData:
     def __bytes__(self) -> bytes:
         encoder = _ENCODERS.get(self.flags)
         if encoder is None:
-            encoder = _cached(_ENCODERS, int(self.flags), _compile_encoder)
+            flags = int(self.flags)
+            encoder = _ENCODER_CACHE.recall(flags)
+            if encoder is None:
+                encoder = _compile_encoder(flags)
+                _ENCODER_CACHE.put(flags, encoder)
         if self.truncated:
             # The wire flags announced the groups cut off too.
             wire = int(self.flags) | int(self.truncated)
@@ -370,25 +423,85 @@ _Builder: type = type("_TreadmillDataBuilder", (), {"__slots__": TreadmillData._
 
 _Decoder = Callable[[BytesLike], TreadmillData]
 _Encoder = Callable[[TreadmillData], bytes]
-_DECODERS: dict[int, _Decoder] = {}
-_ENCODERS: dict[int, _Encoder] = {}
-_FLAG_MEMBERS: dict[int, TreadmillDataFlags] = {}
+
+#: Frames of one flags value decoded plainly before its decoder is compiled.
+COMPILE_AFTER = 4
+
+_DECODER_CACHE: Generations[_Decoder] = Generations(_CACHE_LIMIT)
+_ENCODER_CACHE: Generations[_Encoder] = Generations(_CACHE_LIMIT)
+_MEMBER_CACHE: Generations[TreadmillDataFlags] = Generations(_CACHE_LIMIT)
+_DECODERS = _DECODER_CACHE.new
+_ENCODERS = _ENCODER_CACHE.new
+_FLAG_MEMBERS = _MEMBER_CACHE.new
+# Frames seen per flags value not compiled yet. Emptied whole when full: that only
+# delays a compile.
+_SIGHTINGS: dict[int, int] = {}
 _NOTHING = TreadmillDataFlags(0)
 
 
-def _cached(cache: dict[int, Any], flags: int, compile_: Callable[[int], Any]) -> Any:
-    if len(cache) >= _CACHE_LIMIT:
+def _decoder(flags: int) -> _Decoder:
+    """The decoder for ``flags`` on a miss: the compiled one from the old generation,
+    one compiled now for the ``COMPILE_AFTER``-th frame, or the plain decoder."""
+    decoder = _DECODER_CACHE.recall(flags)
+    if decoder is not None:
+        return decoder
+    seen = _SIGHTINGS.get(flags, 0) + 1
+    if seen < COMPILE_AFTER:
+        if len(_SIGHTINGS) >= 4 * _CACHE_LIMIT:
+            _SIGHTINGS.clear()
+        _SIGHTINGS[flags] = seen
+        return _decode_plain
+    _SIGHTINGS.pop(flags, None)
+    decoder = _compile_decoder(flags)
+    _DECODER_CACHE.put(flags, decoder)
+    return decoder
+
+
+def clear_caches() -> None:
+    """Forget every per-flags decoder, encoder and flags value (the bench's cold start)."""
+    for cache in (_DECODER_CACHE, _ENCODER_CACHE, _MEMBER_CACHE, _PRESENT_CACHE):
         cache.clear()
-    function = cache[flags] = compile_(flags)
-    return function
+    _SIGHTINGS.clear()
 
 
 def _flags_member(flags: int) -> TreadmillDataFlags:
     member = _FLAG_MEMBERS.get(flags)
     if member is None:
-        if len(_FLAG_MEMBERS) >= _CACHE_LIMIT:
-            _FLAG_MEMBERS.clear()
-        member = _FLAG_MEMBERS[flags] = TreadmillDataFlags(flags)
+        member = _MEMBER_CACHE.recall(flags)
+        if member is None:
+            member = _new_flags_member(flags)
+            _MEMBER_CACHE.put(flags, member)
+    return member
+
+
+# Every defined member by value: a single bit is its member, never a copy.
+_CANONICAL: dict[int, TreadmillDataFlags] = {int(m): m for m in TreadmillDataFlags}
+_CANONICAL[0] = _NOTHING
+_BIT_NAMES: tuple[tuple[int, str], ...] = tuple((int(m), str(m.name)) for m in TreadmillDataFlags)
+
+
+def _new_flags_member(flags: int) -> TreadmillDataFlags:
+    """``TreadmillDataFlags(flags)``, built as enum builds a combination of flags.
+
+    Enum's own construction of a combination not seen before decomposes it in
+    Python and costs about twenty compiled decodes; that alone would make the first
+    frame of new flags slow. This gives the same value, name and repr (vendor bits
+    14-15 shown as a number after the names, as enum shows unknown bits);
+    ``tests/ftms`` compares the two across flags values.
+    """
+    member = _CANONICAL.get(flags)
+    if member is not None:
+        return member
+    names = [name for bit, name in _BIT_NAMES if flags & bit]
+    unknown = flags & ~KNOWN_FLAGS
+    member = int.__new__(TreadmillDataFlags, flags)
+    member._value_ = flags
+    if not names:
+        member._name_ = None
+    elif unknown:
+        member._name_ = "|".join(names) + f"|{unknown!r}"
+    else:
+        member._name_ = "|".join(names)
     return member
 
 
@@ -427,11 +540,58 @@ def _decode_partial(data: BytesLike, flags: int, error: FtmsDecodeError) -> Trea
             continue
         offset += group.size
     kept = flags & (0xFFFF ^ truncated)
-    decoder = _DECODERS.get(kept)
-    if decoder is None:
-        decoder = _cached(_DECODERS, kept, _compile_decoder)
+    decoder = _DECODERS.get(kept) or _decoder(kept)
     record = decoder(kept.to_bytes(2, "little") + bytes(data[2:]))
     object.__setattr__(record, "truncated", _flags_member(truncated))
+    return record
+
+
+def _plain_group(group: Group) -> tuple[int, int, Callable[..., tuple[int, ...]], tuple[Any, ...]]:
+    """What the plain decoder needs of a group: mask, size, its ``unpack_from``, and per
+    field (name, index, index of the high part of a u24 or -1, sentinel)."""
+    fmt = ""
+    fields = []
+    for f in group.fields:
+        if f.code == "T":
+            fields.append((f.name, len(fmt), len(fmt) + 1, f.sentinel))
+            fmt += "HB"
+        else:
+            fields.append((f.name, len(fmt), -1, f.sentinel))
+            fmt += f.code
+    return group.mask, group.size, struct.Struct("<" + fmt).unpack_from, tuple(fields)
+
+
+_PLAIN_GROUPS = tuple(_plain_group(group) for group in GROUPS)
+
+
+def _decode_plain(data: BytesLike) -> TreadmillData:
+    """Any frame, group by group, with no per-flags code: the first frames of new flags.
+
+    The same record and the same errors as a compiled decoder (``tests/ftms``
+    compares them on every frame they decode).
+    """
+    flags = data[0] | data[1] << 8
+    n = len(data)
+    o = _Builder()
+    offset = 2
+    for mask, size, unpack, fields in _PLAIN_GROUPS:
+        if not flags & MORE_DATA_BIT if mask == MORE_DATA_BIT else flags & mask:
+            end = offset + size
+            if end > n:
+                _raise_short(data, flags)
+            raw = unpack(data, offset)
+            for name, index, high, sentinel in fields:
+                value = raw[index] if high < 0 else raw[index] | raw[high] << 16
+                setattr(o, name, None if value == sentinel else value)
+            offset = end
+        else:
+            for field_ in fields:
+                setattr(o, field_[0], None)
+    o.flags = _flags_member(flags)
+    o.truncated = _NOTHING
+    o.extra = bytes(data[offset:])
+    o.__class__ = TreadmillData
+    record: TreadmillData = o
     return record
 
 

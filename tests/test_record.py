@@ -62,6 +62,7 @@ def _write_session(path: Path) -> Recorder:
     return rec
 
 
+@pytest.mark.hazard("HZ-19")
 def test_lines_are_flushed_as_written(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     rec = _write_session(path)
@@ -74,6 +75,7 @@ def test_lines_are_flushed_as_written(tmp_path: Path) -> None:
     rec.close()
 
 
+@pytest.mark.hazard("HZ-19")
 def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     _write_session(path).close()
@@ -84,6 +86,7 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     assert lines[-1]["kind"] == "step_started"
 
 
+@pytest.mark.hazard("HZ-19")
 def test_summary_from_a_record_without_end(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     _write_session(path).close()
@@ -159,6 +162,7 @@ def test_every_line_names_its_session_and_sessions_never_mix(tmp_path: Path) -> 
     assert [e["kind"] for e in summarize(last_session(lines)).safety_events] == ["ceiling_clamped"]
 
 
+@pytest.mark.hazard("HZ-19")
 def test_a_write_failure_is_reported_once_and_the_summary_survives(tmp_path: Path) -> None:
     warnings: list[str] = []
     rec = Recorder(Path("/dev/full"), on_error=warnings.append)
@@ -174,6 +178,7 @@ def test_a_write_failure_is_reported_once_and_the_summary_survives(tmp_path: Pat
 
 
 @pytest.mark.parametrize("case", ["folder", "missing-parent-file", "read-only"])
+@pytest.mark.hazard("HZ-19")
 def test_an_unwritable_record_path_is_refused_up_front(tmp_path: Path, case: str) -> None:
     if case == "folder":
         path = tmp_path

@@ -93,6 +93,9 @@ FIXED_CASES = [
 
 
 @pytest.mark.parametrize(("seed", "case"), FIXED_CASES)
+@pytest.mark.hazard(
+    "HZ-01", "HZ-02", "HZ-03", "HZ-05", "HZ-06", "HZ-08", "HZ-09", "HZ-10", "HZ-11", "HZ-19"
+)
 async def test_a_schedule_that_once_failed_now_holds(tmp_path: Path, seed: int, case: int) -> None:
     trace = await run_schedule(generate(seed, case), tmp_path, wall_limit_s=None)
     assert judge(trace) == []
@@ -108,6 +111,9 @@ async def test_one_schedule_in_process(tmp_path: Path) -> None:
     assert judge(trace) == []
 
 
+@pytest.mark.hazard(
+    "HZ-01", "HZ-02", "HZ-03", "HZ-05", "HZ-06", "HZ-08", "HZ-09", "HZ-10", "HZ-11", "HZ-19"
+)
 def test_fixed_budget_of_schedules_finds_nothing(tmp_path: Path) -> None:
     started = time.perf_counter()
     outcomes = explore(SEED, BUDGET, workers=min(2, os.cpu_count() or 1), workdir=tmp_path)

@@ -106,6 +106,7 @@ def test_weekly_totals_and_readiness(folder: Path, runs: dict[str, Run]) -> None
 
 
 @pytest.mark.usefixtures("utc")
+@pytest.mark.hazard("HZ-19")
 def test_a_safety_stop_holds_the_runner_at_the_week(runs: dict[str, Run], tmp_path: Path) -> None:
     folder = tmp_path / "sessions"
     folder.mkdir()

@@ -91,6 +91,7 @@ def test_weeks_are_found_from_the_plan_the_session_announced(runs: dict[str, Run
     assert week_of(edited) is None
 
 
+@pytest.mark.hazard("HZ-19")
 def test_repeats_are_counted_and_the_runners_stop_is_no_safety_event(
     runs: dict[str, Run],
 ) -> None:
@@ -133,6 +134,7 @@ def test_times_read_m_ss(runs: dict[str, Run]) -> None:
     assert re.match(r"^\s+0:\d\d  to face backward at 2\.0 km/h: took 0:1\d$", turns[0])
 
 
+@pytest.mark.hazard("HZ-19")
 def test_a_safety_stop_is_said_and_listed(runs: dict[str, Run]) -> None:
     body = report_dict(_summary(runs["safety-stop"]))
     assert body["ending"] == "safety stop"
@@ -176,6 +178,7 @@ def _cut(source: Path, target: Path, fraction: float) -> Path:
     return target
 
 
+@pytest.mark.hazard("HZ-19")
 def test_a_record_cut_short_is_reported_as_such(
     runs: dict[str, Run], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

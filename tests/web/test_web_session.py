@@ -36,14 +36,25 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[RunningSession]:
-    """The session starts once the browser is up, so its pages see it from the start."""
+def sessions(
+    tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> Iterator[tuple[RunningSession, RunningSession]]:
+    """Two sessions started together once the browser is up (so pages see them from
+    the start): one the tests drive to its Stop, one they kill."""
     folder = tmp_path_factory.mktemp("web-session")
-    running = RunningSession(folder, str(program_file(folder)), speedup=10)
+    program = str(program_file(folder))
+    driven = RunningSession(folder / "driven", program, speedup=10)
+    killed = RunningSession(folder / "killed", program, speedup=10)
     try:
-        yield running
+        yield driven.ready(), killed.ready()
     finally:
-        running.close()
+        driven.close()
+        killed.close()
+
+
+@pytest.fixture(scope="module")
+def session(sessions: tuple[RunningSession, RunningSession]) -> RunningSession:
+    return sessions[0]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +68,7 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)  # open from the start: it sees every step
 def page(browser: Browser, session: RunningSession) -> Iterator[Page]:
     context = browser.new_context(viewport=PHONE, device_scale_factor=1)
     tab = context.new_page()
@@ -77,7 +88,7 @@ def page(browser: Browser, session: RunningSession) -> Iterator[Page]:
         context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def voice_page(browser: Browser, session: RunningSession) -> Iterator[Page]:
     """A second page, with ``?voice=1``: the browser's speech engine is real but
     silent here, so the page's calls to it are noted instead."""
@@ -167,6 +178,24 @@ def test_a_hostile_client_is_refused_and_changes_nothing(session: RunningSession
     warnings = [e["message"] for e in session.events("sink_warning") if "web:" in e["message"]]
     assert warnings
     assert all("ignored" in w for w in warnings)
+
+
+def test_a_killed_session_shows_connection_lost(
+    browser: Browser, sessions: tuple[RunningSession, RunningSession]
+) -> None:
+    killed = sessions[1]
+    context = browser.new_context(viewport=PHONE)
+    try:
+        tab = context.new_page()
+        tab.goto(killed.url)
+        expect(tab.locator("#program")).to_have_text("Long back")
+        expect(tab.locator("#lost")).to_be_hidden()
+        killed.kill()  # SIGKILL: no goodbye, the socket just goes
+        expect(tab.locator("#lost")).to_be_visible(timeout=5000)
+        expect(tab.locator("#lost")).to_contain_text("CONNECTION LOST")
+        expect(tab.locator("#summary")).to_be_hidden()
+    finally:
+        context.close()
 
 
 def _belt_near(session: RunningSession, shown: float) -> bool:

@@ -66,6 +66,7 @@ class RunningSession:
     """One ``retrorun run --web`` process and what it printed."""
 
     def __init__(self, folder: Path, program: str, *extra: str, speedup: float = 5) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
         self.record = folder / "run.jsonl"
         self.belt = folder / "belt.jsonl"
         self.lines: list[str] = []
@@ -95,9 +96,14 @@ class RunningSession:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self.url = self.base = self.token = ""
+
+    def ready(self) -> RunningSession:
+        """Wait for the ``web: URL`` line (sessions started together wait together)."""
         self.url = wait_until(self._url, timeout=30, what="the 'web: http' line")
         self.base = self.url.split("?")[0].rstrip("/")
         self.token = self.url.split("token=", 1)[1]
+        return self
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

@@ -102,6 +102,7 @@ async def test_each_key_calls_the_right_control() -> None:
     ]
 
 
+@pytest.mark.hazard("HZ-01", "HZ-18")
 async def test_plus_at_the_ceiling_shows_the_refusal() -> None:
     rig = Rig(speed_answer=False)
     async with rig.app.run_test(size=SIZE) as pilot:
@@ -120,6 +121,7 @@ async def test_plus_at_the_ceiling_shows_the_refusal() -> None:
 
 
 @pytest.mark.parametrize("key", ["s", "escape"])
+@pytest.mark.hazard("HZ-09")
 async def test_s_and_escape_stop_the_belt_and_keep_the_session_open(key: str) -> None:
     """``s``/Escape pause (the belt stops, the session stays); pressed again they
     never start the belt; space resumes; only ``q`` ends the session."""
@@ -142,6 +144,7 @@ async def test_s_and_escape_stop_the_belt_and_keep_the_session_open(key: str) ->
     ]
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_q_stops_the_belt_first_and_quits_once_it_has_stopped() -> None:
     rig = Rig()
     async with rig.app.run_test(size=SIZE) as pilot:
@@ -155,6 +158,7 @@ async def test_q_stops_the_belt_first_and_quits_once_it_has_stopped() -> None:
     assert rig.controls.calls == [("request", "stop", "keyboard")]
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_ctrl_c_in_the_full_screen_is_the_interrupt_signal() -> None:
     """The full screen takes Ctrl-C from the terminal; it must still be SIGINT (the
     session stops the belt and exits 130), never a quiet quit with exit code 1."""
@@ -183,6 +187,7 @@ async def test_q_twice_quits_at_once() -> None:
     assert rig.controls.calls == [("request", "stop", "keyboard")] * 2
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_the_preflight_screen_gates_the_keys_until_enter() -> None:
     rig = Rig(skip_preflight=False)
     async with rig.app.run_test(size=SIZE) as pilot:
@@ -224,6 +229,7 @@ async def test_escape_at_the_preflight_screen_aborts() -> None:
     assert rig.controls.calls == [("request", "stop", "preflight")]
 
 
+@pytest.mark.hazard("HZ-18")
 async def test_a_safety_event_flashes_a_banner_that_then_clears() -> None:
     rig = Rig()
     async with rig.app.run_test(size=SIZE) as pilot:
@@ -248,6 +254,7 @@ async def test_a_safety_event_flashes_a_banner_that_then_clears() -> None:
         assert "LINK RESTORED" in str(banner.render())
 
 
+@pytest.mark.hazard("HZ-05", "HZ-18")
 async def test_a_turnaround_asks_for_enter_until_confirmed() -> None:
     rig = Rig()
     turn: dict[str, Any] = {"index": 1, "to": "backward", "stop_belt": False, "needs_confirm": True}
@@ -291,6 +298,7 @@ async def test_the_program_bar_marks_the_backward_parts() -> None:
     assert "54 % done" in str(bar.render())
 
 
+@pytest.mark.hazard("HZ-18")
 async def test_the_main_screen_shows_what_a_runner_needs() -> None:
     rig = Rig()
     async with rig.app.run_test(size=SIZE) as pilot:

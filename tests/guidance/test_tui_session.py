@@ -85,6 +85,7 @@ async def test_plus_and_minus_move_the_simulated_belt(tmp_path: Path) -> None:
         pytest.param(3.0, 2.5, id="step-clamped-to-the-ceiling"),
     ],
 )
+@pytest.mark.hazard("HZ-01")
 async def test_plus_at_the_ceiling_leaves_the_simulated_belt_there(
     tmp_path: Path, step_kmh: float, ceiling_kmh: float
 ) -> None:
@@ -109,6 +110,7 @@ async def test_plus_at_the_ceiling_leaves_the_simulated_belt_there(
         assert live.events("speed_adjusted") == []
 
 
+@pytest.mark.hazard("HZ-06")
 async def test_space_pauses_the_belt_and_space_resumes_it(tmp_path: Path) -> None:
     """Unattended (``--yes``): resuming waits the session's hold, then ramps back up."""
     program = write_program(tmp_path, BACKWARD_2_5)
@@ -138,6 +140,7 @@ async def test_space_pauses_the_belt_and_space_resumes_it(tmp_path: Path) -> Non
         assert kinds.index("paused") < kinds.index("resumed")
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_attended_start_and_resume_wait_for_enter(tmp_path: Path) -> None:
     """Attended: the belt moves only after Enter, at the pre-flight screen and after a pause."""
     program = write_program(tmp_path, BACKWARD_2_5)
@@ -170,6 +173,7 @@ async def test_attended_start_and_resume_wait_for_enter(tmp_path: Path) -> None:
         assert _max_belt(live) == 250
 
 
+@pytest.mark.hazard("HZ-07")
 async def test_an_attended_resume_asks_for_enter(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with (
@@ -197,6 +201,7 @@ async def test_an_attended_resume_asks_for_enter(tmp_path: Path) -> None:
         assert not live.prompt_shown()
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_q_while_an_attended_resume_waits_ends_the_session(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program, attended=True) as live:
@@ -217,6 +222,7 @@ async def test_q_while_an_attended_resume_waits_ends_the_session(tmp_path: Path)
         assert _max_belt(live, since=stopped_at) == 0  # and the belt never moved again
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_escape_at_the_preflight_screen_ends_the_session_before_the_belt_moves(
     tmp_path: Path,
 ) -> None:
@@ -249,6 +255,7 @@ async def test_step_left_holds_while_paused(tmp_path: Path) -> None:
         assert live.digits("#remaining") == before
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_escape_stops_the_belt_and_keeps_the_session_until_q(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program) as live:
@@ -273,6 +280,7 @@ async def test_escape_stops_the_belt_and_keeps_the_session_until_q(tmp_path: Pat
         assert end["belt_stopped"] is True
 
 
+@pytest.mark.hazard("HZ-09")
 async def test_q_stops_the_belt_before_quitting(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program) as live:

@@ -7,6 +7,7 @@ so a cue "on time" is one whose index time is the record's time for its moment.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import shutil
@@ -35,23 +36,23 @@ TONE_RMS_FLOOR = 0.1
 Demo = tuple[list[dict[str, Any]], Path]
 
 
-async def run_demo(tmp_path: Path) -> Demo:
+async def run_demo(tmp_path: Path, name: str = "") -> Demo:
     """The record of the demo program run with spoken cues, and its cue directory."""
     options = RunOptions(
         program="demo",
         yes=True,
         plain=True,
         voice="espeak",
-        cue_dir=tmp_path / "cues",
-        record=tmp_path / "session.jsonl",
+        cue_dir=tmp_path / f"{name}cues",
+        record=tmp_path / f"{name}session.jsonl",
     )
     code = await run_prepared(prepare(options), stdout=io.StringIO())
     assert code == 0
-    return list(read_record(tmp_path / "session.jsonl")), tmp_path / "cues"
+    return list(read_record(tmp_path / f"{name}session.jsonl")), tmp_path / f"{name}cues"
 
 
 def _said(index: list[dict[str, Any]], t: float) -> list[tuple[str, str]]:
-    return [(e["kind"], e["text"]) for e in index if e["t"] == t]
+    return [(e["kind"], e["text"]) for e in index if e["due"] == t]
 
 
 def _events(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -80,7 +81,7 @@ async def test_each_step_is_announced_and_counted_in_on_the_session_clock(
     for step in timed:
         words = "Backward." if step["direction"] == "backward" else "Forward."
         said_before = [
-            e for e in index if e["kind"] == "speech" and e["t"] <= step["t"] and e["text"]
+            e for e in index if e["kind"] == "speech" and e["due"] <= step["t"] and e["text"]
         ]
         assert any(e["text"].startswith(words) for e in said_before), step["label"]
         assert ("speech", step["cue"]) in _said(index, step["t"])
@@ -89,7 +90,7 @@ async def test_each_step_is_announced_and_counted_in_on_the_session_clock(
         if step["turnaround"]:
             continue
         end = following["t"]
-        ticks = [(round(end - e["t"], 2), e["text"]) for e in index if e["kind"] == "tone"]
+        ticks = [(round(end - e["due"], 2), e["text"]) for e in index if e["kind"] == "tone"]
         assert {(3.0, "three"), (2.0, "two"), (1.0, "one")} <= set(ticks), step["label"]
     # The last step counts down to the end of the session.
     [ended] = _events(lines, "session_ended")
@@ -104,7 +105,7 @@ async def test_each_turnaround_says_its_whole_script_in_order(tmp_path: Path) ->
     turning = [e for e in turns if e["phase"] == "turn"]
     assert len(slowing) == len(turning) == 2
     for slow, turn in zip(slowing, turning, strict=True):
-        script = [(e["kind"], e["text"]) for e in index if slow["t"] <= e["t"] <= turn["t"]]
+        script = [(e["kind"], e["text"]) for e in index if slow["t"] <= e["due"] <= turn["t"]]
         hold = round(turn["hold_s"])
         expected = [
             ("speech", "Slowing down."),
@@ -122,3 +123,37 @@ async def test_each_turnaround_says_its_whole_script_in_order(tmp_path: Path) ->
     confirmed = _events(lines, "turnaround_confirmed")
     for event in confirmed:
         assert ("tone", "confirmed") in _said(index, event["t"])
+
+
+async def test_no_cue_overlaps_and_each_turnaround_script_ends_before_the_next_step(
+    tmp_path: Path,
+) -> None:
+    """Heard on one channel: each cue after the one before has ended (alerts
+    excepted: they cut in), so a turn-around's words are over before the next
+    step's first cue and the step's own cue is heard after its announcement."""
+    lines, cues = await run_demo(tmp_path)
+    index = read_index(cues)
+    for before, after in itertools.pairwise(index):
+        if not after["alert"]:
+            assert before["t"] + before["duration_s"] <= after["t"] + 1e-3, (before, after)
+    starts = _events(lines, "step_started")
+    for turn, following in itertools.pairwise(starts):
+        if not turn["turnaround"]:
+            continue
+        script = [e for e in index if turn["t"] <= e["due"] < following["t"]]
+        first_of_step = min(e["t"] for e in index if e["due"] >= following["t"])
+        assert script
+        assert max(e["t"] + e["duration_s"] for e in script) <= first_of_step
+    ticks = [e for e in index if e["text"] in {"three", "two", "one"}]
+    assert [e["t"] for e in ticks] == [e["due"] for e in ticks]  # never behind words
+
+
+async def test_at_the_demo_speedup_every_spoken_cue_is_still_written(tmp_path: Path) -> None:
+    """``scripts/demo`` runs at ``--speedup 20``: the cue directory holds the same
+    cues, at the same session times, as a session at normal speed."""
+    _lines, normal = await run_demo(tmp_path, "normal-")
+    asyncio.get_running_loop().speedup = 20.0  # type: ignore[attr-defined]  # as the paced clock
+    _lines, fast = await run_demo(tmp_path, "fast-")
+    said = [(e["due"], e["kind"], e["text"]) for e in read_index(fast)]
+    assert said == [(e["due"], e["kind"], e["text"]) for e in read_index(normal)]
+    assert sum(1 for _, kind, _ in said if kind == "speech") >= 10

@@ -8,6 +8,7 @@ a pause) and fire only what has not been fired yet, by key.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from retrorun.events import (
@@ -31,7 +32,8 @@ __all__ = [
     "COUNTDOWN_S",
     "LAST_NOTICE_S",
     "LONG_STEP_S",
-    "WORDS_PER_S",
+    "SENTENCE_S",
+    "WORD_S",
     "Cue",
     "CueKind",
     "event_cues",
@@ -44,7 +46,11 @@ __all__ = [
 LONG_STEP_S = 120.0  # from two minutes on, a step gets "halfway" and "thirty seconds left"
 LAST_NOTICE_S = 30.0
 COUNTDOWN_S = 3  # ticks at 3, 2, 1 seconds before a change, "go" when it happens
-WORDS_PER_S = 2.5  # espeak-ng at its default 175 words a minute, with pauses
+# espeak-ng at its default rate: about 0.29 s a word and 0.5 s for each sentence's
+# fall and pause (measured on the cues: "Backward. Two. Twenty seconds." is
+# 2.76 s). Rounded up, so an announcement is placed early rather than late.
+WORD_S = 0.3
+SENTENCE_S = 0.55
 _ANNOUNCE_MARGIN_S = 1.0  # silence between the announcement and the first tick
 
 
@@ -77,8 +83,14 @@ class Cue:
 
 
 def speech_seconds(text: str) -> float:
-    """Roughly how long ``text`` takes to say, in wall seconds."""
-    return script_words(text) / WORDS_PER_S
+    """How long ``text`` takes to say, in wall seconds, at most a little over.
+
+    Numbers are written as words (``Twenty seconds``), each sentence ends in a
+    pause: counting words alone put "Backward. Two. Twenty seconds." at 1.6 s
+    when it takes 2.8, and ran it into the countdown.
+    """
+    sentences = max(1, len(re.findall(r"[.!?]+(?:\s|$)", text.strip())))
+    return script_words(text.replace("-", " ")) * WORD_S + sentences * SENTENCE_S
 
 
 def step_start_cues(

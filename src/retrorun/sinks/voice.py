@@ -6,16 +6,25 @@ in session seconds); this module puts those cues on the loop's clock, renders
 them (espeak-ng speech written to WAV, tones made here), plays them one at a time
 and, with a cue directory, writes every one as a numbered WAV plus
 ``index.jsonl``: one JSON object per cue with ``n`` (the file's number), ``t``
-(session seconds when it was due), ``kind`` (``speech`` or ``tone``), ``text``
+(session seconds when it is heard), ``due`` (when its moment came),
+``duration_s`` (the file's length), ``kind`` (``speech`` or ``tone``), ``text``
 (what was said, or what the tone means), ``file`` and ``alert`` (a safety alert).
+
+The index is the session as heard at normal speed on one channel, the way the
+player plays it: cues due at one instant (a step's "go", its announcement and its
+own cue; both phases of a turn-around) follow one another, each ``t`` after the
+one before has ended; an alert is heard at once and cuts off what was playing.
+So no two cues overlap and a turn-around's script is over before the next step's
+first word, which ``t`` + ``duration_s`` shows.
 
 Timing. Cues are armed with ``loop.call_at`` on the session's own clock (session
 time ``t`` plus the loop time at which the session started), so they land on
 time at any ``--speedup``: the paced virtual clock fires timers exactly on their
 deadline. Speech takes wall time, ``speedup`` times more in session time, so
-above :data:`SPEECH_MAX_SPEEDUP` spoken guidance is skipped; tones and safety
-alerts are kept. Speech for timed cues is synthesised when the step is planned,
-long before it is due.
+above :data:`SPEECH_MAX_SPEEDUP` spoken guidance is not played; tones and safety
+alerts are. A cue directory still gets every spoken cue at any speedup (they are
+files, not playback), placed as at normal speed. Speech for timed cues is
+synthesised when the step is planned, long before it is due.
 
 Safety alerts (an alarm tone, then the words) interrupt whatever is playing (the
 player process is killed) and go before everything still queued. Failures stay
@@ -35,6 +44,7 @@ import os
 import re
 import shutil
 import tempfile
+import wave
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
@@ -99,10 +109,11 @@ Activity = Literal["fired", "skipped", "written", "playing", "played", "interrup
 class VoiceActivity:
     """What happened to a cue, at session time ``t`` (for captions, logs and tests).
 
-    ``fired``: its time came; ``skipped``: nothing to render it with (speech at a
-    high speedup, or no tone for it); ``written``: saved to the cue directory as
-    ``file``; ``playing`` / ``played`` / ``interrupted``: the player; ``dropped``:
-    too late to be useful, or swept aside by a safety alert.
+    ``fired``: its time came; ``skipped``: not to be heard (speech at a high
+    speedup, which a cue directory still gets, or no tone for it); ``written``:
+    saved to the cue directory as ``file``; ``playing`` / ``played`` /
+    ``interrupted``: the player; ``dropped``: too late to be useful, or swept
+    aside by a safety alert.
     """
 
     what: Activity
@@ -183,6 +194,7 @@ class VoiceSink:
         self._playing: _Fired | None = None
         self._write_queue: asyncio.Queue[_Fired | None] = asyncio.Queue()
         self._index: IO[str] | None = None
+        self._heard_until = 0.0  # session time the index's channel is free again
 
         self._work_dir: Path | None = None
         self._speech: dict[str, asyncio.Task[Path | None]] = {}
@@ -205,6 +217,20 @@ class VoiceSink:
 
     def _speaks(self) -> bool:
         return self._speech_ok and current_speedup() <= SPEECH_MAX_SPEEDUP
+
+    def _writes_speech(self) -> bool:
+        """Spoken cues go to the cue directory, at any speedup."""
+        return self._speech_ok and self.cue_dir is not None
+
+    def _speech_scale(self) -> float:
+        """Session seconds per wall second of speech, for placing announcements.
+
+        Played speech takes the speedup; speech only written to files is placed as
+        heard at normal speed; none at all needs no room.
+        """
+        if self._speaks():
+            return current_speedup()
+        return 1.0 if self._writes_speech() else 0.0
 
     # -- running -----------------------------------------------------------------
 
@@ -356,11 +382,12 @@ class VoiceSink:
             return
         loop = asyncio.get_running_loop()
         now = self._now()
-        speech_scale = current_speedup() if self._speaks() else 0.0
+        speech_scale = self._speech_scale()
         for cue in step_cues(step, self._next, self._end, speech_scale=speech_scale):
             if cue.key in self._fired_keys or cue.t < now - _END_TOLERANCE_S:
                 continue
-            if cue.kind is not CueKind.TONE and self._speaks() and self._renders():
+            ahead = (self._speaks() and self._renders()) or self._writes_speech()
+            if cue.kind is not CueKind.TONE and ahead:
                 self._speech_sound(cue.text)  # ahead of time, not when due
             when = (self._origin or 0.0) + cue.t
             self._timers[cue.key] = loop.call_at(when, self._fire_timed, cue)
@@ -381,17 +408,18 @@ class VoiceSink:
             return
         self._fired_keys.add(cue.key)
         self._report("fired", cue)
-        if cue.kind is CueKind.TONE:
-            spoken = False
-        elif self._speech_ok and (cue.urgent or self._speaks()):
-            spoken = True
-        elif self._speech_ok or cue.tone is None:
-            # Speech the listener cannot keep up with (high speedup) is skipped;
-            # without a speech engine, a cue with no tone has nothing to say it with.
+        spoken = cue.kind is not CueKind.TONE and self._speech_ok
+        heard = not spoken or cue.urgent or self._speaks()
+        if not spoken and cue.kind is not CueKind.TONE and cue.tone is None:
+            # Without a speech engine, a cue with no tone has nothing to say it with.
             self._report("skipped", cue)
             return
-        else:
-            spoken = False
+        if not heard:
+            # Speech the listener cannot keep up with (high speedup) is not played;
+            # a cue directory still gets it.
+            self._report("skipped", cue)
+            if not self._writes_speech():
+                return
         if not self._renders():
             return
         if spoken:
@@ -402,7 +430,7 @@ class VoiceSink:
         fired = _Fired(cue, self._now(), sound, spoken)
         if self.cue_dir is not None:
             self._write_queue.put_nowait(fired)
-        if self._player is None:
+        if self._player is None or not heard:
             return
         if cue.urgent:
             playing = self._playing
@@ -485,9 +513,16 @@ class VoiceSink:
                     continue
                 count += 1
                 target = self.cue_dir / f"{count:04d}-{_slug(fired.cue.text)}.wav"
+                duration = _wav_seconds(path)
+                # One channel, as the player plays: after what is still being heard,
+                # unless it is an alert, which cuts that off.
+                heard = fired.t if fired.cue.urgent else max(fired.t, self._heard_until)
+                self._heard_until = heard + duration
                 entry = {
                     "n": count,
-                    "t": round(fired.t, 3),
+                    "t": round(heard, 3),
+                    "due": round(fired.t, 3),
+                    "duration_s": round(duration, 3),
                     "kind": kind,
                     "text": fired.cue.text,
                     "file": target.name,
@@ -571,6 +606,16 @@ def _store(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+def _wav_seconds(path: Path) -> float:
+    """How long a WAV file sounds (0 for one that cannot be read as such)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate = wav.getframerate()
+            return wav.getnframes() / rate if rate else 0.0
+    except (OSError, EOFError, wave.Error):
+        return 0.0
 
 
 def _slug(text: str) -> str:

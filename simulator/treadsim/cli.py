@@ -98,6 +98,18 @@ def _number(option: str) -> Callable[[str], float]:
     return parse
 
 
+def _bpm(option: str) -> Callable[[str], float]:
+    number = _number(option)
+
+    def parse(text: str) -> float:
+        value = number(text)
+        if not 20 <= value <= 250:
+            raise argparse.ArgumentTypeError(f"{option} must be from 20 to 250 bpm, not {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="treadsim",
@@ -153,6 +165,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="append one JSON line per physics tick: t, belt_kmh, target_kmh, "
         "incline_pct, running, connected, controlled, paused, writes",
     )
+    parser.add_argument(
+        "--hr",
+        action="store_true",
+        help="also a heart-rate strap ('treadsim HR', Heart Rate Service) on the same link; "
+        "its runner's heart follows the belt (faults hr-*)",
+    )
+    parser.add_argument(
+        "--hr-resting",
+        type=_bpm("--hr-resting"),
+        default=70.0,
+        metavar="BPM",
+        help="the simulated runner's resting heart rate (default 70)",
+    )
+    parser.add_argument(
+        "--hr-max",
+        type=_bpm("--hr-max"),
+        default=180.0,
+        metavar="BPM",
+        help="the simulated runner's maximum heart rate (default 180)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the belt once a second")
     return parser
 
@@ -174,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in args.fault:
             parse_fault(spec)
         initial_state(profile, speed_kmh=args.initial_speed, incline_pct=args.initial_incline)
+        if args.hr and args.hr_resting >= args.hr_max:
+            raise UsageError(
+                f"--hr-resting {args.hr_resting:g} must be under --hr-max {args.hr_max:g}"
+            )
         if not str(args.listen).startswith(("tcp-server:", "unix:", "pty:", "file:")):
             raise UsageError(
                 f"--listen {args.listen!r}: expected an HCI server transport such as "
@@ -212,6 +248,9 @@ async def _serve(profile: DeviceProfile, args: argparse.Namespace) -> int:
             initial_speed_kmh=args.initial_speed,
             initial_incline_pct=args.initial_incline,
             strict=args.strict,
+            hr=args.hr,
+            hr_resting=args.hr_resting,
+            hr_max=args.hr_max,
         ) as sim:
             hci = serve_hci(link, args.listen)
             try:

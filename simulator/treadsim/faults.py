@@ -96,6 +96,16 @@ FAULTS: dict[str, FaultKind] = {
     ),
     "garbage": FaultKind(timed=True, arg=None, help="one malformed Treadmill Data notification"),
     "zero-ranges": FaultKind(timed=False, arg=None, help="the supported ranges read as all zeros"),
+    # The simulated heart-rate strap (``--hr`` / ``--sim-hr``): each lasts to the end.
+    "hr-contact-lost": FaultKind(
+        timed=True, arg=None, help="the strap loses skin contact (it says so, value 0)"
+    ),
+    "hr-dropout": FaultKind(timed=True, arg=None, help="the strap stops notifying"),
+    "hr-stuck": FaultKind(timed=True, arg=None, help="the strap repeats its last value forever"),
+    "hr-spike": FaultKind(timed=True, arg="BPM", help="the strap reads BPM for 3 s"),
+    "hr-drift": FaultKind(
+        timed=True, arg="BPM_PER_MIN", help="the strap's error grows by BPM_PER_MIN (+ or -)"
+    ),
 }
 
 Event = Literal["write", "paused", "stopped"]
@@ -105,6 +115,8 @@ EVENTS: Final[tuple[Event, ...]] = get_args(Event)
 _MAX_TIME_S = 7 * 24 * 3600.0
 _MAX_KMH = 40.0
 _MIN_PCT, _MAX_PCT = -30.0, 40.0  # the device-profile schema's incline bounds
+_MIN_BPM, _MAX_BPM = 20.0, 300.0  # a spike a strap could send
+_MAX_DRIFT = 60.0  # bpm per minute, either way
 _MIN_EVERY_S = 0.1
 _MAX_COUNT = 100_000
 _TRIGGER = re.compile(r"(?P<event>[a-z]+)(?P<nth>[0-9]*)(?:(?P<plus>\+)(?P<delay>.*))?")
@@ -254,6 +266,13 @@ def _when(spec: str, name: str, when: str) -> Fault:
     return _schedule(spec, name, when)
 
 
+def _known() -> str:
+    """The fault names for a message, the strap's as one group (the line stays short)."""
+    strap = [n.removeprefix("hr-") for n in FAULTS if n.startswith("hr-")]
+    names = [n for n in FAULTS if not n.startswith("hr-")]
+    return ", ".join([*names, "hr-" + "/".join(strap)] if strap else names)
+
+
 def _is_float(text: str) -> bool:
     try:
         float(text)
@@ -271,7 +290,17 @@ def _arg(spec: str, metavar: str, text: str) -> float:
                 f"not {text!r}"
             )
         return value
+    if metavar == "BPM_PER_MIN":
+        value = float(text) if _is_float(text) else math.nan
+        if not -_MAX_DRIFT <= value <= _MAX_DRIFT:
+            raise UsageError(
+                f"fault {spec!r}: BPM_PER_MIN must be a number from {-_MAX_DRIFT:g} to"
+                f" {_MAX_DRIFT:g}, not {text!r}"
+            )
+        return value
     value = _number(spec, metavar, text)
+    if metavar == "BPM" and not _MIN_BPM <= value <= _MAX_BPM:
+        raise UsageError(f"fault {spec!r}: BPM must be from {_MIN_BPM:g} to {_MAX_BPM:g}")
     if metavar == "KMH_PER_S" and not 0 < value <= 20:
         raise UsageError(f"fault {spec!r}: KMH_PER_S must be above 0 and at most 20")
     if metavar == "KMH" and value > _MAX_KMH:
@@ -286,7 +315,7 @@ def _parse(given: str, *, now: bool) -> Fault:
     name, at_sign, when = head.partition("@")
     kind = FAULTS.get(name)
     if kind is None:
-        raise UsageError(f"unknown fault {name!r} in {spec!r}; known: {', '.join(FAULTS)}")
+        raise UsageError(f"unknown fault {name!r} in {spec!r}; known: {_known()}")
     usage = name + ("@SECONDS" if kind.timed and not now else "")
     usage += f":{kind.arg}" if kind.arg else ""
     fault = Fault(name)

@@ -6,6 +6,9 @@
 server queued (Treadmill Data, status, a dropped link) goes out over GATT. It is
 the same object in the ``treadsim`` process and embedded in ``retrorun run``.
 
+With ``hr=True`` a heart-rate strap (:mod:`treadsim.strap`) joins the same link: its
+runner's heart follows the belt, and the ``hr-*`` faults of the plan go to it.
+
 All time is loop time, so under ``--speedup`` (the paced clock) and under
 ``looptime`` in tests the treadmill runs exactly as fast as its controller.
 :meth:`Simulator.inject` fires a fault at whatever moment a test chooses.
@@ -16,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
 from retrorun.devices import DeviceProfile
 from treadsim.faults import Fault, FaultPlan, parse_injection
-from treadsim.gatt import Peripheral
+from treadsim.gatt import Peripheral, stable_address
 from treadsim.server import FtmsServer, initial_state
+from treadsim.strap import STRAP_NAME, HeartModel, SimulatedStrap, StrapPeripheral
 
 __all__ = ["TICK_S", "Simulator", "read_state_log"]
 
@@ -40,7 +44,9 @@ class Simulator:
     stream that gets one JSON line per physics tick. ``initial_speed_kmh`` (0:
     stopped) and ``initial_incline_pct``: the belt at power-on, already running at
     that speed (as after a controller that was killed mid-run). Bad faults or
-    initial values raise a one-line ``UsageError``.
+    initial values raise a one-line ``UsageError``. ``hr``: a heart-rate strap on
+    the same link, its runner resting at ``hr_resting`` and at most ``hr_max`` bpm;
+    ``facing_backward`` says which way that runner faces (backward unless told).
     """
 
     def __init__(
@@ -54,6 +60,9 @@ class Simulator:
         initial_speed_kmh: float = 0.0,
         initial_incline_pct: float | None = None,
         strict: bool = False,
+        hr: bool = False,
+        hr_resting: float = 70.0,
+        hr_max: float = 180.0,
     ) -> None:
         plan = FaultPlan.parse(faults)
         speed, incline = initial_state(
@@ -64,6 +73,15 @@ class Simulator:
             profile, faults=plan, initial_speed=speed, initial_incline=incline, strict=strict
         )
         self.peripheral = Peripheral(self.server, local_link=local_link)
+        self.strap: SimulatedStrap | None = None
+        self.strap_peripheral: StrapPeripheral | None = None
+        self.facing_backward: Callable[[], bool] = lambda: True
+        if hr:
+            self.strap = SimulatedStrap(HeartModel(resting=hr_resting, maximum=hr_max))
+            self.strap_peripheral = StrapPeripheral(
+                self.strap, local_link=self.peripheral.link, address=stable_address(STRAP_NAME)
+            )
+            self.server.on_hr_fault = self.strap.fire
         self._tick_s = tick_s
         self._state_log_arg = state_log
         self._state_log: IO[str] | None = None
@@ -79,6 +97,8 @@ class Simulator:
         else:
             self._state_log = self._state_log_arg
         await self.peripheral.__aenter__()
+        if self.strap_peripheral is not None:
+            await self.strap_peripheral.__aenter__()
         loop = asyncio.get_running_loop()
         self.origin = loop.time()
         self._task = loop.create_task(self._run(), name="treadsim-ticker")
@@ -95,6 +115,8 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
+            if self.strap_peripheral is not None:
+                await self.strap_peripheral.__aexit__(exc_type, exc, tb)
             await self.peripheral.__aexit__(exc_type, exc, tb)
         finally:
             # The last word of the state log: what the belt was doing at power-off.
@@ -108,8 +130,14 @@ class Simulator:
         return asyncio.get_running_loop().time() - self.origin
 
     def state(self) -> dict[str, Any]:
-        """What the belt is really doing (the state-log line)."""
-        return self.server.state_dict(self.now())
+        """What the belt (and the runner's heart) is really doing (the state-log line)."""
+        return self._state_dict(self.now())
+
+    def _state_dict(self, now: float) -> dict[str, Any]:
+        state: dict[str, Any] = dict(self.server.state_dict(now))
+        if self.strap is not None:
+            state.update(self.strap.state())
+        return state
 
     def inject(self, fault: str | Fault) -> Fault:
         """Fire an event fault now (a spec ``NAME[:ARG]``, no ``@``, or a
@@ -132,13 +160,24 @@ class Simulator:
             now = self.now()
             self.server.tick(now)
             await self.peripheral.flush()
+            await self._tick_strap(now)
             self._log_state(now)
+
+    async def _tick_strap(self, now: float) -> None:
+        if self.strap is None or self.strap_peripheral is None:
+            return
+        belt = self.server.belt
+        value = self.strap.tick(
+            now, belt.speed / 100, belt.incline / 10, backward=self.facing_backward()
+        )
+        if value is not None:
+            await self.strap_peripheral.send(value)
 
     def _log_state(self, now: float) -> None:
         """One JSON line per tick (``--state-log``); read it with :func:`read_state_log`."""
         if self._state_log is not None:
             try:
-                self._state_log.write(json.dumps(self.server.state_dict(now)) + "\n")
+                self._state_log.write(json.dumps(self._state_dict(now)) + "\n")
                 self._state_log.flush()
             except (OSError, ValueError):
                 self._state_log = None

@@ -180,6 +180,9 @@ class FtmsServer:
         self._ran = self.belt.running
         self._pauses = 0
         self._stops = 0
+        # The heart-rate strap beside the treadmill takes the ``hr-*`` faults of the
+        # same plan (one timeline, the same triggers); without one they do nothing.
+        self.on_hr_fault: Callable[[Fault, float], None] | None = None
 
     def _power_on(self, speed: int, incline: int | None) -> None:
         low, high, _step = self.profile.speed.raw
@@ -592,6 +595,8 @@ class FtmsServer:
             self.belt = self._new_belt()
             self.targeted_distance = self.targeted_time = None
             self._silent_until = max(self._silent_until, now + _REBOOT_SILENCE_S)
+        elif name.startswith("hr-") and self.on_hr_fault is not None:
+            self.on_hr_fault(fault, now)
         elif name == "garbage" and self.is_connected:
             self._queue.append(Outgoing(TREADMILL_DATA, GARBAGE))
 

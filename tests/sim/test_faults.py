@@ -207,6 +207,12 @@ def test_every_fault_name_is_known() -> None:
         "reboot",
         "garbage",
         "zero-ranges",
+        # the heart-rate strap's (treadsim.strap)
+        "hr-contact-lost",
+        "hr-dropout",
+        "hr-stuck",
+        "hr-spike",
+        "hr-drift",
     }
 
 

@@ -318,10 +318,10 @@ class WebSink:
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._socket)
         app.router.add_get("/{name}", self._static)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         try:
-            await web.SockSite(runner, self._listener.sock, shutdown_timeout=0.5).start()
+            await web.SockSite(runner, self._listener.sock).start()
             cues = VoiceSink(
                 self._cues.subscribe("web-cues", maxsize=512),
                 mode="espeak",

@@ -27,6 +27,12 @@ user's maximum, slow to the recovery speed; persisting, stop"):
 * ``HR_PERSIST_S``: over the maximum for 30 s, despite slowing, stops the belt;
 * slowing is ``RAMP_STEP`` per ``RAMP_INTERVAL_S`` down to the device minimum (the
   recovery speed), and no speed increase is allowed while heart rate is high;
+* rule 14's *unknown* heart rate, while a limit is in force and once a source is
+  known (a strap connected, or a first value seen): no value for ``HR_STALE_S``
+  (5 s), a strap that says it lost skin contact, or a value unchanged for
+  ``HR_STUCK_S`` (60 s). It is treated as high, never as fine: slowed to the
+  recovery speed, no increase, the runner told why; it never stops the belt by
+  itself (a runner slowed to the device minimum is safe with or without a value);
 * ``MIN_RESOLUTION``, ``MAX_TOLERANCE``: the speed tolerance is one device
   increment but never under 0.1 km/h, the resolution of every treadmill's speed
   display (a belt at the ceiling reads a few hundredths either side of it), and
@@ -65,6 +71,8 @@ __all__ = [
     "EXCURSION_WINDOW_S",
     "HR_FAR_OVER_BPM",
     "HR_PERSIST_S",
+    "HR_STALE_S",
+    "HR_STUCK_S",
     "MAX_TOLERANCE",
     "MIN_RESOLUTION",
     "RUNDOWN_GRACE_S",
@@ -79,6 +87,8 @@ __all__ = [
 
 HR_FAR_OVER_BPM = 10  # judgement: this far over the maximum stops the belt at once
 HR_PERSIST_S = 30.0  # judgement: over the maximum this long, despite slowing, stops the belt
+HR_STALE_S = 5.0  # rule 14: no heart-rate value this long is an unknown heart rate
+HR_STUCK_S = 60.0  # rule 14: the same value this long is a stuck sensor, not a heart
 # A record over the ceiling is corrected; if the belt is still over two records later
 # (the third consecutive over-ceiling record), the belt is stopped.
 STOP_AFTER_OVER_RECORDS = 3
@@ -111,7 +121,7 @@ class ReactionKind(enum.Enum):
 
     NONE = "none"
     CORRECT = "correct"  # send the command: the belt is over the ceiling
-    SLOW = "slow"  # send the command: heart rate is over the maximum
+    SLOW = "slow"  # send the command: heart rate is over the maximum, or unknown
     HALT = "halt"  # stop the belt; the session pauses and waits for the runner
     STOP = "stop"  # stop the belt and end the session
 
@@ -226,6 +236,11 @@ class SafetyGovernor:
         self._paused = False
         self._hr_over_since: float | None = None
         self._last_slow = -math.inf
+        self._hr_expected_since: float | None = None  # a source is known from then
+        self._hr_last_at: float | None = None  # when the newest value was measured
+        self._hr_value: int | None = None
+        self._hr_value_since = 0.0  # when the value last changed
+        self._hr_unknown: str | None = None
 
     # -- state -----------------------------------------------------------------
 
@@ -268,6 +283,26 @@ class SafetyGovernor:
     def heart_rate_high(self) -> bool:
         """Heart rate is over the maximum: speed increases are held."""
         return self._hr_over_since is not None
+
+    @property
+    def heart_rate_unknown(self) -> str | None:
+        """Why heart rate is unknown while a limit is in force (stale, off the skin,
+        stuck), or None: speed increases are held as while it is high."""
+        return self._hr_unknown
+
+    @property
+    def max_heart_rate(self) -> int | None:
+        """The heart-rate maximum in force (None: no heart-rate rule applies)."""
+        return self._max_hr
+
+    def expect_heart_rate(self, now: float) -> None:
+        """A heart-rate source is connected at ``now`` (a strap): from now on a
+        missing value is *unknown*, never fine."""
+        if self._hr_expected_since is None:
+            self._hr_expected_since = now
+
+    def _holds_speed(self) -> bool:
+        return self._hr_over_since is not None or self._hr_unknown is not None
 
     # -- speed -----------------------------------------------------------------
 
@@ -329,7 +364,7 @@ class SafetyGovernor:
         current = self._commanded
         if target < current or (target == current and self._resend):
             return self._speed_command(target, desired, clamped=clamped)
-        if target == current or self.heart_rate_high:
+        if target == current or self._holds_speed():
             return None
         if self._direction is not Direction.FORWARD:
             reachable = self.reachable(desired)
@@ -490,8 +525,18 @@ class SafetyGovernor:
 
     # -- telemetry -------------------------------------------------------------
 
-    def observe(self, speed: int, now: float, heart_rate: int | None) -> Reaction:
-        """React to one telemetry record (belt ``speed``, ``heart_rate`` when known).
+    def observe(
+        self,
+        speed: int,
+        now: float,
+        heart_rate: int | None,
+        *,
+        heart_rate_at: float | None = None,
+        contact: bool | None = None,
+    ) -> Reaction:
+        """React to one telemetry record (belt ``speed``, ``heart_rate`` when known:
+        measured at ``heart_rate_at``, ``now`` when not given; ``contact`` False when
+        the strap says it is off the skin).
 
         * Paused, or after a halt: the belt must slow to rest within its run-down
           time and never speed up again (``HALT``, then ``STOP``).
@@ -503,7 +548,10 @@ class SafetyGovernor:
         * Heart rate over the maximum: ``SLOW`` (a command ``RAMP_STEP`` lower, at
           most one per ``RAMP_INTERVAL_S``, down to the device minimum); more than
           ``HR_FAR_OVER_BPM`` over, or over for ``HR_PERSIST_S``: ``STOP``.
+        * Heart rate unknown (stale, no contact, stuck) while a limit is in force:
+          ``SLOW`` as when it is over, with the reason; never a stop by itself.
         """
+        heart_rate = self._judge_heart_rate(heart_rate, heart_rate_at, contact, now)
         if self._rundown is not None:
             return self._watch_rundown(self._rundown, speed, now)
         if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
@@ -553,11 +601,10 @@ class SafetyGovernor:
         if slow_to is not None:
             self._last_slow = now
             command = self._speed_command(slow_to, slow_to, clamped=False)
-            return Reaction(
-                ReactionKind.SLOW,
-                command,
-                f"heart rate {heart_rate} bpm over the {self._max_hr} bpm maximum",
-            )
+            reason = f"heart rate {heart_rate} bpm over the {self._max_hr} bpm maximum"
+            if self._hr_over_since is None and self._hr_unknown is not None:
+                reason = f"heart rate unknown ({self._hr_unknown})"
+            return Reaction(ReactionKind.SLOW, command, reason)
         return _NO_REACTION
 
     def observe_target(self, target: int, now: float) -> Reaction:
@@ -669,9 +716,39 @@ class SafetyGovernor:
             )
         return None
 
+    def _judge_heart_rate(
+        self, heart_rate: int | None, at: float | None, contact: bool | None, now: float
+    ) -> int | None:
+        """Rule 14: the value to judge against the maximum, or None when it is not
+        to be trusted; updates :attr:`heart_rate_unknown` (only while a limit is in
+        force and a source is known: a session with neither has no heart-rate rule)."""
+        if heart_rate is not None:
+            at = now if at is None else at
+            if self._hr_expected_since is None:
+                self._hr_expected_since = at
+            if self._hr_last_at is None or at > self._hr_last_at:
+                if heart_rate != self._hr_value:
+                    self._hr_value, self._hr_value_since = heart_rate, at
+                self._hr_last_at = at
+        self._hr_unknown = None
+        if self._max_hr is None or self._hr_expected_since is None:
+            return heart_rate
+        since = self._hr_last_at if self._hr_last_at is not None else self._hr_expected_since
+        if contact is False:
+            self._hr_unknown = "the strap has lost skin contact"
+        elif now - since > HR_STALE_S:
+            self._hr_unknown = f"no heart-rate value for {now - since:.0f} s"
+        elif heart_rate is not None and now - self._hr_value_since >= HR_STUCK_S:
+            self._hr_unknown = (
+                f"heart rate stuck at {heart_rate} bpm for {now - self._hr_value_since:.0f} s"
+            )
+        if self._hr_unknown is not None:
+            return None  # an untrusted value is judged neither over nor under the maximum
+        return heart_rate
+
     def _slow_target(self, now: float) -> int | None:
         """The next heart-rate slow-down step, when one is due and possible."""
-        if not self.heart_rate_high or now < self._last_slow + RAMP_INTERVAL_S:
+        if not self._holds_speed() or now < self._last_slow + RAMP_INTERVAL_S:
             return None
         lo = self._speed_range[0]
         current = self._commanded

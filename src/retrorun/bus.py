@@ -1,21 +1,28 @@
 """One stream of session states and events, fanned out to sinks without blocking.
 
 The control loop publishes; it never awaits a sink. Each subscriber has a bounded
-queue: when full, the oldest *state* is dropped first (a newer one supersedes it),
-then the oldest non-safety event; safety events are never dropped.
+queue (``retrorun._queue.DropOldestQueue``, the one the treadmill client's streams
+use too): when full, the oldest *state* is dropped first (a newer one supersedes
+it), then the oldest non-safety event; safety events are never dropped.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 
+from retrorun._queue import DropOldestQueue
 from retrorun.events import SessionEvent, SessionState
 
 __all__ = ["EventBus", "Item", "Subscription"]
 
 Item = SessionState | SessionEvent
+
+
+def _drop_rank(item: Item) -> int | None:
+    """States go first (a newer one supersedes them), then events; never a safety event."""
+    if isinstance(item, SessionState):
+        return 0
+    return None if item.safety else 1
 
 
 class Subscription:
@@ -26,47 +33,24 @@ class Subscription:
             raise ValueError("maxsize must be at least 1")
         self.name = name
         self.maxsize = maxsize
-        self.dropped = 0
-        self._items: deque[Item] = deque()
-        self._wakeup = asyncio.Event()
-        self._closed = False
+        self._queue: DropOldestQueue[Item] = DropOldestQueue(maxsize, rank=_drop_rank)
+
+    @property
+    def dropped(self) -> int:
+        """Items this subscriber was too slow for (never a safety event)."""
+        return self._queue.dropped
 
     def _put(self, item: Item) -> None:
-        if self._closed:
-            return
-        self._items.append(item)
-        if len(self._items) > self.maxsize:
-            self._drop_one()
-        self._wakeup.set()
-
-    def _drop_one(self) -> None:
-        victim: Item | None = next((i for i in self._items if isinstance(i, SessionState)), None)
-        if victim is None:
-            victim = next(
-                (i for i in self._items if isinstance(i, SessionEvent) and not i.safety), None
-            )
-        if victim is not None:
-            self._items.remove(victim)
-            self.dropped += 1
+        self._queue.put(item)
 
     def _close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
+        self._queue.close()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._queue)
 
     def __aiter__(self) -> AsyncIterator[Item]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Item]:
-        while True:
-            while self._items:
-                yield self._items.popleft()
-            if self._closed:
-                return
-            self._wakeup.clear()
-            await self._wakeup.wait()
+        return aiter(self._queue)
 
 
 class EventBus:

@@ -30,9 +30,8 @@ import contextlib
 import enum
 import logging
 import math
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from bleak import BleakClient, BleakScanner
@@ -41,6 +40,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
+from retrorun._queue import DropOldestQueue
 from retrorun.ble import translate_platform_error
 from retrorun.devices import DeviceProfile, match_device_profile
 from retrorun.errors import (
@@ -356,39 +356,6 @@ class _Pending:
     future: asyncio.Future[ControlResponse]
 
 
-@dataclass(slots=True)
-class _Queue:
-    """A bounded queue that drops the oldest item and counts what it dropped."""
-
-    maxlen: int
-    items: deque[Any] = field(default_factory=deque)
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    dropped: int = 0
-    closed: bool = False
-
-    def put(self, item: Any) -> None:
-        if self.closed:
-            return
-        self.items.append(item)
-        if len(self.items) > self.maxlen:
-            self.items.popleft()
-            self.dropped += 1
-        self.wakeup.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self.wakeup.set()
-
-    async def iterate(self) -> AsyncIterator[Any]:
-        while True:
-            while self.items:
-                yield self.items.popleft()
-            if self.closed:
-                return
-            self.wakeup.clear()
-            await self.wakeup.wait()
-
-
 class Treadmill:
     """One FTMS treadmill under control. See the module docstring."""
 
@@ -447,8 +414,8 @@ class Treadmill:
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
         self._assembler = RecordAssembler()
-        self._telemetry = _Queue(maxlen=64)
-        self._events = _Queue(maxlen=256)
+        self._telemetry: DropOldestQueue[Telemetry] = DropOldestQueue(64)
+        self._events: DropOldestQueue[TreadmillEvent] = DropOldestQueue(256)
         self._link_up = asyncio.Event()
         self._link_down = asyncio.Event()  # set from the moment the link is lost
         self._record_seen = asyncio.Event()
@@ -897,11 +864,11 @@ class Treadmill:
 
     def telemetry(self) -> AsyncIterator[Telemetry]:
         """Reassembled Treadmill Data records, in order, until the Treadmill closes."""
-        return self._telemetry.iterate()
+        return aiter(self._telemetry)
 
     def events(self) -> AsyncIterator[TreadmillEvent]:
         """Status notifications and link events, until the Treadmill closes."""
-        return self._events.iterate()
+        return aiter(self._events)
 
     # ---------------------------------------------------------------- callbacks
 

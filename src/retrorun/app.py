@@ -395,7 +395,8 @@ async def _connect(
 
         from treadsim.runtime import Simulator
 
-        assert prepared.sim_profile is not None
+        if prepared.sim_profile is None:
+            raise RuntimeError("internal error: a simulated run without a simulator profile")
         link = LocalLink()
         simulator = await stack.enter_async_context(
             Simulator(
@@ -412,7 +413,8 @@ async def _connect(
         ble = await stack.enter_async_context(open_link(local_link=link))
         target = prepared.sim_profile.name
     else:
-        assert options.device is not None
+        if options.device is None:
+            raise RuntimeError("internal error: a run on a real treadmill without a device")
         ble = await stack.enter_async_context(open_link(options.hci))
         target = options.device
     # The link, not its kwargs: a reconnect over an HCI transport replaces its host.

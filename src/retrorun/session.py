@@ -367,7 +367,8 @@ class Session:
                     tg.create_task(self._supervised(name, work), name=name)
         except* _End as group:
             first_end = group.exceptions[0]
-            assert isinstance(first_end, _End)
+            if not isinstance(first_end, _End):
+                raise TypeError(f"internal error: a session ended by {first_end!r}") from group
             end = first_end
         except* SafetyStop as group:
             end = _End(EndReason.SAFETY_STOP, str(group.exceptions[0]))
@@ -886,7 +887,8 @@ class Session:
             )
             kind, command = reaction.kind, reaction.command
         if kind is ReactionKind.CORRECT:
-            assert command is not None
+            if command is None:
+                raise RuntimeError(f"internal error: a {kind} reaction without a command")
             action = (
                 f"slowing to {to_kmh(command.value):.1f}" if command.value else "stopping the belt"
             )
@@ -901,7 +903,8 @@ class Session:
             )
             await self._send(command)
         elif kind is ReactionKind.HALT:
-            assert command is not None
+            if command is None:
+                raise RuntimeError(f"internal error: a {kind} reaction without a command")
             self._emit(
                 BeltHalted(
                     t=self._t(),
@@ -917,7 +920,8 @@ class Session:
             if resume:
                 self._start_resume(after_link=False)
         elif kind is ReactionKind.SLOW:
-            assert command is not None
+            if command is None:
+                raise RuntimeError(f"internal error: a {kind} reaction without a command")
             self._emit(HeartRateHigh(t=self._t(), message=reaction.reason))
             await self._send(command)
         elif kind is ReactionKind.STOP:

@@ -102,7 +102,8 @@ def _base_kmh(step: Step, ctx: _Context) -> float:
     absolute = step.absolute_kmh
     if absolute is not None:
         return absolute
-    assert step.reference_pct is not None  # the schema guarantees one speed
+    if step.reference_pct is None:  # the schema guarantees one speed
+        raise RuntimeError("internal error: a step with neither a speed nor reference_pct")
     if ctx.reference_kmh is None:
         raise ProgramError(
             f"{ctx.source}: reference_pct steps need the runner's reference speed "
@@ -154,7 +155,8 @@ def _resolve(
     if step.duration is not None:
         duration = step.duration + extra_s
     else:
-        assert step.distance_m is not None  # the schema guarantees one length
+        if step.distance_m is None:  # the schema guarantees one length
+            raise RuntimeError("internal error: a step with neither a duration nor distance_m")
         duration = step.distance_m / (speed / 360)
     return _Raw(step, Direction(step.direction), speed, incline, duration)
 

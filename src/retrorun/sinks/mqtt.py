@@ -721,7 +721,8 @@ class MqttClaim:
         background and the sink publishes nothing until it is held.
         """
         self.start()
-        assert self._first is not None
+        if self._first is None:
+            raise RuntimeError("internal error: the claim started without its first answer")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._first), wall_seconds(timeout_s))
         if self.state == "lost" and self.holder is not None:

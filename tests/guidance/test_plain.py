@@ -75,10 +75,7 @@ async def test_plain_prints_events_and_a_state_every_ten_seconds_or_on_change() 
         (event(60, EventKind.LINK_LOST), "! link lost"),
         (
             step_started(0, 1, PLAN[1], WORK),
-            (
-                "> step 2/6 TURN AROUND for 0:15"
-                " (next: step 3/6 BACKWARD 2.5 km/h for 2:30 · work)"
-            ),
+            ("> step 2/6 TURN AROUND for 0:15 (next: step 3/6 BACKWARD 2.5 km/h for 2:30 · work)"),
         ),
     ],
 )

@@ -85,7 +85,8 @@ def plans(draw: st.DrawFn) -> tuple[Plan, dict[str, Any], Program]:
         "ceiling": ceiling,
         "device_max": draw(st.one_of(st.none(), st.integers(-10, 2000))),
         "reference_kmh": draw(st.floats(1.0, 20.0)),
-        "week": draw(st.integers(1, 8)),
+        # A program with no progression has only week 1 (later weeks are refused).
+        "week": draw(st.integers(1, 8)) if program.progression else 1,
     }
     try:
         return plan(program, **options), options, program

@@ -1,15 +1,19 @@
-"""``retrorun programs list|show|validate|export`` and ``retrorun plan``: the program library.
+"""``retrorun programs list|show|validate|export|new`` and ``retrorun plan``: the program library.
 
 ``plan`` prints a program expanded for one runner (profile, ceiling, week) as a
 table, and with ``--png`` draws it for a handout. Text from a program file (its
 name, description, labels, notes) and paths given on the command line are
 printed through ``printable``: shown, never obeyed by the terminal. ``programs
-export`` writes the same plan as a FIT workout for a watch.
+export`` writes the same plan as a FIT workout for a watch. ``programs new``
+writes a commented starting file (one of the templates, each a worked example of
+``docs/programs.md``) that validates as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +209,52 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+_TEMPLATE_NAMES = ("first-steps", "intervals", "runner")  # retrorun.programs.TEMPLATES
+
+
+def _file_for(name: str) -> Path:
+    """``Hill Repeats`` -> ``hill-repeats.toml`` in the current folder."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].rstrip("-")
+    return Path(f"{slug or 'program'}.toml")
+
+
+def _new(args: argparse.Namespace) -> int:
+    from retrorun.programs import TEMPLATES, parse_program, printable, template_text
+
+    if args.template not in TEMPLATES:
+        choices = ", ".join(TEMPLATES)
+        raise UsageError(f"--template {printable(args.template)}: choose from {choices}")
+    path: Path = args.output if args.output is not None else _file_for(args.name)
+    shown = printable(str(path))
+    if path.suffix.lower() != ".toml":
+        raise UsageError(f"--output {shown}: the file name must end in .toml")
+    if printable(args.name) != args.name or not args.name.strip():
+        raise UsageError(f"programs new: NAME {printable(repr(args.name))}: give printable text")
+    text = template_text(args.template, args.name)
+    try:
+        parse_program(text, source="NAME")
+    except ProgramError as exc:
+        # The name is the only thing the coach gave: say what is wrong with it.
+        why = str(exc).splitlines()[0].removeprefix("NAME: ")
+        raise UsageError(f"programs new: NAME {printable(repr(args.name))}: {why}") from None
+    try:
+        # Exclusive: an existing program (a coach's work) is never overwritten.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise UsageError(f"{shown}: already exists (give another NAME or --output)") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot write: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(
+        printable(
+            f"wrote {path} ({args.template} template): edit it, then "
+            f"retrorun programs validate {path}"
+        )
+    )
+    return 0
+
+
 def _runner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
@@ -266,6 +316,31 @@ def register(subparsers: Any) -> None:
         "--week", type=number(int, WEEK), default=1, metavar="N", help="week N (1-52)"
     )
     export.set_defaults(handler=_export)
+
+    new = actions.add_parser(
+        "new",
+        help="write a commented program file to start from",
+        description=(
+            "Write a commented, valid program file to edit: first-steps (a backward "
+            "walk), intervals (weeks and a progression) or runner (reference speeds, "
+            "repeats that grow, a rest on a stopped belt). docs/programs.md explains "
+            "every field."
+        ),
+    )
+    new.add_argument("name", metavar="NAME", help="the program's name")
+    new.add_argument(
+        "--template",
+        default="first-steps",
+        metavar="T",
+        help=f"what to start from: {', '.join(_TEMPLATE_NAMES)} (default: first-steps)",
+    )
+    new.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="the .toml file (default: NAME in lower case with dashes, in this folder)",
+    )
+    new.set_defaults(handler=_new)
 
     plan_parser = subparsers.add_parser(
         "plan",

@@ -3,7 +3,8 @@
 ``load_program`` reads a library program or a file (``ProgramError`` with one line
 per problem; ``parse_program`` the same from text), ``plan`` expands it for a
 profile, a week and the ceilings in force, with a turn-around at every direction
-change. ``render_png`` draws a plan.
+change. ``render_png`` draws a plan; ``template_text`` is a commented starting file
+(``retrorun programs new``).
 ``printable`` shows program text on a terminal with its control characters escaped.
 """
 
@@ -32,6 +33,7 @@ from retrorun.programs._schema import (
     pace_to_kmh,
     parse_duration,
 )
+from retrorun.programs._templates import TEMPLATES, template_text
 from retrorun.programs._text import printable
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "MAX_STEPS",
     "MAX_TOTAL_S",
     "MAX_WEEKS",
+    "TEMPLATES",
     "WEEKLY_GROWTH_MAX",
     "Plan",
     "PlanStep",
@@ -58,4 +61,5 @@ __all__ = [
     "plan",
     "printable",
     "render_png",
+    "template_text",
 ]

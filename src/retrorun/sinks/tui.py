@@ -9,9 +9,9 @@ Keys: space pause/resume; ``s`` or Escape stop the belt and keep the session
 open (a pause that never resumes, however often it is pressed: the key to hit
 blind); space then resumes, ``q`` ends it; ``+``/``-`` nudge the target by
 0.1 km/h; Enter confirms a turn-around; ``q`` (or Ctrl+Q) stops the belt, ends
-the session and quits; Ctrl+C is the interrupt. Before the belt first moves, a pre-flight screen asks for the
-safety key, a clear space behind and hands on the rails; Enter confirms it,
-Escape aborts. ``skip_preflight=True`` (``--yes``) leaves it out.
+the session and quits; Ctrl+C is the interrupt. Before the belt first moves, a
+pre-flight screen asks for the safety key, a clear space behind and hands on the
+rails; Enter confirms it, Escape aborts. ``skip_preflight=True`` (``--yes``) leaves it out.
 
 ``run_async()`` returns ``"ended"`` (the session ended), ``"quit"`` (the runner
 quit) or ``"aborted"`` (Escape at the pre-flight screen).

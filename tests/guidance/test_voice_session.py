@@ -59,6 +59,7 @@ def _events(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [line for line in lines if line["type"] == "event" and line["kind"] == kind]
 
 
+@pytest.mark.hazard("HZ-18")
 async def test_every_cue_file_has_sound(tmp_path: Path) -> None:
     _lines, cues = await run_demo(tmp_path)
     index = read_index(cues)
@@ -97,6 +98,7 @@ async def test_each_step_is_announced_and_counted_in_on_the_session_clock(
     assert ("speech", "Session complete. Well done.") in _said(index, ended["t"])
 
 
+@pytest.mark.hazard("HZ-18")
 async def test_each_turnaround_says_its_whole_script_in_order(tmp_path: Path) -> None:
     lines, cues = await run_demo(tmp_path)
     index = read_index(cues)

@@ -349,7 +349,8 @@ class WebSink:
         self._cues.publish(item)
         if isinstance(item, SessionState):
             self._state = item
-            self._broadcast(_frame("state", item.to_json_dict()), state=True)
+            if self._pages:  # no page, no frame: a page that connects gets the hello
+                self._broadcast(_frame("state", item.to_json_dict()), state=True)
             return
         if isinstance(item, SessionStarted):
             self._started = item

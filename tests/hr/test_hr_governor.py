@@ -44,6 +44,7 @@ def slow_down(g: SafetyGovernor, start: float, **reading: object) -> list[str]:
     return reasons
 
 
+@pytest.mark.hazard("HZ-15")
 def test_a_strap_that_stops_sending_is_unknown_after_5_s_and_slows_the_belt() -> None:
     g = running()
     g.expect_heart_rate(100.0)
@@ -59,6 +60,7 @@ def test_a_strap_that_stops_sending_is_unknown_after_5_s_and_slows_the_belt() ->
     assert g.request_speed(500, 202.0) is not None
 
 
+@pytest.mark.hazard("HZ-15")
 def test_a_strap_connected_but_never_heard_is_unknown() -> None:
     g = running()
     g.expect_heart_rate(10.0)
@@ -68,6 +70,7 @@ def test_a_strap_connected_but_never_heard_is_unknown() -> None:
     assert "heart rate unknown" in reaction.reason
 
 
+@pytest.mark.hazard("HZ-15")
 def test_lost_contact_is_unknown_at_once_and_its_value_is_never_judged() -> None:
     g = running()
     reasons = slow_down(g, 0.0, heart_rate=0, contact=False, heart_rate_at=lambda t: t)
@@ -76,6 +79,7 @@ def test_lost_contact_is_unknown_at_once_and_its_value_is_never_judged() -> None
     assert not g.heart_rate_high  # 0 bpm from a strap off the skin is no reading
 
 
+@pytest.mark.hazard("HZ-15")
 def test_a_value_that_never_changes_for_a_minute_is_stuck() -> None:
     g = running()
     for k in range(int(HR_STUCK_S)):
@@ -108,6 +112,7 @@ def test_without_a_limit_or_a_source_no_heart_rate_rule_applies() -> None:
     )
 )
 @settings(max_examples=150, deadline=None)
+@pytest.mark.hazard("HZ-14", "HZ-15")
 def test_no_heart_rate_reading_ever_raises_the_speed(
     readings: list[tuple[int | None, bool | None, float, int]],
 ) -> None:

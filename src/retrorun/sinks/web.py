@@ -54,7 +54,7 @@ from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final, TextIO, get_args
+from typing import Any, Final, Literal, TextIO, get_args
 from urllib.parse import quote
 
 import segno
@@ -96,6 +96,7 @@ _STATIC: Final = {
     "app.js": "text/javascript",
     "style.css": "text/css",
 }
+_Keep = Literal["state", "event", "keep"]  # how a queued frame may be dropped
 _TICK_S: Final = 2.0
 _TICK: Final = '{"type":"tick"}'
 _NO_STORE: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -227,19 +228,19 @@ class _Page:
     def __init__(self, ws: web.WebSocketResponse, peer: str) -> None:
         self.ws = ws
         self.peer = peer
-        self.frames: deque[tuple[str, bool]] = deque()  # (frame, is a state)
+        self.frames: deque[tuple[str, _Keep]] = deque()
         self.wake = asyncio.Event()
         self.commands: deque[float] = deque()
         self.sent = 0
 
     def put(self, frame: str, *, state: bool, safety: bool) -> None:
-        self.frames.append((frame, state))
+        self.frames.append((frame, "state" if state else "keep" if safety else "event"))
         if len(self.frames) > _PAGE_QUEUE:
             # The oldest state first (a newer one supersedes it), then the oldest
-            # frame that is not a safety event's.
-            victim = next((f for f in self.frames if f[1]), None)
-            if victim is None and not safety:
-                victim = self.frames[0]
+            # event; safety events and the hello are never dropped.
+            victim = next((f for f in self.frames if f[1] == "state"), None)
+            if victim is None:
+                victim = next((f for f in self.frames if f[1] == "event"), None)
             if victim is not None:
                 self.frames.remove(victim)
         self.wake.set()

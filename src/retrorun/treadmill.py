@@ -38,10 +38,9 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakError
 
 from retrorun._queue import DropOldestQueue
-from retrorun.ble import translate_platform_error
+from retrorun.ble import BLUETOOTH_ERRORS, Situation, command_error, link_error, situation
 from retrorun.devices import DeviceProfile, match_device_profile
 from retrorun.errors import (
     CommandIgnored,
@@ -104,6 +103,8 @@ _AT_REST: Final = 10  # 0.01 km/h: a reading this low is a belt at rest
 _ECHO_S: Final = 3.0  # a status this soon after our own stop/start is its echo
 _TRUNCATED_AT: Final = 20  # the default ATT payload, where truncating consoles cut
 _DETECT_FRAMES: Final = 5  # truncation is recognised among a connection's first frames
+# A Device Information string read failing so is left out; any other failure is the link's.
+_UNREADABLE: Final = frozenset({Situation.REFUSED, Situation.FAILED})
 
 
 # --------------------------------------------------------------------------- data
@@ -234,20 +235,6 @@ def _matches(device: BLEDevice, adv: AdvertisementData, wanted: str) -> bool:
     return device.address.lower() == wanted.lower() or name.casefold() == wanted.casefold()
 
 
-@contextlib.asynccontextmanager
-async def _platform_errors() -> AsyncIterator[None]:
-    """bleak's platform backend on a machine with no Bluetooth: one clear error."""
-    try:
-        yield
-    except (FileNotFoundError, BleakError) as exc:
-        no_adapter = translate_platform_error(exc)
-        if no_adapter is not None:
-            raise no_adapter from exc
-        if isinstance(exc, BleakError):
-            raise LinkError(f"Bluetooth: {exc}") from exc
-        raise
-
-
 async def scan_treadmills(
     timeout: float = 5.0,
     *,
@@ -255,8 +242,10 @@ async def scan_treadmills(
     profiles: Sequence[DeviceProfile] | None = None,
 ) -> list[FoundTreadmill]:
     """Every FTMS treadmill heard within ``timeout`` seconds, strongest first."""
-    async with _platform_errors():
+    try:
         seen = await BleakScanner.discover(timeout, return_adv=True, **dict(scanner_kwargs or {}))
+    except BLUETOOTH_ERRORS as exc:
+        raise link_error(exc, "Bluetooth") from exc
     found = []
     for device, adv in seen.values():
         if not _is_treadmill(adv):
@@ -297,10 +286,12 @@ async def find_treadmill(
             return True
         return False
 
-    async with _platform_errors():
+    try:
         device = await BleakScanner.find_device_by_filter(
             wanted, timeout, **dict(scanner_kwargs or {})
         )
+    except BLUETOOTH_ERRORS as exc:
+        raise link_error(exc, "Bluetooth") from exc
     if device is not None:
         return device, names.get(device.address, device.name or name_or_address)
     prefix = name_or_address.casefold()
@@ -509,7 +500,11 @@ class Treadmill:
             if self._link is not None and (attempt or new_host):
                 try:
                     await self._link.reopen()
-                except (LinkError, OSError) as exc:
+                except BLUETOOTH_ERRORS as exc:
+                    last = link_error(exc, "Bluetooth")
+                    log.info("attempt %d: %s", attempt + 1, last)
+                    continue
+                except LinkError as exc:
                     last = exc
                     log.info("attempt %d: %s", attempt + 1, exc)
                     continue
@@ -520,15 +515,18 @@ class Treadmill:
                 **self._client_kw(),
             )
             try:
-                async with _platform_errors(), asyncio.timeout(self._connect_timeout * 2):
-                    await client.connect()
-                self._client = client
-                self._link_down.clear()
-                async with asyncio.timeout(self._connect_timeout * 2):
-                    await self._setup()
+                try:
+                    async with asyncio.timeout(self._connect_timeout * 2):
+                        await client.connect()
+                    self._client = client
+                    self._link_down.clear()
+                    async with asyncio.timeout(self._connect_timeout * 2):
+                        await self._setup()
+                except BLUETOOTH_ERRORS as exc:
+                    raise link_error(exc, "Bluetooth") from exc
             except NoAdapterError:
                 raise
-            except (TimeoutError, BleakError, LinkError, CommandTimeout, OSError) as exc:
+            except (LinkError, CommandTimeout) as exc:
                 last = exc  # a setup procedure never answered is a failed attempt, too
                 log.info("connect attempt %d to %s failed: %s", attempt + 1, self.name, exc)
                 with contextlib.suppress(Exception):
@@ -575,7 +573,9 @@ class Treadmill:
                 continue
             try:
                 values[key] = decode_string(await client.read_gatt_char(char))
-            except BleakError as exc:
+            except BLUETOOTH_ERRORS as exc:
+                if situation(exc) not in _UNREADABLE:
+                    raise  # the link, not this string: the connect attempt fails
                 log.info("could not read %s of %s: %s", key, self.name, exc)
         return DeviceInformation(**values)
 
@@ -695,15 +695,22 @@ class Treadmill:
             try:
                 async with asyncio.timeout(self._command_timeout):
                     response = await self._exchange(client, request, future)
-            except TimeoutError:
-                self._log_command(op_name, value, "timeout")
-                raise CommandTimeout(request.op, self._command_timeout, op_name) from None
-            except BleakError as exc:
-                self._log_command(op_name, value, f"error: {exc}")
-                raise LinkError(f"{op_name} failed on {self.name}: {exc}") from exc
             except LinkLost:
                 self._log_command(op_name, value, "link lost")
                 raise
+            except BLUETOOTH_ERRORS as exc:
+                error = command_error(
+                    exc,
+                    f"{op_name} failed on {self.name}",
+                    op=request.op,
+                    op_name=op_name,
+                    timeout_s=self._command_timeout,
+                )
+                if isinstance(error, CommandTimeout):
+                    self._log_command(op_name, value, "timeout")
+                    raise error from None
+                self._log_command(op_name, value, f"error: {exc}")
+                raise error from exc
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is None or task.cancelling() > 0:
@@ -1042,7 +1049,7 @@ class Treadmill:
                     await old.disconnect()
         try:
             await self._connect(self._reconnect_attempts, new_host=new_host)
-        except (LinkError, OSError) as exc:
+        except LinkError as exc:
             self._emit(TreadmillEventKind.LINK_FAILED, detail=str(exc))
             return True
         self._last_record_t = asyncio.get_running_loop().time()

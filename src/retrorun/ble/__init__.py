@@ -12,6 +12,11 @@ frozen or restarted peer, or a dongle that went away, leaves the old host waitin
 for answers forever); the treadmill client calls it before each reconnect attempt.
 It does nothing on the platform adapter or the in-process virtual link.
 
+What bleak, bumble and the OS raise for one situation (a link gone, a host wedged,
+no adapter, a device not found, a timeout) is read from one table
+(``retrorun.ble._errors``): the client catches ``BLUETOOTH_ERRORS`` around every
+Bluetooth call and raises what ``link_error``/``command_error`` give.
+
 bumble's log records get a ``NullHandler``: they reach the handlers of a program
 that configured logging, and never the terminal of one that did not (a lost
 link's "command result mismatch" and tracebacks are not for the runner).
@@ -37,18 +42,32 @@ from typing import Any
 
 from retrorun.ble._bumble import BumbleCentral, BumbleClient, BumbleScanner, normalize_address
 from retrorun.ble._controller import VirtualController, next_random_address
+from retrorun.ble._errors import (
+    BLUETOOTH_ERRORS,
+    TRANSPORT_ERRORS,
+    Situation,
+    command_error,
+    link_error,
+    situation,
+    translate_platform_error,
+)
 from retrorun.errors import LinkError, NoAdapterError, UsageError
 
 __all__ = [
+    "BLUETOOTH_ERRORS",
     "REOPEN_TIMEOUT_S",
     "BumbleCentral",
     "BumbleClient",
     "BumbleScanner",
     "Link",
+    "Situation",
     "VirtualController",
+    "command_error",
+    "link_error",
     "next_random_address",
     "normalize_address",
     "open_link",
+    "situation",
     "translate_platform_error",
 ]
 
@@ -133,7 +152,7 @@ class Link:
                     f"{self.description}: no answer from the controller in "
                     f"{self._reopen_timeout:g} s"
                 ) from None
-            except Exception as exc:  # bumble raises its own types per transport
+            except TRANSPORT_ERRORS as exc:
                 raise LinkError(f"{self.description}: cannot reopen: {exc}") from exc
             self._use(central)
             self.reopens_done += 1
@@ -170,17 +189,14 @@ async def open_link(
             f"--hci {hci!r}: expected an HCI transport such as tcp-client:127.0.0.1:9101 or usb:0"
         )
     opener: Callable[[], Awaitable[BumbleCentral]] | None = None
-    if local_link is not None:
+    if hci is None:
         central = await BumbleCentral.on_local_link(local_link)
         description = "virtual Bluetooth link (embedded simulator)"
     else:
-        assert hci is not None
         opener = functools.partial(BumbleCentral.on_transport, hci)
         try:
             central = await opener()
-        except (OSError, ConnectionError) as exc:
-            raise NoAdapterError(f"cannot open HCI transport {hci}: {exc}") from exc
-        except Exception as exc:  # bumble raises its own types per transport
+        except TRANSPORT_ERRORS as exc:
             raise NoAdapterError(f"cannot open HCI transport {hci}: {exc}") from exc
         description = f"HCI transport {hci}"
     link = Link(
@@ -194,23 +210,3 @@ async def open_link(
         yield link
     finally:
         await link.close()
-
-
-def translate_platform_error(exc: BaseException) -> NoAdapterError | None:
-    """bleak's errors on a machine with no Bluetooth adapter -> one clear error.
-
-    Without a system D-Bus, bleak's BlueZ backend raises a bare ``FileNotFoundError``;
-    with D-Bus but no BlueZ or no adapter, a ``BleakDBusError`` or
-    ``BleakBluetoothNotAvailableError``. Anything else is not ours to translate.
-    """
-    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError, BleakError
-
-    if isinstance(exc, FileNotFoundError | BleakBluetoothNotAvailableError):
-        return NoAdapterError(str(exc) or "no system bus")
-    if isinstance(exc, BleakDBusError):
-        return NoAdapterError(str(exc))
-    if isinstance(exc, BleakError):
-        text = str(exc).lower()
-        if "no bluetooth adapter" in text or ("adapter" in text and "not found" in text):
-            return NoAdapterError(str(exc))
-    return None

@@ -42,6 +42,7 @@ from bumble.host import Host
 from bumble.transport.common import AsyncPipeSink
 
 from retrorun.ble._controller import VirtualController, next_random_address
+from retrorun.ble._errors import BUMBLE_ERRORS
 
 __all__ = ["BumbleCentral", "BumbleClient", "BumbleScanner", "normalize_address"]
 
@@ -348,7 +349,7 @@ class BumbleClient(BaseBleakClient):
             await self.disconnect()
             if isinstance(exc, TimeoutError):
                 raise BleakError(f"service discovery on {self.address} timed out") from exc
-            if isinstance(exc, core.BaseBumbleError | att.ATT_Error):
+            if isinstance(exc, BUMBLE_ERRORS):
                 raise _gatt_error(exc, "service discovery") from exc
             raise
 
@@ -417,7 +418,7 @@ class BumbleClient(BaseBleakClient):
         peer = self._require_peer()
         try:
             return bytearray(await peer.read_value(characteristic.handle))
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"read {characteristic.uuid}") from exc
 
     async def read_gatt_descriptor(
@@ -426,7 +427,7 @@ class BumbleClient(BaseBleakClient):
         peer = self._require_peer()
         try:
             return bytearray(await peer.read_value(descriptor.handle))
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"read descriptor {descriptor.uuid}") from exc
 
     async def write_gatt_char(
@@ -435,14 +436,14 @@ class BumbleClient(BaseBleakClient):
         peer = self._require_peer()
         try:
             await peer.write_value(characteristic.handle, bytes(data), with_response=response)
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"write {characteristic.uuid}") from exc
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
         peer = self._require_peer()
         try:
             await peer.write_value(descriptor.handle, bytes(data), with_response=True)
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"write descriptor {descriptor.uuid}") from exc
 
     async def start_notify(
@@ -457,7 +458,7 @@ class BumbleClient(BaseBleakClient):
         prefer_notify = "notify" in characteristic.properties
         try:
             await peer.subscribe(bumble_char, deliver, prefer_notify=prefer_notify)
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"subscribe {characteristic.uuid}") from exc
         self._subscriptions[characteristic.handle] = deliver
 
@@ -466,5 +467,5 @@ class BumbleClient(BaseBleakClient):
         deliver = self._subscriptions.pop(characteristic.handle, None)
         try:
             await peer.unsubscribe(characteristic.obj, deliver)
-        except (att.ATT_Error, core.BaseBumbleError) as exc:
+        except BUMBLE_ERRORS as exc:
             raise _gatt_error(exc, f"unsubscribe {characteristic.uuid}") from exc

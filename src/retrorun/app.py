@@ -10,7 +10,8 @@ costs one line and exit code 2 and never a moving belt. Then, on one event loop
 
 Exit paths: the session's own end (0 completed, 1 early), SIGINT/SIGTERM (the
 session stops the belt, then 130/143), any error before the session starts
-(``Treadmill`` stops the belt on its way out; the record says what happened).
+(``Treadmill`` stops the belt on its way out; the terminal says what happened,
+and no record is left: a session that never reached the treadmill is no session).
 """
 
 from __future__ import annotations
@@ -332,7 +333,6 @@ async def _run_claimed(
         raise UsageError(f"--record {prepared.record_path}: {exc.strerror or exc}") from exc
     started = False
     result: SessionResult | None = None
-    exported: list[Path] = []
     try:
         async with contextlib.AsyncExitStack() as stack:
             treadmill = await _connect(prepared, stack, on_simulator)
@@ -362,9 +362,7 @@ async def _run_claimed(
     except asyncio.CancelledError:
         if signals.code is None:
             raise
-        _record_early_end(recorder, prepared, started, "signal", "interrupted before the session")
-    except RetrorunError as exc:
-        _record_early_end(recorder, prepared, started, "error", str(exc))
+    except RetrorunError:
         recorder.close()
         if started:  # a session ended by an error is exported as far as it went
             _announce(_export(prepared, recorder), out)
@@ -372,8 +370,9 @@ async def _run_claimed(
     finally:
         signals.uninstall()
         recorder.close()
-    if started:
-        exported = _export(prepared, recorder)
+    if not started:  # interrupted while connecting: no session, no record, no summary
+        return signals.code if signals.code is not None else 1
+    exported = _export(prepared, recorder)
     _print_summary(prepared.record_path, recorder, out)
     _announce(exported, out)
     if signals.code is not None:
@@ -421,29 +420,6 @@ async def _connect(
     treadmill = Treadmill(target, link=ble, profile=prepared.device_profile)
     await stack.enter_async_context(treadmill)
     return treadmill
-
-
-def _record_early_end(
-    recorder: Recorder, prepared: Prepared, started: bool, reason: str, message: str
-) -> None:
-    if not started:
-        recorder.start(
-            program=prepared.program_name,
-            profile=str(prepared.profile),
-            ceiling_backward_kmh=to_kmh(prepared.preview.ceiling),
-            device=prepared.options.device or "simulator",
-            simulated=prepared.options.simulated,
-        )
-        recorder.end(
-            0.0,
-            reason=reason,
-            belt_stopped=True,
-            distance_m=0.0,
-            duration_s=0.0,
-            backward_s=0.0,
-            energy_kcal=0.0,
-            message=message,
-        )
 
 
 def _start_sinks(

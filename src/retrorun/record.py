@@ -128,6 +128,7 @@ class Recorder:
         self.on_error = on_error
         self._folder = _SummaryFolder(self.summary)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._created = not path.exists()  # an empty file of ours is removed at close
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
 
     def write(self, type_: str, t: float, **fields: Any) -> None:
@@ -221,7 +222,11 @@ class Recorder:
         self.write("event", t, **body)
 
     def close(self) -> None:
-        """Flush and close; safe to call twice."""
+        """Flush and close; safe to call twice.
+
+        A file this recorder created and never wrote a line to (the treadmill was
+        never reached) is removed: no empty record in the sessions folder.
+        """
         if self._file is not None:
             try:
                 self._file.close()
@@ -229,6 +234,10 @@ class Recorder:
                 self._file = None
                 self._fail(exc)
             self._file = None
+            if self._created and self.lines == 0 and self.error is None:
+                with contextlib.suppress(OSError):
+                    if self.path.is_file() and self.path.stat().st_size == 0:
+                        self.path.unlink()
 
 
 def read_record(path: Path) -> Iterator[dict[str, Any]]:

@@ -196,6 +196,7 @@ class Session:
         self._last_direction = Direction.FORWARD  # the direction of the last record
         self._speed_at_loss: int | None = None  # the belt's bound while the link is down
         self._observed = asyncio.Event()  # pulsed once the governor judged a record
+        self._first_step_t: float | None = None  # session time of the first step's start
 
         self._controls: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._confirmed = asyncio.Event()
@@ -432,6 +433,7 @@ class Session:
             )
             await self._confirmed.wait()
             self._confirmed.clear()
+        self._first_step_t = self._t()
         for index, step in enumerate(steps):
             self.step_index = index
             self.step_label = step.label
@@ -1239,7 +1241,11 @@ class Session:
             reason=end.reason,
             message=end.message,
             belt_stopped=belt_stopped,
-            duration_s=round(self._t(), 3),
+            # The session's time counts from its first step: a pre-flight check
+            # that waited for the runner is not exercise.
+            duration_s=round(self._t() - self._first_step_t, 3)
+            if self._first_step_t is not None
+            else 0.0,
             distance_m=round(self.distance_m, 1),
             backward_s=round(self.backward_s, 1),
             energy_kcal=round(self.energy_kcal, 1),

@@ -227,6 +227,7 @@ class SafetyGovernor:
         self._over_records = 0
         self._last_over_t: float | None = None  # the last record over the ceiling
         self._in_episode = False
+        self._episode_speed = 0  # the belt on the first record over the ceiling
         self._tolerance = min(max(speed_range[2], MIN_RESOLUTION), MAX_TOLERANCE)
         self._decel = decel_kmh_per_s
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
@@ -543,8 +544,9 @@ class SafetyGovernor:
         * Turning: more than one increment over the turn-around's speed: ``HALT``.
         * Backward: more than one increment over the ceiling: ``CORRECT`` with a
           command no higher than what the step wants (a stop if it wants none) on
-          this very record; ``STOP`` when the belt is still over two records later,
-          or when this is a second excursion within ``EXCURSION_WINDOW_S``.
+          this very record; ``STOP`` when the belt has not slowed at all a record
+          later (the correction was not taken), when it is still over two records
+          later, or when this is a second excursion within ``EXCURSION_WINDOW_S``.
         * Heart rate over the maximum: ``SLOW`` (a command ``RAMP_STEP`` lower, at
           most one per ``RAMP_INTERVAL_S``, down to the device minimum); more than
           ``HR_FAR_OVER_BPM`` over, or over for ``HR_PERSIST_S``: ``STOP``.
@@ -566,6 +568,7 @@ class SafetyGovernor:
             self._over_records += 1
             if not self._in_episode:
                 self._in_episode = True
+                self._episode_speed = speed
                 last = self._last_over_t
                 if last is not None and now - last <= EXCURSION_WINDOW_S:
                     self._last_over_t = now
@@ -574,6 +577,15 @@ class SafetyGovernor:
                         f" {self._ceiling / 100:.2f} km/h ceiling within"
                         f" {EXCURSION_WINDOW_S:.0f} s"
                     )
+            elif speed > self._episode_speed - self._tolerance // 2:
+                # The first record over was corrected; a belt that has not slowed at all
+                # a record later did not take the correction (a machine that answers
+                # Success and ignores it): only a stop is left.
+                self._last_over_t = now
+                return self._stop(
+                    f"belt still at {speed / 100:.2f} km/h a record after its correction to"
+                    f" the {self._ceiling / 100:.2f} km/h ceiling: the treadmill did not slow"
+                )
             self._last_over_t = now
         else:
             self._over_records = 0

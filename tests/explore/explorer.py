@@ -418,6 +418,7 @@ class Trace:
     code: int | None = None
     error: str = ""
     timed_out: bool = False
+    ignores_speed: bool = False  # the machine acknowledges speed commands and ignores them
     session_started: bool = False
 
 
@@ -473,6 +474,9 @@ class Probe:
         # The belt's own rates (a slow-ramp fault overrides the profile's).
         self.trace.decel = server.belt.decel_kmh_per_s
         self.trace.accel = server.belt.accel_kmh_per_s
+        self.trace.ignores_speed = sim.profile.has("ignores_speed_commands") or any(
+            spec.split("@")[0].split(":")[0] == "ignore-speed" for spec in self.schedule.faults
+        )
         data_payloads = server.data_payloads
         fire = server._fire
 
@@ -740,7 +744,11 @@ def judge(trace: Trace) -> list[Finding]:
 
         if any(r.t < c <= r.t + LATENCY_S for c in causes):
             continue  # a new outside cause overrode the answer: the next record judges
-        if not answered(r.t, r.t + LATENCY_S, ok) and any(
+        # A machine that acknowledges a correction and ignores it cannot be slowed
+        # within the latency; the next record shows it, and the answer is a stop.
+        ignored = trace.ignores_speed and not turning
+        by = r.t + (period if ignored else 0.0) + LATENCY_S
+        if not answered(r.t, by, ok) and any(
             s.connected for s in samples if r.t <= s.t <= r.t + LATENCY_S
         ):
             findings.append(
@@ -750,7 +758,7 @@ def judge(trace: Trace) -> list[Finding]:
                     f"record shows the belt at {r.belt:.2f} km/h {r.direction} over"
                     f" {limit:.2f}+{r.tol:.2f}; the simulator's target was not brought down"
                     f" {'(halt: stop)' if turning else f'to {limit:.2f}'} within"
-                    f" {LATENCY_S:.1f} s",
+                    f" {by - r.t:.1f} s" + (" (a machine that ignores speed: stop)" * ignored),
                 )
             )
     episode_start: float | None = None
@@ -803,7 +811,9 @@ def judge(trace: Trace) -> list[Finding]:
             )
             break
         seen = [r.t for r in records if r.t >= cause - 1e-6 and r.belt > _eps(limit + r.tol)]
-        if seen and s.t > seen[0] + LATENCY_S + 1e-6 and s.connected:
+        # A machine that ignores speed commands is stopped at the next record instead.
+        grace = LATENCY_S + (period if trace.ignores_speed else 0.0)
+        if seen and s.t > seen[0] + grace + 1e-6 and s.connected:
             findings.append(
                 Finding(
                     "target-over-limit",

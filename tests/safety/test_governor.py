@@ -99,14 +99,29 @@ def test_profiles_that_stop_to_turn() -> None:
 def test_over_ceiling_record_is_answered_then_stopped() -> None:
     g = backward(governor())
     g.request_speed(500, 10.0)
-    over = 500 + g.tolerance + 1
+    over = 500 + 3 * g.tolerance
     first = g.observe(over, 11.0, None)
     assert first.kind is ReactionKind.CORRECT
     assert first.command is not None
     assert first.command.value <= 500
-    assert g.observe(over, 12.0, None).kind is ReactionKind.CORRECT
-    assert g.observe(over, 13.0, None).kind is ReactionKind.STOP
+    # Slowing, but still over: corrected again; over on the third record: stopped.
+    assert g.observe(over - g.tolerance, 12.0, None).kind is ReactionKind.CORRECT
+    assert g.observe(over - g.tolerance, 13.0, None).kind is ReactionKind.STOP
     assert g.observe(500, 14.0, None).kind is ReactionKind.NONE
+
+
+@pytest.mark.hazard("HZ-02")
+@pytest.mark.hazard("HZ-12")
+def test_a_correction_the_belt_did_not_take_is_a_stop_at_the_next_record() -> None:
+    """A machine that answers Success and ignores the correction: the belt has not
+    slowed at all a record later, so only a stop is left (not a third record)."""
+    g = backward(governor())
+    g.request_speed(500, 10.0)
+    over = 500 + g.tolerance + 50
+    assert g.observe(over, 11.0, None).kind is ReactionKind.CORRECT
+    stop = g.observe(over, 12.0, None)
+    assert stop.kind is ReactionKind.STOP
+    assert "did not slow" in stop.reason
 
 
 @pytest.mark.hazard("HZ-14")

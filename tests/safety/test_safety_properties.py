@@ -245,6 +245,7 @@ class GovernorSession(RuleBasedStateMachine):
         self.over_run = 0  # consecutive over-ceiling records, counted here
         self.in_episode = False
         self.last_over_t: float | None = None
+        self.episode_speed = 0  # the belt on the first record over the ceiling
         self.paused = False
         self.halted = False
         self.turn_limit = 0
@@ -293,25 +294,29 @@ class GovernorSession(RuleBasedStateMachine):
                 self.g.direction is not Direction.FORWARD and self.belt > self.setup.ceiling + tol
             )
             self.over_run = self.over_run + 1 if over else 0
-            second = False
+            second = untaken = False
             if over:
                 if not self.in_episode:
                     second = self.last_over_t is not None and (
                         self.now - self.last_over_t <= EXCURSION_WINDOW_S
                     )
                     self.in_episode = True
+                    self.episode_speed = self.belt
+                else:  # not slowed at all since its correction: the machine ignored it
+                    untaken = self.belt > self.episode_speed - tol // 2
                 self.last_over_t = self.now
                 # answered on this very record, with a command under the ceiling ...
                 assert kind in {ReactionKind.CORRECT, ReactionKind.STOP}
                 assert reaction.command is not None
                 assert reaction.command.value <= self.setup.ceiling
                 assert reaction.command.value < self.belt
-                # ... and stopped when still over two records later, or a second time
-                if self.over_run >= 3 or second:
+                # ... and stopped when still over two records later, or a second time,
+                # or when a record later it has not slowed at all
+                if self.over_run >= 3 or second or untaken:
                     assert kind is ReactionKind.STOP
             else:
                 self.in_episode = False
-            if kind is ReactionKind.STOP and self.over_run < 3 and not second:
+            if kind is ReactionKind.STOP and self.over_run < 3 and not (second or untaken):
                 # the only other reason to stop: heart rate over the maximum
                 assert self.setup.max_heart_rate is not None
                 assert self.heart_rate is not None

@@ -481,7 +481,8 @@ def test_still_over_two_records_later_stops() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
     over = 500 + g.tolerance + 50
-    kinds = [g.observe(over, now + i, None).kind for i in range(4)]
+    # Slowing (so the correction was taken), but still over two records later.
+    kinds = [g.observe(over - 10 * i, now + i, None).kind for i in range(4)]
     assert kinds == [
         ReactionKind.CORRECT,
         ReactionKind.CORRECT,
@@ -495,9 +496,9 @@ def test_still_over_two_records_later_stops() -> None:
 def test_a_second_excursion_within_the_window_stops_consecutive_or_not() -> None:
     g = make()
     now = ramp_to(g, 500, 0.0)
-    over = 500 + g.tolerance + 1
+    over = 500 + 3 * g.tolerance
     assert g.observe(over, now, None).kind is ReactionKind.CORRECT
-    assert g.observe(over, now + 1, None).kind is ReactionKind.CORRECT
+    assert g.observe(over - g.tolerance, now + 1, None).kind is ReactionKind.CORRECT
     assert g.observe(500, now + 2, None).kind is ReactionKind.NONE
     second = g.observe(over, now + 3, None)
     assert second.kind is ReactionKind.STOP

@@ -74,7 +74,7 @@ from retrorun.events import (
     UserStopped,
 )
 from retrorun.ftms import ResultCode
-from retrorun.limits import INCLINE_TOLERANCE, to_kmh
+from retrorun.limits import INCLINE_TOLERANCE, RAMP_INTERVAL_S, RAMP_STEP, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import (
@@ -479,7 +479,7 @@ class Session:
                 deadline = self.step_deadline = settled_at + self._step_left
             elif self._wake.is_set():
                 self._wake.clear()
-                await self._ramp_to_target()  # the runner nudged the speed
+                await self._ramp_to_target(until=deadline)  # the runner nudged the speed
             remaining = deadline - loop.time()
             if remaining <= _EPSILON_S and not self._unsettled:
                 break
@@ -529,12 +529,26 @@ class Session:
             return None
         return work.result()
 
-    async def _ramp_to_target(self) -> None:
-        """Step toward ``target + adjust`` at the governor's pace (not while paused)."""
+    async def _ramp_to_target(self, until: float = math.inf) -> None:
+        """Step toward ``target + adjust`` at the governor's pace (not while paused).
+
+        Facing backward a lower speed comes in ramp steps too: a drop of several
+        km/h under a runner facing the rear is a lurch (a stop or a pause is never
+        eased: those go out at once, elsewhere). A ramp whose next step would come
+        at or after ``until`` (the step's end) returns: the step's clock wins, and
+        the next step ramps on from wherever this one got to.
+        """
         loop = asyncio.get_running_loop()
         while not self.paused:
             desired = max(self.target + self.adjust, 0)
-            command = self.governor.request_speed(desired, loop.time())
+            commanded = self.governor.commanded
+            easing = (
+                self.governor.direction is Direction.BACKWARD
+                and 0 < desired < commanded - RAMP_STEP
+            )
+            command = self.governor.request_speed(
+                commanded - RAMP_STEP if easing else desired, loop.time()
+            )
             if command is not None:
                 await self._send(command)
             if self.governor.commanded > 0 and not self.treadmill.started and not self.paused:
@@ -548,7 +562,9 @@ class Session:
                 return
             # Never a zero sleep in this loop: a clock that rounds (looptime) or a
             # governor that holds (heart rate) would make it spin.
-            wait = self.governor.next_ramp_time() - loop.time()
+            wait = RAMP_INTERVAL_S if easing else self.governor.next_ramp_time() - loop.time()
+            if loop.time() + wait >= until:
+                return
             await asyncio.sleep(max(wait, _MIN_WAIT_S))
 
     def _refuse_speed(self, desired: int, reachable: int) -> None:

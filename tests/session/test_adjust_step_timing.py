@@ -1,8 +1,8 @@
 """A runner's ``+`` presses against the step's clock (issue 21), on the simulator.
 
-Both tests are expected failures: the cause is in ``retrorun.session`` (see each
-reason) and is reported for its owner; they pass once it is fixed (strict xfail
-then fails, so the marks come off with the fix).
+A nudge ramps within the step's clock (the step never runs long for it), and the
+step after it eases down in ramp steps facing backward, never a drop of several
+km/h under a runner facing the rear.
 """
 
 from __future__ import annotations
@@ -42,15 +42,6 @@ def _starts(lines: list[dict[str, Any]]) -> dict[int, float]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Session._run_step awaits _ramp_to_target() for a nudge (the `elif "
-        "self._wake.is_set()` branch) without looking at the step's deadline: the "
-        "ramp to 5.0 km/h takes 0.5 km/h per command 2 s apart (about 10 s), and the "
-        "step ends only after it returns"
-    ),
-)
 async def test_plus_presses_do_not_stretch_the_step(tmp_path: Path) -> None:
     run = await run_session(tmp_path, driver=_press_to_the_ceiling)
     starts = _starts(run.lines)
@@ -59,14 +50,6 @@ async def test_plus_presses_do_not_stretch_the_step(tmp_path: Path) -> None:
     assert starts[NEXT] - starts[WORK] <= WORK_S + 1.5  # 31 s without the presses
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Session._run_step sets adjust = 0 and target = the next step's speed, and "
-        "SafetyGovernor.request_speed approves any decrease in one command, so the "
-        "belt drops from 5.0 to 2.0 km/h at once instead of ramping down"
-    ),
-)
 async def test_the_step_after_a_nudge_starts_from_a_ramp_not_a_drop(tmp_path: Path) -> None:
     run = await run_session(tmp_path, driver=_press_to_the_ceiling)
     starts = _starts(run.lines)

@@ -30,7 +30,7 @@ from retrorun.ble import open_link
 from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, SafetyStop, UsageError
-from retrorun.events import Direction
+from retrorun.events import Direction, RemoteCommand
 from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, check_record_path, default_record_path
@@ -513,8 +513,30 @@ def _listen_web(
     return listener
 
 
+_REQUESTS: dict[str, RemoteCommand] = {"stop": "stop", "pause": "pause", "resume": "resume"}
+
+
+def plain_key(line: str, *, paused: bool) -> str:
+    """What a line typed under ``--plain`` asks for, with the display's keys: space or
+    ``p`` pauses or resumes, ``s`` pauses (stops the belt, the session stays open:
+    pressed again it never restarts it), ``q`` stops the session, ``+``/``-`` nudge
+    the speed, and Enter alone confirms. Returns ``pause``, ``resume``, ``stop``,
+    ``+``, ``-`` or ``confirm``."""
+    text = line.rstrip("\r\n")
+    key = text.strip().lower()
+    if key in {"q", "quit", "stop"}:
+        return "stop"
+    if key in {"s", "hold"}:
+        return "pause"
+    if (text and not key) or key in {"p", "pause", "r", "resume"}:  # space: a toggle
+        return "resume" if paused else "pause"
+    if key in {"+", "-"}:
+        return key
+    return "confirm"
+
+
 async def _plain_keys(session: Session) -> None:
-    """Without the full screen: Enter confirms, 'p' pauses/resumes, 'q' stops."""
+    """Without the full screen, a key and Enter (see :func:`plain_key`)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     try:
@@ -522,15 +544,12 @@ async def _plain_keys(session: Session) -> None:
     except (OSError, ValueError):
         return
     while line := await reader.readline():
-        key = line.decode(errors="replace").strip().lower()
-        if key in {"q", "s", "stop"}:
-            session.request("stop", source="keyboard")
-        elif key in {"p", "pause", "r", "resume"}:
-            session.request("resume" if session.paused else "pause", source="keyboard")
-        elif key == "+":
-            session.adjust_speed(10, source="keyboard")
-        elif key == "-":
-            session.adjust_speed(-10, source="keyboard")
+        action = plain_key(line.decode(errors="replace"), paused=session.paused)
+        command = _REQUESTS.get(action)
+        if command is not None:
+            session.request(command, source="keyboard")
+        elif action in {"+", "-"}:
+            session.adjust_speed(10 if action == "+" else -10, source="keyboard")
         else:
             session.confirm(source="keyboard")
 

@@ -755,6 +755,13 @@ class Session:
         latest = self.treadmill.latest
         return latest.speed if latest is not None else None
 
+    def _speed_bound(self) -> int | None:
+        """The fastest the belt can be now without a cause from outside: what it last
+        showed, or what it was last told (it may be on its way there, or a command
+        was answered whose record is still to come). None before any record."""
+        seen = self._belt_speed()
+        return None if seen is None else max(seen, self.governor.commanded)
+
     def _belt_incline(self) -> int | None:
         latest = self.treadmill.latest
         return latest.record.inclination if latest is not None else None
@@ -1045,12 +1052,8 @@ class Session:
             self._emit(
                 LinkDown(t=self._t(), message=f"Bluetooth link lost ({ev.detail}): reconnecting.")
             )
-            # The fastest the belt can be without a cause from outside: what it last
-            # showed, or what it was last told (a command answered, its record lost).
             if self._speed_at_loss is None:
-                seen = self._belt_speed()
-                if seen is not None:
-                    self._speed_at_loss = max(seen, self.governor.commanded)
+                self._speed_at_loss = self._speed_bound()
             self._pause_state()
             # Nobody can stop the belt until the reconnect's Stop: its run-down counts
             # from that Stop, not from now.
@@ -1083,7 +1086,7 @@ class Session:
         if self.status is not Status.PAUSED:
             self._freeze_deadline()
             # From now the belt must run down and stay at rest (the paused watch).
-            self.governor.pause(asyncio.get_running_loop().time(), self._belt_speed())
+            self.governor.pause(asyncio.get_running_loop().time(), self._speed_bound())
         self.status = Status.PAUSED
         self._resumed.clear()
         self._paused_evt.set()

@@ -594,27 +594,30 @@ async def run_schedule(
     """Run one schedule to its end on the running (looptime) loop; its trace.
 
     A session whose fake clock stops (a loop that spins at one instant) is cut
-    after ``wall_limit_s`` of wall time and counts as one that did not return.
+    once the clock has stood still for ``wall_limit_s`` of wall time, and counts as
+    one that did not return. A slow machine only slows the clock: never a cut.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    guard: threading.Timer | None = None
-    cut = threading.Event()
+    cut, done = threading.Event(), threading.Event()
+
+    def watch(limit: float) -> None:
+        last = loop.time()
+        while not done.wait(limit):
+            now = loop.time()
+            if now == last:  # not one fake tick in ``limit`` wall seconds
+                cut.set()
+                loop.call_soon_threadsafe(task.cancel)
+                return
+            last = now
+
     if wall_limit_s is not None:
-
-        def stop_spinning() -> None:
-            cut.set()
-            loop.call_soon_threadsafe(task.cancel)
-
-        guard = threading.Timer(wall_limit_s, stop_spinning)
-        guard.daemon = True
-        guard.start()
+        threading.Thread(target=watch, args=(wall_limit_s,), daemon=True).start()
     try:
         return await _run_schedule(schedule, workdir, keep_state_log=keep_state_log, cut=cut)
     finally:
-        if guard is not None:
-            guard.cancel()
+        done.set()
 
 
 async def _run_schedule(
@@ -1157,9 +1160,11 @@ def reproduce_line(
     if invariant is None or all(f.invariant != invariant for f in findings):
         invariant = findings[0].invariant
     if do_shrink:
-        schedule = shrink(schedule, invariant, workdir)
-        _trace, findings = check(schedule, workdir)
-        findings = [f for f in findings if f.invariant == invariant] or findings
+        shrunk = shrink(schedule, invariant, workdir)
+        _trace, again = check(shrunk, workdir)
+        if again:  # a case that holds on a second run is shown as it first failed
+            schedule = shrunk
+            findings = [f for f in again if f.invariant == invariant] or again
     return (
         f"seed={seed} case={case} [{findings[0]}]: {schedule.command(workdir)}"
         f"  # replay: scripts/explore-safety --seed {seed} --case {case}"

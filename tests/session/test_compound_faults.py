@@ -264,6 +264,27 @@ async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_rec
     assert_ends_cleanly(run)
 
 
+@pytest.mark.parametrize("after", [0.3, 0.7, 0.95])
+async def test_a_console_pause_while_the_belt_speeds_up_is_no_excursion(
+    tmp_path: Path, after: float
+) -> None:
+    """The console pauses a belt still on its way up to the step's speed: its first
+    record after the pause is faster than the last one before (taken as it
+    started), yet it is running down. That is no excursion and no halt."""
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: sim.state()["belt_kmh"] > 0)
+        await asyncio.sleep(after)
+        sim.inject("console-pause")
+        await asyncio.sleep(10)
+        session.request("resume", source="test")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert not run.events("belt_halted"), run.printed
+    assert run.end()["reason"] == "completed", run.printed
+    assert_ends_cleanly(run)
+
+
 # -- 5. intermittent excursions -----------------------------------------------------
 
 

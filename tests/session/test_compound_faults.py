@@ -285,6 +285,29 @@ async def test_a_console_pause_while_the_belt_speeds_up_is_no_excursion(
     assert_ends_cleanly(run)
 
 
+@pytest.mark.parametrize("gap", [0.5, 1.0, 2.0])
+async def test_start_at_the_console_soon_after_our_own_start_is_a_person(
+    tmp_path: Path, gap: float
+) -> None:
+    """The console pauses the belt a second after our Start, and Start is pressed
+    ``gap`` s later: that status is a person at the console, not the echo of our
+    own Start of a moment before, and the paused belt is halted before it moves
+    far (from the status, not a record later)."""
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: sim.state()["belt_kmh"] > 0)
+        await asyncio.sleep(0.5)
+        sim.inject("console-pause")
+        await asyncio.sleep(gap)
+        marks["start"] = sim.now()
+        sim.inject("console-start")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert any("Start pressed" in e["message"] for e in run.events("console_change"))
+    assert stopped_by(run, marks["start"], 0.4), run.belt_after(marks["start"])[:5]
+
+
 # -- 5. intermittent excursions -----------------------------------------------------
 
 

@@ -88,6 +88,12 @@ _ECHOES: Final = {
 }
 
 
+_OPPOSITE: Final[dict[int, int]] = {
+    ControlOp.STOP_OR_PAUSE: ControlOp.START_OR_RESUME,
+    ControlOp.START_OR_RESUME: ControlOp.STOP_OR_PAUSE,
+}
+
+
 @dataclass(slots=True)
 class _Pending:
     op: int
@@ -235,6 +241,9 @@ class Procedures:
             # Machines echo our own stop/start as a "by the user" status: remember
             # what we asked so the echo is not taken for a person at the console.
             self._sent_at[request.op] = loop.time()
+            opposite = _OPPOSITE.get(request.op)
+            if opposite is not None:
+                self._sent_at.pop(opposite, None)  # a status that way is never its echo now
             future: asyncio.Future[ControlResponse] = loop.create_future()
             self._pending = _Pending(request.op, future)
             try:
@@ -336,11 +345,17 @@ class Procedures:
             return
         echo_of = _ECHOES.get(status.op)  # type: ignore[call-overload]
         now = asyncio.get_running_loop().time()
-        if echo_of is not None and now - self._sent_at.get(echo_of, float("-inf")) < _ECHO_S:
-            self._feed.emit(
-                TreadmillEventKind.OTHER_STATUS, status.value, detail="echo of our command"
-            )
-            return
+        if echo_of is not None:
+            if now - self._sent_at.get(echo_of, float("-inf")) < _ECHO_S:
+                # One echo per command: a second "by the user" is a person.
+                del self._sent_at[echo_of]
+                self._feed.emit(
+                    TreadmillEventKind.OTHER_STATUS, status.value, detail="echo of our command"
+                )
+                return
+            # A person stopped or started the belt: a later status the other way is
+            # theirs too, never the echo of a command of ours from before.
+            self._sent_at.pop(_OPPOSITE[echo_of], None)
         if status.op == StatusOp.STOPPED_OR_PAUSED_BY_USER:
             kind = (
                 TreadmillEventKind.PAUSED_BY_USER

@@ -275,3 +275,32 @@ def test_the_fold_takes_a_hand_edited_line_without_raising(line: dict[str, objec
     summary = summarize([{"type": "start", "program": "x"}, line, line])
     assert summary.program == "x"
     assert summary.lines == 3
+
+
+def test_the_start_line_names_the_week_and_history_takes_it() -> None:
+    from retrorun.programs import library
+    from retrorun.report._history import week_of
+
+    name, program = next((n, p) for n, p in library() if (p.weeks or 1) >= 3)
+    summary = summarize(
+        [
+            {
+                "type": "start",
+                "t": 0,
+                "session": "a",
+                "program": program.name,
+                "profile": program.profile,
+                "week": 3,
+            },
+        ]
+    )
+    assert summary.week == 3, name
+    match = week_of(summary)
+    assert match is not None
+    assert (match.first, match.last) == (3, 3)
+
+
+def test_a_week_that_is_not_a_whole_number_is_no_week() -> None:
+    for bad in ("3", 2.5, True, None, -1):
+        summary = summarize([{"type": "start", "t": 0, "session": "a", "week": bad}])
+        assert summary.week is None, bad

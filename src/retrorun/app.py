@@ -346,6 +346,7 @@ async def _run_claimed(
                 simulated=options.simulated,
                 device_profile=treadmill.profile.name,
                 notes=list(treadmill.notes),
+                week=options.week,
             )
             started = True
             # A record that stops being written is a warning on every sink at once.

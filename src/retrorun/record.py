@@ -342,6 +342,7 @@ class SessionSummary:
     device: str = ""
     simulated: bool | None = None
     started_at: str = ""
+    week: int | None = None  # the program week the session ran (records before: None)
     message: str = ""
     started: bool = False
     ended: bool = False
@@ -409,6 +410,9 @@ class _SummaryFolder:
         summary.simulated = simulated if isinstance(simulated, bool) else None
         summary.started_at = _string(line.get("started_at"))
         summary.ceiling_kmh = _number(line.get("ceiling_backward_kmh"))
+        week = line.get("week")
+        whole = isinstance(week, int) and not isinstance(week, bool) and week >= 1
+        summary.week = week if whole else None
 
     def _telemetry(self, line: Mapping[str, Any], t: float) -> None:
         summary = self.summary

@@ -202,9 +202,15 @@ def _planned(
 
 
 def week_of(summary: SessionSummary) -> WeekMatch | None:
-    """The library program weeks whose plan is the one the session announced."""
+    """The library program week the session ran: as its record says, or (records
+    written before the start line named it) the weeks whose plan is the one the
+    session announced."""
     program = _library().get(summary.program)
-    if program is None or not summary.plan:
+    if program is None:
+        return None
+    if summary.week is not None and summary.week >= 1:
+        return WeekMatch(summary.week, summary.week, program.weeks)
+    if not summary.plan:
         return None
     try:
         profile = RunnerProfile(summary.profile)

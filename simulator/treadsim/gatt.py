@@ -288,7 +288,8 @@ class Peripheral:
         if self.device is None:
             from bumble.transport import open_transport
 
-            assert self.hci is not None
+            if self.hci is None:  # the constructor takes a device or an HCI spec
+                raise RuntimeError("internal error: a peripheral with neither device nor hci")
             self._transport = await open_transport(self.hci)
             self._attach(
                 Device.with_hci(
@@ -361,7 +362,8 @@ class _HciBridge(asyncio.Protocol):
         self._controller: VirtualController | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        if not isinstance(transport, asyncio.Transport):  # asyncio's servers give one
+            raise TypeError(f"internal error: not a stream transport: {transport!r}")
         self._transport = transport
         self._controller = VirtualController(
             "hci-bridge",

@@ -31,6 +31,7 @@ from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, SafetyStop, UsageError
 from retrorun.events import Direction, RemoteCommand
+from retrorun.hr import HeartRateStrap
 from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, check_record_path, default_record_path
@@ -91,6 +92,10 @@ class RunOptions:
     voice: str | None = None
     cue_dir: Path | None = None
     web: tuple[str, int] | None = None  # --web: (host, port) of the live page
+    hr: str | None = None  # --hr: a heart-rate strap's name or address
+    sim_hr: bool = False  # --sim-hr: the embedded simulator's strap (and --hr is its name)
+    sim_hr_resting: float = 70.0  # the simulated runner, bpm
+    sim_hr_max: float = 180.0
 
     @property
     def simulated(self) -> bool:
@@ -227,7 +232,12 @@ class _Signals:
 
 
 def build_session(
-    prepared: Prepared, treadmill: Treadmill, *, bus: EventBus, recorder: Recorder
+    prepared: Prepared,
+    treadmill: Treadmill,
+    *,
+    bus: EventBus,
+    recorder: Recorder,
+    strap: HeartRateStrap | None = None,
 ) -> Session:
     """The plan for this treadmill (its maximum speed read), its governor, the Session."""
     options = prepared.options
@@ -270,6 +280,7 @@ def build_session(
         program_name=prepared.program_name,
         attended=not options.yes,
         weight_kg=options.weight_kg,
+        strap=strap,
     )
 
 
@@ -335,9 +346,15 @@ async def _run_claimed(
     result: SessionResult | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
-            treadmill = await _connect(prepared, stack, on_simulator)
+            simulators: list[Simulator] = []
+            treadmill, strap = await _connect(
+                prepared, stack, _also(on_simulator, simulators.append)
+            )
             bus = EventBus()
-            session = build_session(prepared, treadmill, bus=bus, recorder=recorder)
+            session = build_session(prepared, treadmill, bus=bus, recorder=recorder, strap=strap)
+            for simulator in simulators:
+                # The simulated runner faces the way the program turns them.
+                simulator.facing_backward = _facing_backward(session)
             recorder.start(
                 program=prepared.program_name,
                 profile=str(prepared.profile),
@@ -388,7 +405,9 @@ async def _connect(
     prepared: Prepared,
     stack: contextlib.AsyncExitStack,
     on_simulator: Callable[[Simulator], None] | None = None,
-) -> Treadmill:
+) -> tuple[Treadmill, HeartRateStrap | None]:
+    """The treadmill (stopped if it was moving) and, with ``--hr``/``--sim-hr``, the
+    heart-rate strap on the same link."""
     options = prepared.options
     if options.simulated:
         from bumble.link import LocalLink
@@ -406,6 +425,9 @@ async def _connect(
                 state_log=options.sim_state_log,
                 initial_speed_kmh=options.sim_initial_speed,
                 strict=options.sim_strict,
+                hr=options.sim_hr,
+                hr_resting=options.sim_hr_resting,
+                hr_max=options.sim_hr_max,
             )
         )
         if on_simulator is not None:
@@ -420,7 +442,31 @@ async def _connect(
     # The link, not its kwargs: a reconnect over an HCI transport replaces its host.
     treadmill = Treadmill(target, link=ble, profile=prepared.device_profile)
     await stack.enter_async_context(treadmill)
-    return treadmill
+    strap = None
+    if options.hr is not None or options.sim_hr:
+        from treadsim.strap import STRAP_NAME
+
+        strap = HeartRateStrap(options.hr or STRAP_NAME, link=ble)
+        await stack.enter_async_context(strap)
+    return treadmill, strap
+
+
+def _facing_backward(session: Session) -> Callable[[], bool]:
+    def facing() -> bool:
+        return session.governor.direction is not Direction.FORWARD
+
+    return facing
+
+
+def _also(
+    first: Callable[[Simulator], None] | None, then: Callable[[Simulator], None]
+) -> Callable[[Simulator], None]:
+    def both(simulator: Simulator) -> None:
+        if first is not None:
+            first(simulator)
+        then(simulator)
+
+    return both
 
 
 def _start_sinks(

@@ -302,8 +302,14 @@ class SafetyGovernor:
         if self._hr_expected_since is None:
             self._hr_expected_since = now
 
-    def _holds_speed(self) -> bool:
+    @property
+    def holds_for_heart_rate(self) -> bool:
+        """Heart rate is over the maximum or unknown: no speed increase now (ask
+        again after a telemetry record, not sooner)."""
         return self._hr_over_since is not None or self._hr_unknown is not None
+
+    def _holds_speed(self) -> bool:
+        return self.holds_for_heart_rate
 
     # -- speed -----------------------------------------------------------------
 

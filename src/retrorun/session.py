@@ -74,6 +74,7 @@ from retrorun.events import (
     UserStopped,
 )
 from retrorun.ftms import ResultCode
+from retrorun.hr import HeartRateStrap
 from retrorun.limits import INCLINE_TOLERANCE, RAMP_INTERVAL_S, RAMP_STEP, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
@@ -168,8 +169,10 @@ class Session:
         attended: bool,
         weight_kg: float = 70.0,
         resume_hold_s: float = _RESUME_HOLD_S,
+        strap: HeartRateStrap | None = None,
     ) -> None:
         self.plan = plan
+        self.strap = strap  # a heart-rate strap: its reading wins over the treadmill's
         self.treadmill = treadmill
         self.governor = governor
         self.bus = bus
@@ -563,6 +566,8 @@ class Session:
             # Never a zero sleep in this loop: a clock that rounds (looptime) or a
             # governor that holds (heart rate) would make it spin.
             wait = RAMP_INTERVAL_S if easing else self.governor.next_ramp_time() - loop.time()
+            if self.governor.holds_for_heart_rate:
+                wait = max(wait, RAMP_INTERVAL_S)  # the hold lifts on a record, not sooner
             if loop.time() + wait >= until:
                 return
             await asyncio.sleep(max(wait, _MIN_WAIT_S))
@@ -875,15 +880,37 @@ class Session:
 
     # ---------------------------------------------------------------- monitor
 
+    def _heart_rate(
+        self, record_hr: int | None
+    ) -> tuple[int | None, str, float | None, bool | None]:
+        """This record's heart rate: (bpm, source, when measured, skin contact).
+
+        With a strap, the strap's newest reading (the governor judges how old it is
+        and whether it touches skin); without one, the treadmill's own field.
+        """
+        if self.strap is None:
+            return record_hr, "treadmill", None, None
+        latest = self.strap.latest
+        if latest is None:
+            return None, "strap", None, None
+        return latest.bpm, "strap", latest.t, latest.contact
+
     async def _monitor(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.strap is not None:
+            self.governor.expect_heart_rate(loop.time())  # a silent strap is unknown, not fine
         async for sample in self.treadmill.telemetry():
             record = sample.record
             speed = record.speed if record.speed is not None else 0
             direction = self.governor.direction
             self._integrate(sample, direction)
             self._last_direction = direction
-            reaction = self.governor.observe(speed, loop.time(), record.heart_rate)
+            bpm, source, measured_at, contact = self._heart_rate(record.heart_rate)
+            reaction = self.governor.observe(
+                speed, loop.time(), bpm, heart_rate_at=measured_at, contact=contact
+            )
+            # Recorded only while trusted: a stale, off-skin or stuck value is no heart rate.
+            shown = bpm if self.governor.heart_rate_unknown is None else None
             if reaction.kind is not ReactionKind.NONE:
                 await self._react(reaction, speed)
             self._observed.set()  # wakes every waiter of _next_observed; none waits twice
@@ -896,11 +923,15 @@ class Session:
                 speed_kmh=to_kmh(speed),
                 incline_pct=(record.inclination or 0) / 10,
                 distance_m=round(self.distance_m, 1),
-                **({"heart_rate_bpm": record.heart_rate} if record.heart_rate is not None else {}),
+                **(
+                    {"heart_rate_bpm": shown, "heart_rate_source": source}
+                    if shown is not None
+                    else {}
+                ),
                 direction=str(direction),
                 step=self.step_index,
             )
-            self.bus.publish(self._state(speed, record.inclination, record.heart_rate))
+            self.bus.publish(self._state(speed, record.inclination, shown))
 
     async def _react(self, reaction: Reaction, speed: int, *, resume: bool = True) -> None:
         kind = reaction.kind

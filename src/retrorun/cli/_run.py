@@ -33,6 +33,7 @@ __all__ = ["options_from_args", "register", "web_address"]
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _SHOWN_CHARS = 40  # of a bad --web value, in its message
+_SIM_BPM = (30.0, 240.0)  # a simulated runner's resting and maximum heart rates
 
 
 def web_address(text: str) -> tuple[str, int]:
@@ -110,6 +111,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=1.0,
         metavar="N",
         help="run N times faster than real time, 1 to 10000 (simulator only)",
+    )
+    sim.add_argument(
+        "--sim-hr",
+        action="store_true",
+        help="the simulator also has a heart-rate strap (faults hr-*; see 'treadsim --help')",
+    )
+    sim.add_argument(
+        "--sim-hr-resting",
+        type=number(float, _SIM_BPM, unit="bpm"),
+        default=70.0,
+        metavar="BPM",
+        help="the simulated runner's resting heart rate (default 70)",
+    )
+    sim.add_argument(
+        "--sim-hr-max",
+        type=number(float, _SIM_BPM, unit="bpm"),
+        default=180.0,
+        metavar="BPM",
+        help="the simulated runner's own maximum (default 180; not the ceiling: see --max-hr)",
+    )
+    dev.add_argument(
+        "--hr",
+        metavar="NAME_OR_ADDRESS",
+        help="a heart-rate strap or band (Heart Rate Service); its reading wins over the "
+        "treadmill's",
     )
     who = p.add_argument_group("runner")
     who.add_argument(
@@ -218,6 +244,13 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         raise UsageError(
             "--sim-initial-speed and --sim-strict apply to the simulator, not to --device"
         )
+    if args.device is not None and args.sim_hr:
+        raise UsageError("--sim-hr applies to the simulator, not to --device; use --hr NAME")
+    if args.sim_hr_resting >= args.sim_hr_max:
+        raise UsageError(
+            f"--sim-hr-resting {args.sim_hr_resting:g} must be under --sim-hr-max"
+            f" {args.sim_hr_max:g}"
+        )
     if stdin_is_tty is None:
         stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not stdin_is_tty:
@@ -256,6 +289,10 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         voice=args.voice,
         cue_dir=args.cue_dir,
         web=args.web,
+        hr=args.hr,
+        sim_hr=args.sim_hr,
+        sim_hr_resting=args.sim_hr_resting,
+        sim_hr_max=args.sim_hr_max,
     )
 
 

@@ -563,11 +563,14 @@ class Session:
                 self._refuse_speed(desired, reachable)
             if self.governor.commanded == reachable or self.paused:
                 return
-            # Never a zero sleep in this loop: a clock that rounds (looptime) or a
-            # governor that holds (heart rate) would make it spin.
+            if self.governor.holds_for_heart_rate and self.governor.commanded < desired:
+                # Heart rate high or unknown: no speed goes up, however long this
+                # waits. The step runs at the speed it has (the governor lowers it
+                # further if it must); waiting here would hold the program for ever.
+                return
+            # Never a zero sleep in this loop: a clock that rounds (looptime) would
+            # make it spin.
             wait = RAMP_INTERVAL_S if easing else self.governor.next_ramp_time() - loop.time()
-            if self.governor.holds_for_heart_rate:
-                wait = max(wait, RAMP_INTERVAL_S)  # the hold lifts on a record, not sooner
             if loop.time() + wait >= until:
                 return
             await asyncio.sleep(max(wait, _MIN_WAIT_S))

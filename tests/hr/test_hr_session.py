@@ -33,3 +33,38 @@ async def test_a_session_records_the_straps_heart_rate(tmp_path: Path) -> None:
         v for v in truth.values() if v is not None
     )
     assert not run.events("hr_high")
+
+
+# Each strap fault 60 s in (facing backward from about 46 s in the demo), then the
+# rest of the session. Ground truth from the simulator's state log.
+STRAP_FAULTS = [
+    ("hr-contact-lost@60", 0.0),
+    ("hr-dropout@60", 5.0),  # unknown after 5 s without a value
+    ("hr-stuck@50", 60.0),  # unknown after 60 s of one value
+    ("hr-spike@60:200", 0.0),  # far over the maximum: a stop
+    ("hr-drift@55:60", 5.0),
+]
+
+
+@pytest.mark.parametrize(("fault", "takes_s"), STRAP_FAULTS)
+async def test_under_every_strap_fault_the_belt_stays_under_the_ceiling_and_slows(
+    tmp_path: Path, fault: str, takes_s: float
+) -> None:
+    run = await run_session(tmp_path, "demo", sim_hr=True, max_hr=150, faults=(fault,))
+    end = run.end()
+    assert end["reason"] in {"completed", "safety_stop"}, run.printed
+    ceiling, tol = 5.0, 0.1  # novice
+    assert all(s["belt_kmh"] <= ceiling + tol for s in run.states), "over the ceiling"
+    assert run.events("hr_high") or run.events("safety_stop"), run.printed
+    # Bad data slows the belt (a spike far over the maximum stops it): after the
+    # fault takes effect the belt is told less than before it, never more.
+    at = float(fault.split("@")[1].split(":", maxsplit=1)[0]) + takes_s
+    before = max(s["target_kmh"] for s in run.states if at - 5 <= s["t"] < at)
+    after = [s["target_kmh"] for s in run.states if at + 4 <= s["t"] <= at + 12]
+    if end["reason"] == "safety_stop":
+        assert not run.states[-1]["running"] or run.states[-1]["target_kmh"] == 0.0
+    else:
+        assert after
+        assert max(after) < before, (before, after)
+    # Bounded: the session returns within its plan and the holds, never "for ever".
+    assert end["t"] < 200

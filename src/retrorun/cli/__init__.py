@@ -55,7 +55,7 @@ def _printable(text: str) -> str:
 
 
 def _build_parser() -> ArgumentParser:
-    from retrorun.cli import _device, _doctor, _export, _ftms, _history, _programs, _run
+    from retrorun.cli import _device, _doctor, _export, _ftms, _history, _programs, _run, _watch
 
     parser = ArgumentParser(
         prog="retrorun",
@@ -64,7 +64,7 @@ def _build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"retrorun {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for module in (_run, _programs, _device, _ftms, _export, _history, _doctor):
+    for module in (_run, _programs, _device, _ftms, _export, _history, _doctor, _watch):
         module.register(sub)
     return parser
 

@@ -90,6 +90,7 @@ MAX_COMMAND_PAYLOAD: Final = 64
 ENERGY_FIELD: Final = "energy_kcal"
 """The state field the Home Assistant energy sensor reads (kcal since the start)."""
 _ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PREFIX_RE: Final = re.compile(r"(?:[A-Za-z0-9_.-]{1,64}/){1,8}")
 _MAC_RE: Final = re.compile(r"[0-9a-f]{2}(?:[:-]?[0-9a-f]{2}){5}")
 _UUID_RE: Final = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 _WARNING_COOLDOWN_S: Final = 10.0
@@ -117,6 +118,9 @@ class MqttSettings:
     cert: Path | None = None
     key: Path | None = None
     device_name: str | None = None
+    bridge_prefix: str = ""
+    """What a bridge puts before this session's topics where Home Assistant reads them
+    (``site/room-a/``): discovery names those topics (``RETRORUN_MQTT_BRIDGE_PREFIX``)."""
 
     @property
     def where(self) -> str:
@@ -271,6 +275,14 @@ def mqtt_settings(
     password = unquote(parts.password) if parts.password is not None else None
     if password is None and username is not None:
         password = environ.get("RETRORUN_MQTT_PASSWORD") or None
+    bridge_prefix = environ.get("RETRORUN_MQTT_BRIDGE_PREFIX", "").strip()
+    if bridge_prefix and not bridge_prefix.endswith("/"):
+        bridge_prefix += "/"
+    if bridge_prefix and not _PREFIX_RE.fullmatch(bridge_prefix):
+        raise UsageError(
+            "RETRORUN_MQTT_BRIDGE_PREFIX: use topic levels of letters, digits, '_', '-' "
+            "or '.' (such as site/room-a/)"
+        )
     if device_name is None and bluetooth_address(device_address) is None:
         device_name = device_address
     if client_id is None:
@@ -291,11 +303,16 @@ def mqtt_settings(
         cert=Path(cert) if cert is not None else None,
         key=Path(key) if key is not None else None,
         device_name=_printable(device_name) or None if device_name is not None else None,
+        bridge_prefix=bridge_prefix,
     )
 
 
 def discovery_payload(
-    client_id: str, *, version: str = __version__, device_name: str | None = None
+    client_id: str,
+    *,
+    version: str = __version__,
+    device_name: str | None = None,
+    topic_prefix: str = "",
 ) -> dict[str, Any]:
     """Home Assistant device-based discovery for ``homeassistant/device/<id>/config``.
 
@@ -305,8 +322,13 @@ def discovery_payload(
     ``default_entity_id`` after), so it never repeats the device name. The
     top-level ``qos`` is not inherited by components: every one that needs QoS 1
     (the event, the buttons) says so itself.
+
+    ``topic_prefix`` is a bridge's (``site/room-a/``) for a Home Assistant on the
+    broker at the other end: its topics are the prefixed ones, and the bridge
+    carries this config (``homeassistant/...``) unprefixed.
     """
     topics = MqttTopics(client_id)
+    p = topic_prefix
     slug = _slug(client_id) or hashlib.sha256(client_id.encode()).hexdigest()[:12]
 
     def entity_id(platform: str, key: str) -> dict[str, str]:
@@ -319,7 +341,7 @@ def discovery_payload(
             "name": name,
             "unique_id": f"{client_id}_{field_name}",
             **entity_id("sensor", key),
-            "state_topic": topics.state,
+            "state_topic": p + topics.state,
             "value_template": f"{{{{ value_json.{field_name} }}}}",
             **extra,
         }
@@ -330,7 +352,7 @@ def discovery_payload(
             "name": name,
             "unique_id": f"{client_id}_{command}",
             **entity_id("button", command),
-            "command_topic": f"{topics.command_prefix}{command}",
+            "command_topic": f"{p}{topics.command_prefix}{command}",
             "payload_press": PRESS.decode(),
             "qos": 1,
             "retain": False,
@@ -421,7 +443,7 @@ def discovery_payload(
             "name": "Safety",
             "unique_id": f"{client_id}_safety",
             **entity_id("event", "safety"),
-            "state_topic": topics.event,
+            "state_topic": p + topics.event,
             "event_types": safety,
             "value_template": event_template,
             "qos": 1,
@@ -442,7 +464,7 @@ def discovery_payload(
             "sw_version": version,
         },
         "origin": {"name": "retrorun", "sw_version": version},
-        "availability_topic": topics.availability,
+        "availability_topic": p + topics.availability,
         "payload_available": "online",
         "payload_not_available": "offline",
         "qos": 1,
@@ -1354,6 +1376,7 @@ class MqttSink:
                     self._settings.client_id,
                     version=self._version,
                     device_name=self._settings.device_name,
+                    topic_prefix=self._settings.bridge_prefix,
                 )
                 await client.publish(
                     self.topics.discovery, json.dumps(payload).encode(), qos=1, retain=True

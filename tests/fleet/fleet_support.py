@@ -1,0 +1,278 @@
+"""A bridged pair of real mosquitto brokers, configured from docs/fleet.md, and its clients.
+
+* :func:`fleet_configs` reads the ``<!-- fleet-config: NAME -->`` blocks of
+  docs/fleet.md: the tests run exactly the configurations the page shows, with
+  their ``${...}`` placeholders filled in (and ``user root`` added as root).
+* :class:`Topology` is a central and an edge broker on free loopback ports, TLS on
+  the bridge, password files and ACLs; the central one can be stopped and started.
+* :func:`start_session` is a real ``retrorun run`` on the embedded simulator
+  against the edge; :class:`WatchProcess` a real ``retrorun watch --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any, TypeVar
+
+_MQTT_TESTS = Path(__file__).resolve().parents[1] / "mqtt"
+if str(_MQTT_TESTS) not in sys.path:
+    sys.path.insert(0, str(_MQTT_TESTS))
+
+from mqtt_support import Broker, ensure_mosquitto, free_port, make_tls  # noqa: E402
+
+from retrorun.record import read_record  # noqa: E402
+from treadsim.runtime import read_state_log  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET_MD = ROOT / "docs" / "fleet.md"
+RETRORUN = str(Path(sys.executable).parent / "retrorun")
+SITE = "room-a"
+PREFIX = f"site/{SITE}/"
+PASSWORD = "pw-{user}"  # each user's own password, derived from its name
+CONTROLLERS = ("tm-1", "tm-2", "tm-3", "tm-4")
+CENTRAL_USERS = ("homeassistant", "coach", SITE)
+T = TypeVar("T")
+
+_BLOCK_RE = re.compile(r"<!-- fleet-config: (\S+) -->\n```conf\n(.*?)```", re.DOTALL)
+
+
+def fleet_configs() -> dict[str, str]:
+    """``{"edge.conf": text, ...}``: the configurations docs/fleet.md shows."""
+    found = dict(_BLOCK_RE.findall(FLEET_MD.read_text()))
+    assert set(found) == {"edge.conf", "edge.acl", "central.conf", "central.acl"}, found
+    return found
+
+
+def password(user: str) -> str:
+    return PASSWORD.format(user=user)
+
+
+def url(broker: Broker, user: str) -> str:
+    return f"mqtt://{user}:{password(user)}@{broker.host}:{broker.port}"
+
+
+def wait_until(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """Poll ``condition`` (real time) until it gives something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.02)
+
+
+def _passwd(binary: str, path: Path, users: tuple[str, ...]) -> None:
+    for i, user in enumerate(users):
+        flags = ["-b", "-c"] if i == 0 else ["-b"]
+        subprocess.run([binary, *flags, str(path), user, password(user)], check=True)
+
+
+@dataclass
+class Topology:
+    """A central broker and one room's edge broker bridged to it, from docs/fleet.md."""
+
+    central: Broker
+    edge: Broker
+    bridge_port: int
+
+    @classmethod
+    def start(cls, directory: Path) -> Topology:
+        mosquitto, passwd = ensure_mosquitto()
+        configs = fleet_configs()
+        certs, central_dir, edge_dir = (directory / n for n in ("certs", "central", "edge"))
+        for folder in (certs, central_dir, edge_dir, central_dir / "data", edge_dir / "data"):
+            folder.mkdir(parents=True)
+        make_tls(certs)  # ca.pem, server.pem, server.key (localhost, 127.0.0.1)
+        values = {
+            "CERTS": str(certs),
+            "CENTRAL_DIR": str(central_dir),
+            "CENTRAL_DATA": str(central_dir / "data"),
+            "CENTRAL_HOST": "127.0.0.1",
+            "CENTRAL_PORT": str(free_port()),
+            "BRIDGE_PORT": str(free_port()),
+            "EDGE_DIR": str(edge_dir),
+            "EDGE_DATA": str(edge_dir / "data"),
+            "EDGE_HOST": "127.0.0.1",
+            "EDGE_PORT": str(free_port()),
+            "SITE": SITE,
+            "BRIDGE_PASSWORD": password(SITE),
+        }
+        as_root = "user root\n" if os.geteuid() == 0 else ""
+        for name, text in configs.items():
+            folder = central_dir if name.startswith("central") else edge_dir
+            body = Template(text).substitute(values)
+            (folder / name).write_text(body + (as_root if name.endswith(".conf") else ""))
+        _passwd(passwd, central_dir / "central.passwd", CENTRAL_USERS)
+        _passwd(passwd, edge_dir / "edge.passwd", (*CONTROLLERS, "desk"))
+        central = Broker(
+            mosquitto, central_dir, int(values["CENTRAL_PORT"]), central_dir / "central.conf"
+        )
+        edge = Broker(mosquitto, edge_dir, int(values["EDGE_PORT"]), edge_dir / "edge.conf")
+        central.start()
+        edge.start()
+        return cls(central, edge, int(values["BRIDGE_PORT"]))
+
+    def bridge_up(self) -> bool:
+        """The edge's bridge is connected (the central broker's log says so)."""
+        log = (self.central.directory / "mosquitto.out").read_text(errors="replace")
+        return f" as bridge-{SITE} " in log.rpartition(" starting")[2]
+
+    def stop(self) -> None:
+        self.edge.stop()
+        self.central.stop()
+
+
+# -- the real processes ---------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """One ``retrorun run`` child against the edge broker and the files it writes."""
+
+    client_id: str
+    process: subprocess.Popen[bytes]
+    record: Path
+    belt: Path
+    out: Path
+
+    def belt_states(self) -> list[dict[str, Any]]:
+        return read_state_log(self.belt.read_text()) if self.belt.exists() else []
+
+    def record_events(self) -> list[dict[str, Any]]:
+        if not self.record.exists():
+            return []
+        return [line for line in read_record(self.record) if line.get("type") == "event"]
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace")[-2000:] if self.out.exists() else ""
+
+    def finish(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.client_id} did not end\n{self.output()}") from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def write_program(path: Path, minutes: int, speed_kmh: float) -> Path:
+    path.write_text(
+        'name = "Fleet test"\ndescription = "Written by a test"\nprofile = "novice"\n\n'
+        f'[[steps]]\nkind = "work"\ndirection = "backward"\nduration = "{minutes}min"\n'
+        f'speed_kmh = {speed_kmh}\nlabel = "Backward walk"\n'
+    )
+    return path
+
+
+def start_session(
+    topology: Topology, directory: Path, program: Path, client_id: str, *, speedup: float
+) -> Session:
+    """``retrorun run`` on the simulator, as the controller ``client_id`` of the room."""
+    directory.mkdir(parents=True, exist_ok=True)
+    record, belt, out = (directory / n for n in ("record.jsonl", "belt.jsonl", "out.txt"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RETRORUN_MQTT_BRIDGE_PREFIX": PREFIX}
+    env.pop("RETRORUN_MQTT_URL", None)
+    env.pop("RETRORUN_MQTT_PASSWORD", None)
+    args = [
+        RETRORUN,
+        "run",
+        str(program),
+        "--yes",
+        "--speedup",
+        f"{speedup:g}",
+        "--plain",
+        "--voice",
+        "off",
+        "--mqtt",
+        url(topology.edge, client_id),
+        "--mqtt-id",
+        client_id,
+        "--record",
+        str(record),
+        "--sim-state-log",
+        str(belt),
+    ]
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+    return Session(client_id, process, record, belt, out)
+
+
+@dataclass
+class WatchProcess:
+    """``retrorun watch --json``: every line it printed, parsed, as it comes."""
+
+    process: subprocess.Popen[str]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, *args: str) -> WatchProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("RETRORUN_MQTT_URL", None)
+        process = subprocess.Popen(
+            [RETRORUN, "watch", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        watch = cls(process)
+        for stream, handler in ((process.stdout, watch._line), (process.stderr, watch._error)):
+            thread = threading.Thread(target=watch._read, args=(stream, handler), daemon=True)
+            thread.start()
+            watch._threads.append(thread)
+        return watch
+
+    @staticmethod
+    def _read(stream: Any, handler: Callable[[str], None]) -> None:
+        for line in stream:
+            handler(line)
+
+    def _line(self, line: str) -> None:
+        self.lines.append(json.loads(line))  # a line that is not JSON fails the test
+
+    def _error(self, line: str) -> None:
+        self.errors.append(line.rstrip("\n"))
+
+    def of(self, client_id: str, change: str | None = None) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in list(self.lines)
+            if line["id"] == client_id and (change is None or line["change"] == change)
+        ]
+
+    def events(self, client_id: str) -> list[dict[str, Any]]:
+        return [line["event"] for line in self.of(client_id, "event")]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for thread in self._threads:
+            thread.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()

@@ -157,3 +157,21 @@ def test_the_export_reads_only_the_record(module: str, path: Path) -> None:
     }
     bad = {name for name in imports(module, path) if any(within(name, f) for f in forbidden)}
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(("module", "path"), [m for m in ALL if within(m[0], "retrorun.watch")])
+def test_the_watcher_reaches_no_treadmill(module: str, path: Path) -> None:
+    """``retrorun watch`` reads MQTT and presses command topics: no session, link,
+    belt, governor or simulator, so nothing it does can reach a speed command."""
+    forbidden = {
+        "retrorun.app",
+        "retrorun.ble",
+        "retrorun.safety",
+        "retrorun.session",
+        "retrorun.treadmill",
+        "treadsim",
+        "bleak",
+        "bumble",
+    }
+    bad = {name for name in imports(module, path) if any(within(name, f) for f in forbidden)}
+    assert not bad, f"{module} imports {sorted(bad)}"

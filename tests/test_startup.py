@@ -124,3 +124,11 @@ def test_a_plain_session_loads_no_optional_part(tmp_path: Path) -> None:
 )
 def test_a_session_without_mqtt_loads_no_mqtt_client(tmp_path: Path) -> None:
     assert heavy(_plain_session(tmp_path), ("aiomqtt", "paho")) == []
+
+
+def test_watch_is_checked_and_its_bad_input_loads_no_client() -> None:
+    """``retrorun watch`` (retrorun.cli._watch) registers cheaply like every command;
+    a bad --prefix is refused before the MQTT client or Textual are loaded."""
+    assert ["watch"] in _commands()
+    argv = ["watch", "mqtt://127.0.0.1:1", "--prefix", "site/#", "--json"]
+    assert heavy(loaded_by("retrorun.cli", argv), ("aiomqtt", "paho", "textual", "asyncio")) == []

@@ -61,15 +61,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from retrorun.sinks.mqtt import mqtt_settings
     from retrorun.watch import parse_prefix
 
     prefix = parse_prefix(args.prefix)
     client_id: str | None = args.client_id
     if client_id is not None and not _ID_RE.fullmatch(client_id):
         raise UsageError("--client-id: use 1 to 64 letters, digits, '_' or '-'")
+
+    import asyncio
+
+    from retrorun.sinks.mqtt import mqtt_settings
+
     settings = mqtt_settings(
         args.url,
         client_id="retrorun_watch",

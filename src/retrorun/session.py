@@ -95,6 +95,7 @@ _STOP_SEEN_MAX_S: Final = 15.0  # at the end: wait at most this long to see the 
 _STOP_RESENDS: Final = 3  # at the end: a belt that speeds up again gets Stop again, this often
 _LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
+_RESTART_STOP_S: Final = 10.0  # a belt restarted at the console after the end's Stop
 _TURN_END_MISSES: Final = 3  # watchdog periods without a record before a turn gives up
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
 _T = TypeVar("_T")
@@ -860,7 +861,21 @@ class Session:
         self.governor.pause(loop.time(), belt, rearm=True)
         judged: Telemetry | None = None
         resent = 0
+        starts = self.treadmill.console_starts
         while True:
+            if self.treadmill.console_starts != starts:
+                # Start pressed at the console after the Stop: Stop again now, not a
+                # record later; the belt must then be seen at rest after this one.
+                starts = self.treadmill.console_starts
+                if resent >= _STOP_RESENDS:
+                    return False
+                resent += 1
+                with contextlib.suppress(CommandError, LinkError, TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await self.treadmill.stop_belt()
+                self._stop_sent_at = loop.time()
+                self.governor.pause(loop.time(), None, rearm=True)
+                deadline = max(deadline, loop.time() + _RESTART_STOP_S)
             latest = self.treadmill.latest
             fresh = latest is not None and latest.t >= self._stop_sent_at
             speed = (latest.speed or 0) if latest is not None else 0

@@ -12,6 +12,7 @@ The demo program (novice, ceiling 5.0 km/h): step 0 forward, 1 turn-around,
 from __future__ import annotations
 
 import asyncio
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,31 @@ async def test_start_at_the_console_soon_after_our_own_start_is_a_person(
     run = await run_session(tmp_path, driver=drive)
     assert any("Start pressed" in e["message"] for e in run.events("console_change"))
     assert stopped_by(run, marks["start"], 0.4), run.belt_after(marks["start"])[:5]
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 1.5])
+async def test_start_pressed_at_the_console_after_the_ends_stop_is_stopped_at_once(
+    tmp_path: Path, delay: float
+) -> None:
+    """The session ends and stops the belt; Start is pressed at the console the
+    moment it stops (or a little later). The belt gets Stop again from the status,
+    not a record later, and is left at rest."""
+    run = await run_session(tmp_path, faults=(f"console-start@stopped+{delay}",))
+    assert run.end()["reason"] == "completed", run.printed
+    stop = next(
+        line["t"] for line in run.commands("stop_or_pause") if line["t"] > run.end()["t"] - 15
+    )
+    after = [s for s in run.states if s["t"] >= stop]
+    pairs = itertools.pairwise(after)
+    # The end's Stop (undone in its own tick when Start is pressed at once), and
+    # every restart after it, is followed by a stopped belt within the latency of
+    # the status.
+    restarted = [stop] + [b["t"] for a, b in pairs if b["running"] and not a["running"]]
+    assert len(run.commands("stop_or_pause")) >= 2, "no Stop again after the console's Start"
+    for t in restarted:
+        window = [s["running"] for s in run.states if t <= s["t"] <= t + 0.5]
+        assert not all(window), run.belt_after(t)[:6]
+    assert_ends_cleanly(run)
 
 
 # -- 5. intermittent excursions -----------------------------------------------------

@@ -275,8 +275,14 @@ class Treadmill:
         return await self._feed.wait_for_speed(target, timeout)
 
     async def next_record(self, timeout: float) -> None:
-        """Wait for the next telemetry record, at most ``timeout`` seconds."""
+        """Wait for the next telemetry record, at most ``timeout`` seconds (a person
+        pressing Start at the console ends the wait too)."""
         await self._feed.next_record(timeout)
+
+    @property
+    def console_starts(self) -> int:
+        """How often Start was pressed at the console (echoes of ours excluded)."""
+        return self._procedures.console_starts
 
     def telemetry(self) -> AsyncIterator[Telemetry]:
         """Reassembled Treadmill Data records, in order, until the Treadmill closes."""

@@ -123,6 +123,7 @@ class Procedures:
         self._controlled = False
         self._started = False
         self._belt_stopped: bool | None = None
+        self.console_starts = 0  # Start pressed at the console (echoes of ours excluded)
 
     @property
     def controlled(self) -> bool:
@@ -369,6 +370,11 @@ class Procedures:
             self._controlled = False
         if kind is TreadmillEventKind.SAFETY_KEY:
             self._started = False
+        if kind is TreadmillEventKind.STARTED_BY_USER:
+            # Counted, and a waiter on the next record looks again now: a person
+            # restarted the belt, which its next record would show a second late.
+            self.console_starts += 1
+            self._feed.wake()
         value = status.value
         if (
             kind is TreadmillEventKind.TARGET_SPEED_CHANGED

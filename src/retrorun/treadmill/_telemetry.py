@@ -89,8 +89,13 @@ class TelemetryFeed:
         self._assembler.reset()
         self._frames = 0
 
+    def wake(self) -> None:
+        """End a :meth:`next_record` wait early: something else changed (a status)."""
+        self._record_seen.set()
+
     async def next_record(self, timeout: float) -> None:
-        """Wait for the next telemetry record, at most ``timeout`` seconds."""
+        """Wait for the next telemetry record (or a :meth:`wake`), at most ``timeout``
+        seconds."""
         self._record_seen.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(timeout, 0.0)):

@@ -13,8 +13,9 @@ Building the parser is cheap on purpose: every command registers its options, so
 ``retrorun --help`` and ``retrorun ftms decode`` would otherwise load what the
 heaviest command needs (pydantic, asyncio, the device profiles) before doing
 anything. A ``_*.py`` module imports at its top only what ``register`` needs
-(argparse, ``retrorun.errors``, ``retrorun.cli._flags``) and its handlers import
-the rest when they run; ``tests/test_startup.py`` holds each command to that.
+(argparse, ``retrorun.errors``, ``retrorun.cli._flags``, the runner profiles of
+``retrorun.limits``, the codec) and its handlers import the rest when they run;
+``tests/test_startup.py`` holds each command to that.
 """
 
 from __future__ import annotations

@@ -39,8 +39,9 @@ user's maximum, slow to the recovery speed; persisting, stop"):
   never over 0.3 km/h (the old fixed margin), however coarse the device;
 * ``RUNDOWN_MARGIN_S``: a stopping belt gets its run-down time at the device's
   deceleration plus 2 s before it counts as still moving; ``RUNDOWN_GRACE_S``: after
-  one second it must be losing speed at half the device's deceleration at least (a
-  belt that holds its speed, or restarts below its slowest reading, is caught then);
+  half a second (a machine's latency to a Stop) it must be losing speed at half the
+  device's deceleration at least, so a belt that holds its speed a record after the
+  Stop (a firmware jump back to it, say) is caught at that record;
 * ``START_FROM_REST_MAX``: from rest, the first backward command may go to the
   device minimum only when that is at most 1.0 km/h (consoles start at 0.5-1.0).
 """
@@ -96,7 +97,7 @@ EXCURSION_WINDOW_S = 60.0  # rule 11: a second over-ceiling episode this soon st
 MIN_RESOLUTION = 10  # 0.01 km/h: the tolerance is one device increment, never under 0.1 km/h
 MAX_TOLERANCE = 30  # ... and never over 0.3 km/h, however coarse the device
 RUNDOWN_MARGIN_S = 2.0  # judgement: a stopping belt's run-down time plus this margin
-RUNDOWN_GRACE_S = 1.0  # judgement: then it must slow at half the device's deceleration at least
+RUNDOWN_GRACE_S = 0.5  # judgement: then it must slow at half the device's deceleration at least
 START_FROM_REST_MAX = 100  # judgement: from rest, backward may start at a device minimum <= 1.0
 
 
@@ -663,7 +664,7 @@ class SafetyGovernor:
         watch.deadline = now + self._rundown_s(speed)
 
     def _envelope(self, watch: _Rundown, now: float) -> float:
-        """The most a running-down belt may read at ``now``: after a second's grace it
+        """The most a running-down belt may read at ``now``: after half a second's grace it
         must lose speed at half the device's deceleration at least (0.01 km/h)."""
         slowing = max(now - watch.since - RUNDOWN_GRACE_S, 0.0) * self._decel * 100 / 2
         return max(watch.start - slowing, 0.0)

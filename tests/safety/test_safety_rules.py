@@ -757,3 +757,19 @@ def test_a_stopped_belt_turn_halts_a_belt_that_speeds_up_while_it_slows() -> Non
     g.turnaround_command(20.0)
     assert g.observe(150, 21.0, None).kind is ReactionKind.NONE  # running down
     assert g.observe(300, 22.0, None).kind is ReactionKind.HALT  # speeding up again
+
+
+@pytest.mark.hazard("HZ-06")
+def test_a_belt_holding_its_speed_a_record_after_the_stop_is_caught_then() -> None:
+    """Half a second is a machine's latency to a Stop: a record a second after it that
+    shows no loss of speed at all (a firmware jump back to it) is caught at once."""
+    g = make()
+    ramp_to(g, 500, 0.0)
+    g.pause(30.0, 500)
+    held = g.observe(500, 31.0, None)
+    assert held.kind is ReactionKind.HALT
+    assert "not slowing down" in held.reason
+    slowing = make()
+    ramp_to(slowing, 500, 0.0)
+    slowing.pause(30.0, 500)
+    assert slowing.observe(450, 31.0, None).kind is ReactionKind.NONE  # a slow start

@@ -953,7 +953,7 @@ def judge(trace: Trace) -> list[Finding]:
             (s.belt for s in after if s.t <= start + 1e-6), default=after[0].belt if after else 0.0
         )
         rest_by = cmd_by + v / trace.decel + RUNDOWN_MARGIN_S
-        later_causes = [c for c in causes if c > t_req]
+        later_causes = [c for c in causes if c >= t_req - 1e-6]  # one in the same tick too
         if later_causes:
             rest_by = max(
                 rest_by, later_causes[-1] + 2 * period + 20 / trace.decel + RUNDOWN_MARGIN_S

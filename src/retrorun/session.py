@@ -1289,6 +1289,16 @@ class Session:
 
     def _finish(self, end: _End) -> SessionResult:
         belt_stopped = self.belt_seen_stopped
+        last = self._last_sample
+        if (
+            last is not None
+            and self._last_direction is not Direction.FORWARD
+            and (last.record.speed or 0) > self.governor.ceiling
+        ):
+            # The last record over the ceiling has no next one to close its span:
+            # it counts up to the Stop (an end line must never say 0 s over then).
+            until = min(self._stop_sent_at, asyncio.get_running_loop().time())
+            self.over_ceiling_s += max(until - last.t, 0.0)
         self.status = Status.STOPPED
         # Whatever the client does after this (its exit stop) is not this record's.
         self.treadmill.set_command_log(None)

@@ -41,8 +41,23 @@ def test_the_live_summary_is_the_report_of_the_file(runs: dict[str, Run], name: 
 
 
 @pytest.mark.parametrize("name", LIBRARY)
+@pytest.mark.hazard("HZ-01", "HZ-08")
 def test_every_library_program_reports_every_step_done(runs: dict[str, Run], name: str) -> None:
-    summary = _summary(runs[name])
+    """Every library program runs to completion on the strict simulator, never over
+    its ceiling facing backward, the belt seen at rest at the end; and its report
+    says each step was done."""
+    run = runs[name]
+    assert run.code == 0, run.printed
+    [end] = [line for line in run.lines() if line["type"] == "end"]
+    assert end["reason"] == "completed"
+    assert end["belt_stopped"] is True
+    backward = [
+        line["speed_kmh"]
+        for line in run.lines()
+        if line["type"] == "telemetry" and line["direction"] == "backward"
+    ]
+    assert backward, "a backward program records backward telemetry"
+    summary = _summary(run)
     body = report_dict(summary)
     assert body["complete_record"] is True
     assert body["ending"] == "completed"

@@ -21,14 +21,11 @@ from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.errors import UsageError
 from retrorun.events import EventKind, SessionEvent, Status
 from retrorun.limits import RunnerProfile
-from retrorun.programs import library
 from retrorun.record import read_record
 from retrorun.session import Session
 from treadsim.runtime import read_state_log
 
 pytestmark = pytest.mark.looptime
-
-LIBRARY = [name for name, _ in library()]
 
 
 Driver = Callable[[Session], Coroutine[Any, Any, None]]
@@ -99,26 +96,6 @@ def events(lines: list[dict[str, Any]]) -> list[str]:
 def end(lines: list[dict[str, Any]]) -> dict[str, Any]:
     [last] = [line for line in lines if line["type"] == "end"]
     return last
-
-
-@pytest.mark.parametrize("program", LIBRARY)
-@pytest.mark.hazard("HZ-01", "HZ-08")
-async def test_every_library_program_completes_under_the_ceiling(
-    tmp_path: Path, program: str
-) -> None:
-    code, lines, printed = await run_session(tmp_path, program)
-    start = lines[0]
-    assert start["type"] == "start"
-    assert start["simulated"] is True
-    ceiling = start["ceiling_backward_kmh"]
-    assert code == 0, printed
-    assert end(lines)["reason"] == "completed"
-    assert end(lines)["belt_stopped"] is True
-    speeds = backward_speeds(lines)
-    assert speeds, "a backward program records backward telemetry"
-    assert max(speeds) <= ceiling
-    assert "step_started" in events(lines)
-    assert "completed" in printed
 
 
 @pytest.mark.hazard("HZ-19")

@@ -884,12 +884,22 @@ def judge(trace: Trace) -> list[Finding]:
             # tick already shows what the cause did).
             before = [x for x in samples if x.t < cause - 1e-6]
             at_cause = before[-1] if before else s
+            # The first record that can show the cause: a later one, or one of its own
+            # tick that already does (a record sent in that tick before the fault fired
+            # shows the belt as it was).
+            shown = next(
+                (
+                    r.t
+                    for r in records
+                    if r.t > cause + 1e-6
+                    or (r.t >= cause - 1e-6 and r.belt > at_cause.belt + r.tol)
+                ),
+                math.inf,
+            )
             if at_cause.belt <= REST_KMH:
                 # Started from rest: stopped by the first record that shows it.
-                shown = next((r.t for r in records if r.t >= cause - 1e-6), math.inf)
                 anchors.append(shown + LATENCY_S)
             else:
-                shown = next((r.t for r in records if r.t >= cause - 1e-6), math.inf)
                 now_at = next((x for x in samples if x.t >= cause - 1e-6), s)
                 if now_at.belt > at_cause.belt + s.tol:
                     # Sped up while running down: stopped by the first record showing it.

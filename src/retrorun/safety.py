@@ -562,6 +562,10 @@ class SafetyGovernor:
         """
         heart_rate = self._judge_heart_rate(heart_rate, heart_rate_at, contact, now)
         if self._rundown is not None:
+            if self._direction is Direction.BACKWARD and speed > self._ceiling + self._tolerance:
+                # Over the ceiling facing backward while the belt should stop is an
+                # excursion too: the next one within the window stops the session.
+                self._last_over_t = now
             return self._watch_rundown(self._rundown, speed, now)
         if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
             return self._halt(

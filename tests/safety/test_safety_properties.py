@@ -287,6 +287,8 @@ class GovernorSession(RuleBasedStateMachine):
             assert kind in {ReactionKind.NONE, ReactionKind.HALT, ReactionKind.STOP}
             if self.belt > self.watch_ref + tol:
                 assert kind is not ReactionKind.NONE, "belt sped up while it should stop"
+            if self.g.direction is Direction.BACKWARD and self.belt > self.setup.ceiling + tol:
+                self.last_over_t = self.now  # an excursion too, for the 60 s window
         elif self.g.direction is Direction.TURNING and self.belt > self.turn_limit + tol:
             assert kind in {ReactionKind.HALT, ReactionKind.STOP}, "belt too fast while turning"
         else:

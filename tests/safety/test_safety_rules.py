@@ -773,3 +773,18 @@ def test_a_belt_holding_its_speed_a_record_after_the_stop_is_caught_then() -> No
     ramp_to(slowing, 500, 0.0)
     slowing.pause(30.0, 500)
     assert slowing.observe(450, 31.0, None).kind is ReactionKind.NONE  # a slow start
+
+
+@pytest.mark.hazard("HZ-03")
+def test_an_excursion_while_paused_counts_for_the_next_one() -> None:
+    """Facing backward, the belt jumps over the ceiling while the session is paused
+    (it is halted); 40 s after the resume it goes over again: a second excursion
+    within the window, so the session stops instead of correcting it."""
+    g = make()
+    now = ramp_to(g, 300, 0.0)
+    g.pause(now, 300)
+    assert g.observe(700, now + 1, None).kind is ReactionKind.HALT
+    g.resume()
+    second = g.observe(700, now + 41, None)
+    assert second.kind is ReactionKind.STOP
+    assert "second excursion" in second.reason

@@ -48,6 +48,7 @@ from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.devices import load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError
 from retrorun.events import Direction, Status
+from retrorun.ftms import ControlOp, ControlRequest, ResultCode
 from retrorun.limits import PROFILE_LIMITS, TRAINED_UNLOCKED_CEILING, RunnerProfile
 from retrorun.record import read_record
 from retrorun.safety import EXCURSION_WINDOW_S, RUNDOWN_MARGIN_S
@@ -419,6 +420,7 @@ class Trace:
     error: str = ""
     timed_out: bool = False
     ignores_speed: bool = False  # the machine acknowledges speed commands and ignores them
+    stops: list[float] = field(default_factory=list)  # when the simulator performed a Stop
     session_started: bool = False
 
 
@@ -490,8 +492,17 @@ class Probe:
             self.trace.fired.append((round(now, 3), str(replace(fault, at=None, on=None))))
             fire(fault, now)
 
+        handle = server._handle
+
+        def handled(request: ControlRequest) -> tuple[int, list[Any]]:
+            result, statuses = handle(request)
+            if request.op == ControlOp.STOP_OR_PAUSE and result == ResultCode.SUCCESS:
+                self.trace.stops.append(round(sim.now(), 3))
+            return result, statuses
+
         server.data_payloads = payloads  # type: ignore[method-assign]
         server._fire = fired  # type: ignore[method-assign]
+        server._handle = handled  # type: ignore[method-assign]
         self.task = asyncio.get_running_loop().create_task(self._run(), name="explore-probe")
 
     def on_session(self, session: Session) -> None:
@@ -751,8 +762,13 @@ def judge(trace: Trace) -> list[Finding]:
         # within the latency; the next record shows it, and the answer is a stop.
         ignored = trace.ignores_speed and not turning
         by = r.t + (period if ignored else 0.0) + LATENCY_S
-        if not answered(r.t, by, ok) and any(
-            s.connected for s in samples if r.t <= s.t <= r.t + LATENCY_S
+        # A Stop the simulator performed in time answers it, even when a fault set the
+        # belt going again in the same tick (that is a new cause, for the next record).
+        stopped = any(r.t - 1e-6 <= t <= by + 1e-6 for t in trace.stops)
+        if (
+            not stopped
+            and not answered(r.t, by, ok)
+            and any(s.connected for s in samples if r.t <= s.t <= r.t + LATENCY_S)
         ):
             findings.append(
                 Finding(
@@ -845,8 +861,11 @@ def judge(trace: Trace) -> list[Finding]:
             episodes.append(r.t)
         in_episode = over
     for first, second in itertools.pairwise(episodes):
-        if second - first <= EXCURSION_WINDOW_S and not answered(
-            second, second + LATENCY_S, lambda s: not s.running
+        performed = any(second - 1e-6 <= t <= second + LATENCY_S + 1e-6 for t in trace.stops)
+        if (
+            second - first <= EXCURSION_WINDOW_S
+            and not performed
+            and not answered(second, second + LATENCY_S, lambda s: not s.running)
         ):
             findings.append(
                 Finding(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -105,6 +106,22 @@ async def test_retrorun_scan_and_info_reach_a_treadsim_process(
     assert "device         manufacturer treadsim, model Generic FTMS" in info.stdout
     # info never moves the belt
     assert not any(state["running"] for state in read_state_log(log.read_text()))
+
+
+async def test_retrorun_scan_lists_the_strap_beside_the_treadmill() -> None:
+    proc, spec = await _start("--hr")
+    try:
+        scan = await asyncio.to_thread(_retrorun, "scan", "--hci", spec, "--timeout", "1.5")
+        as_json = await asyncio.to_thread(
+            _retrorun, "scan", "--hci", spec, "--timeout", "1.5", "--json"
+        )
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+    assert scan.returncode == 0, scan.stderr
+    assert "HEART-RATE SENSOR" in scan.stdout
+    found = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert {f["kind"] for f in found} == {"treadmill", "heart_rate_sensor"}, found
 
 
 @pytest.mark.parametrize(

@@ -28,10 +28,10 @@ _timeout = number(float, TIMEOUT_S, unit="s", above_low=True)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``retrorun scan`` and ``retrorun info``."""
-    scan = sub.add_parser("scan", help="list FTMS treadmills in range")
+    scan = sub.add_parser("scan", help="list FTMS treadmills and heart-rate sensors in range")
     scan.add_argument("--timeout", type=_timeout, default=5.0, metavar="S", help="scan time")
     scan.add_argument("--hci", metavar="SPEC", help="bumble HCI transport (tcp-client:..., usb:0)")
-    scan.add_argument("--json", action="store_true", help="one JSON object per treadmill")
+    scan.add_argument("--json", action="store_true", help="one JSON object per treadmill or sensor")
     scan.set_defaults(handler=_scan)
 
     info = sub.add_parser("info", help="connect and print features, ranges, profile and quirks")
@@ -47,32 +47,57 @@ def _scan(args: argparse.Namespace) -> int:
     import asyncio
 
     from retrorun.ble import open_link
+    from retrorun.hr import scan_straps
     from retrorun.programs import printable
     from retrorun.treadmill import scan_treadmills
 
     async def go() -> int:
         async with open_link(args.hci) as link:
             found = await scan_treadmills(args.timeout, scanner_kwargs=link.scanner_kwargs)
+            # A strap advertises about once a second: a shorter second look finds it.
+            straps = await scan_straps(
+                min(args.timeout, _STRAP_SCAN_S), scanner_kwargs=link.scanner_kwargs
+            )
         if args.json:
             for f in found:
                 print(json.dumps(_found_dict(f)))
+            for strap in straps:
+                print(json.dumps(_strap_dict(strap)))
             return 0
         if not found:
             print(f"no FTMS treadmill found in {args.timeout:g} s")
-            return 1
-        print(f"{'NAME':<24} {'ADDRESS':<20} {'RSSI':>5}  {'TYPES':<16} PROFILE")
+        else:
+            print(f"{'NAME':<24} {'ADDRESS':<20} {'RSSI':>5}  {'TYPES':<16} PROFILE")
         for f in found:
             rssi = "" if f.rssi is None else str(f.rssi)
             types = ",".join(f.machine_types) or "-"
             line = f"{f.name:<24} {f.address:<20} {rssi:>5}  {types:<16} {f.profile.name}"
             print(printable(line))  # a name is whatever the device advertises
-        return 0
+        if straps:
+            print(f"\n{'HEART-RATE SENSOR':<24} {'ADDRESS':<20} {'RSSI':>5}  (use with --hr)")
+            for strap in straps:
+                rssi = "" if strap.rssi is None else str(strap.rssi)
+                print(printable(f"{strap.name or '-':<24} {strap.address:<20} {rssi:>5}"))
+        return 0 if found else 1
 
     return asyncio.run(go())
 
 
+_STRAP_SCAN_S = 3.0
+
+
+def _strap_dict(strap: Any) -> dict[str, Any]:
+    return {
+        "kind": "heart_rate_sensor",
+        "name": strap.name,
+        "address": strap.address,
+        "rssi": strap.rssi,
+    }
+
+
 def _found_dict(f: Any) -> dict[str, Any]:
     return {
+        "kind": "treadmill",
         "name": f.name,
         "address": f.address,
         "rssi": f.rssi,

@@ -500,7 +500,14 @@ def _start_sinks(
     else:
         from retrorun.sinks.tui import GuidanceApp
 
-        app = GuidanceApp(bus.subscribe("tui", maxsize=512), session, skip_preflight=options.yes)
+        shown: tuple[str, str] | None = None
+        if web is not None:  # the full screen covers the QR code printed before it
+            from retrorun.sinks.web import qr_text
+
+            shown = (web.url, qr_text(web.url))
+        app = GuidanceApp(
+            bus.subscribe("tui", maxsize=512), session, skip_preflight=options.yes, page=shown
+        )
         spawn("tui", app.run_async())
     voice = options.voice
     if voice != "off":

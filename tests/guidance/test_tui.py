@@ -387,3 +387,21 @@ async def test_step_left_and_percent_done_wait_for_the_step_clock() -> None:
         assert shown() == ("2:29", "30 % done")
         await rig.publish(pilot, state(289, step=2, step_remaining_s=0.0))
         assert shown() == ("0:00", "63 % done")  # timed to its end: this one is done
+
+
+async def test_the_preflight_screen_shows_the_live_pages_qr_code() -> None:
+    """With --web the full screen covers what was printed before it: the pre-flight
+    screen shows the page's address and its QR code, to scan before the belt moves."""
+    from retrorun.sinks.web import qr_text
+
+    url = "http://192.0.2.7:8080/?token=abc"
+    bus = EventBus()
+    app = GuidanceApp(
+        bus.subscribe("tui"), RecordingControls(), skip_preflight=False, page=(url, qr_text(url))
+    )
+    async with app.run_test(size=(100, 60)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PreflightScreen)
+        assert url in screen_text(app)
+        qr = app.screen.query_one("#preflight-qr", Static)
+        assert str(qr.render()).splitlines() == qr_text(url).rstrip("\n").splitlines()

@@ -98,8 +98,13 @@ class PreflightScreen(Screen[bool]):
         Binding("escape", "abort", "abort"),
     ]
 
+    def __init__(self, page: tuple[str, str] | None = None) -> None:
+        super().__init__()
+        self._page = page  # --web: the live page's address and its QR code
+
     def compose(self) -> ComposeResult:
-        """The checklist."""
+        """The checklist (and, with ``--web``, the live page's QR code to scan first:
+        the full screen covers what was printed before it)."""
         with Vertical(id="checklist"):
             yield Label("BEFORE THE BELT MOVES", classes="title")
             yield Label("1. Clip the safety key to your clothing.", classes="item")
@@ -110,6 +115,10 @@ class PreflightScreen(Screen[bool]):
             yield Label("", id="preflight-ceiling", classes="item -empty")
             yield Label("ENTER  I am ready        ESC  abort", classes="keys")
             yield Label("", id="preflight-why", classes="why -empty")
+            if self._page is not None:
+                url, qr = self._page
+                yield Label(f"Live page for a phone behind you: {url}", id="preflight-web")
+                yield Static(qr.rstrip("\n"), id="preflight-qr")
 
     def show_ceiling(self, ceiling_kmh: float | None) -> None:
         """Name the backward ceiling once the session has said what it is."""
@@ -245,8 +254,10 @@ class GuidanceApp(App[str]):
         *,
         skip_preflight: bool = False,
         exit_when_done: bool = True,
+        page: tuple[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self._page = page  # --web: shown on the pre-flight screen
         self.controls = controls
         self.model = DisplayModel()
         self.items_seen = 0
@@ -263,7 +274,7 @@ class GuidanceApp(App[str]):
         """Start reading the bus; ask the pre-flight questions unless told not to."""
         self.run_worker(self._consume(), name="bus", exclusive=True)
         if not self._skip_preflight:
-            self.push_screen(PreflightScreen())
+            self.push_screen(PreflightScreen(self._page))
         self.refresh_view()
 
     # -- the bus -------------------------------------------------------------------

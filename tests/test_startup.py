@@ -118,10 +118,6 @@ def test_a_plain_session_loads_no_optional_part(tmp_path: Path) -> None:
     assert heavy(_plain_session(tmp_path), OPTIONAL) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.prepare imports retrorun.sinks.mqtt (for mqtt_settings) without --mqtt too",
-)
 def test_a_session_without_mqtt_loads_no_mqtt_client(tmp_path: Path) -> None:
     assert heavy(_plain_session(tmp_path), ("aiomqtt", "paho")) == []
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -146,16 +147,21 @@ def prepare(options: RunOptions) -> Prepared:
     device_profile = (
         load_device_profile(options.profile_file) if options.profile_file is not None else None
     )
-    from retrorun.sinks.mqtt import mqtt_settings
+    settings = None
+    wants_mqtt = options.mqtt_url or os.environ.get("RETRORUN_MQTT_URL")
+    if wants_mqtt or options.mqtt_ca or options.mqtt_cert or options.mqtt_key:
+        # Only then: the MQTT client (aiomqtt, paho) costs memory a session without
+        # it does not need.
+        from retrorun.sinks.mqtt import mqtt_settings
 
-    settings = mqtt_settings(
-        options.mqtt_url,
-        client_id=options.mqtt_id,
-        device_address=options.device or (sim_profile.name if sim_profile else None),
-        ca=options.mqtt_ca,
-        cert=options.mqtt_cert,
-        key=options.mqtt_key,
-    )
+        settings = mqtt_settings(
+            options.mqtt_url,
+            client_id=options.mqtt_id,
+            device_address=options.device or (sim_profile.name if sim_profile else None),
+            ca=options.mqtt_ca,
+            cert=options.mqtt_cert,
+            key=options.mqtt_key,
+        )
     record_path = options.record or default_record_path(program.name)
     check_record_path(record_path)
     return Prepared(

@@ -30,6 +30,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from retrorun._tasks import cancel_and_wait
 from retrorun.bus import EventBus
 from retrorun.energy import kcal_per_min
 from retrorun.errors import (
@@ -525,10 +526,9 @@ class Session:
             await asyncio.wait({work, paused}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             paused.cancel()
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
+            # Never ``suppress(CancelledError)`` around ``await work``: it would also
+            # swallow the session's own cancellation arriving meanwhile (see _tasks).
+            await cancel_and_wait(work)
         if work.cancelled():
             return None
         return work.result()

@@ -601,17 +601,25 @@ async def run_schedule(
     *,
     keep_state_log: bool = False,
     wall_limit_s: float | None = WALL_LIMIT_S,
+    trace: Trace | None = None,
 ) -> Trace:
     """Run one schedule to its end on the running (looptime) loop; its trace.
 
-    A session whose fake clock stops (a loop that spins at one instant) is cut
-    once the clock has stood still for ``wall_limit_s`` of wall time, and counts as
-    one that did not return. A slow machine only slows the clock: never a cut.
+    Two ways a session can fail to return, both judged ``session-returns``:
+
+    - its fake clock stops (a loop that spins at one instant): cut once the clock
+      has stood still for ``wall_limit_s`` of wall time. A slow machine only slows
+      the clock: never a cut. If the cut's cancellation is not honoured within
+      another ``wall_limit_s``, the loop itself is stopped (``run_in_loop`` then
+      returns the trace as it stands);
+    - it outlives its fake-time bound (the plan's length and ``SESSION_SLACK_S``)
+      by ``HUNG_GRACE_S`` more: the bound's cancellation was swallowed somewhere and
+      the session runs on. It is abandoned, never awaited for ever.
     """
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
+    trace = trace if trace is not None else Trace()
     cut, done = threading.Event(), threading.Event()
+    running: list[asyncio.Task[None]] = []
 
     def watch(limit: float) -> None:
         last = loop.time()
@@ -619,22 +627,37 @@ async def run_schedule(
             now = loop.time()
             if now == last:  # not one fake tick in ``limit`` wall seconds
                 cut.set()
-                loop.call_soon_threadsafe(task.cancel)
+                for task in running:
+                    loop.call_soon_threadsafe(task.cancel)
+                if not done.wait(limit):
+                    loop.call_soon_threadsafe(loop.stop)  # the cut was not honoured
                 return
             last = now
 
     if wall_limit_s is not None:
         threading.Thread(target=watch, args=(wall_limit_s,), daemon=True).start()
     try:
-        return await _run_schedule(schedule, workdir, keep_state_log=keep_state_log, cut=cut)
+        await _run_schedule(
+            schedule, workdir, trace, keep_state_log=keep_state_log, cut=cut, running=running
+        )
+        return trace
     finally:
         done.set()
 
 
+#: Fake seconds a session may outlive its bound's cancellation before it is abandoned.
+HUNG_GRACE_S = 60.0
+
+
 async def _run_schedule(
-    schedule: Schedule, workdir: Path, *, keep_state_log: bool, cut: threading.Event
-) -> Trace:
-    trace = Trace()
+    schedule: Schedule,
+    workdir: Path,
+    trace: Trace,
+    *,
+    keep_state_log: bool,
+    cut: threading.Event,
+    running: list[asyncio.Task[None]],
+) -> None:
     record = workdir / f"record-{schedule.seed}-{schedule.case}.jsonl"
     state_log = workdir / f"state-{schedule.seed}-{schedule.case}.jsonl" if keep_state_log else None
     for path in (record, state_log):
@@ -646,9 +669,10 @@ async def _run_schedule(
         prepared = prepare(options)
     except RetrorunError as exc:
         trace.error = f"input refused: {exc}"
-        return trace
+        return
     bound = sum(s.duration_s for s in prepared.preview.steps) + SESSION_SLACK_S
-    try:
+
+    async def session() -> None:
         async with asyncio.timeout(bound):
             trace.code = await run_prepared(
                 prepared,
@@ -656,17 +680,24 @@ async def _run_schedule(
                 on_session=probe.on_session,
                 on_simulator=probe.on_simulator,
             )
+
+    task = asyncio.ensure_future(session())
+    running.append(task)
+    try:
+        finished, _ = await asyncio.wait({task}, timeout=bound + HUNG_GRACE_S)
+        if not finished:
+            trace.timed_out = True
+            trace.error = f"hung: still running {HUNG_GRACE_S:g} s after its bound's cancellation"
+            task.cancel()  # one more try; never awaited: it may never end
+        elif task.cancelled():
+            trace.timed_out = True
+            if cut.is_set():
+                last = probe.trace.samples[-1].t if probe.trace.samples else 0.0
+                trace.error = f"spin: the loop clock stood still at t={last:.3f}"
+        else:
+            task.result()
     except TimeoutError:
         trace.timed_out = True
-    except asyncio.CancelledError:
-        if not cut.is_set():
-            raise
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()
-        trace.timed_out = True
-        last = probe.trace.samples[-1].t if probe.trace.samples else 0.0
-        trace.error = f"spin: the loop clock stood still at t={last:.3f}"
     except RetrorunError as exc:
         trace.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
@@ -682,7 +713,6 @@ async def _run_schedule(
         trace.error = f"probe failed: {probe.failure!r}"
     with contextlib.suppress(OSError):
         trace.lines = list(read_record(record))
-    return trace
 
 
 # --------------------------------------------------------------------- the judge
@@ -1077,8 +1107,15 @@ def judge(trace: Trace) -> list[Finding]:
 def run_in_loop(schedule: Schedule, workdir: Path, *, keep: bool = False) -> Trace:
     """Run one schedule on a fresh looptime loop (outside pytest)."""
     loop = looptime.new_event_loop()
+    trace = Trace()
     try:
-        return loop.run_until_complete(run_schedule(schedule, workdir, keep_state_log=keep))
+        return loop.run_until_complete(
+            run_schedule(schedule, workdir, keep_state_log=keep, trace=trace)
+        )
+    except RuntimeError:  # the watch stopped a loop that would not let go
+        trace.timed_out = True
+        trace.error = trace.error or "spin: the session ignored its cut"
+        return trace
     finally:
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())

@@ -6,11 +6,23 @@ travels in parts (or, on a truncating console, cut at 20 bytes); at 247 whole.
 Sessions run in process on looptime's fake clock against the spec-strict simulator;
 what the belt did is read from the simulator's state log.
 
-Every case runs the ``demo`` program (turn-arounds, backward running, the end's
-stop). ``RETRORUN_CONFORMANCE_PROGRAMS=all`` runs every library program on every
-profile and MTU instead (about 140 sessions, several minutes: not in the default
-suite; the default suite runs every program on the strict generic simulator in
-tests/session).
+What the default suite covers of the program x profile matrix:
+
+* here, the ``demo`` program (turn-arounds, backward running, the end's stop) as a
+  whole session on every profile at MTU 23 and 247;
+* every library program as a whole session on the strict generic simulator
+  (tests/session);
+* every library program, every week, on every profile at the plan level
+  (test_plan_matrix.py: every command the governor issues converted to the
+  machine's unit and grid, within its range and under the ceiling; no simulator,
+  a few seconds);
+* a backward start at the minimum of a mph profile as a session
+  (test_mph_minimum.py).
+
+``RETRORUN_CONFORMANCE_PROGRAMS=all`` adds every library program as a whole session
+on every profile and MTU here (about 140 sessions, over ten minutes: what a
+session adds to the plan-level check is the machine's answers, telemetry and
+timing on each profile's quirks).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from retrorun.devices import DeviceProfile
+from retrorun.devices import DeviceProfile, SpeedCommand
 from retrorun.ftms import (
     DeviceInformation,
     FitnessMachineFeature,
@@ -127,11 +127,23 @@ class Machine:
     incline_range: InclinationRange | None = None
 
     @property
-    def speed_limits(self) -> tuple[int, int, int]:
-        """(min, max, step) in 0.01 km/h: the machine's, or the profile's when distrusted."""
+    def speed_command(self) -> SpeedCommand:
+        """How an approved speed goes out on this machine's control point (its unit,
+        its grid), over the machine's range, or the profile's when distrusted."""
         if self.speed_range is not None:
-            return (self.speed_range.minimum, self.speed_range.maximum, self.speed_range.step)
-        return self.profile.speed.raw
+            reported = (self.speed_range.minimum, self.speed_range.maximum, self.speed_range.step)
+            try:
+                return SpeedCommand.of(self.profile, reported)
+            except ValueError:
+                pass  # a mph machine whose range holds no mph speed: distrusted
+        return SpeedCommand.of(self.profile, self.profile.speed.raw)
+
+    @property
+    def speed_limits(self) -> tuple[int, int, int]:
+        """(min, max, step) in 0.01 km/h that a command may take: the machine's range
+        (the profile's when distrusted), on a mph machine its mph grid in km/h (its
+        lowest speed rounded up, so that the governor never approves less)."""
+        return self.speed_command.limits
 
     @property
     def incline_limits(self) -> tuple[int, int, int]:

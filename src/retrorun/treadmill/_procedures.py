@@ -15,8 +15,11 @@ safety key), and a machine may echo our own Stop or Start as "by the user", whic
 only this part can tell by when it sent them.
 
 Speed and incline take a ``SafeCommand`` only: the governor in ``retrorun.safety``
-is the one producer of those. Units are converted for quirky machines *after* the
-governor (``speed_in_mph``), and a value is never changed otherwise.
+is the one producer of those. A speed goes out in the machine's own unit and on
+its own grid (``retrorun.devices.SpeedCommand``: 0.01 mph on a ``speed_in_mph``
+machine), rounded down, so never over what the governor approved; the governor
+works within the same grid (``Machine.speed_limits``), so its lowest approval is
+the machine's lowest speed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -32,10 +34,9 @@ from typing import Final
 from bleak import BleakClient
 
 from retrorun.ble import BLUETOOTH_ERRORS, command_error
-from retrorun.errors import CommandRejected, CommandTimeout, LinkLost
+from retrorun.errors import CommandError, CommandRejected, CommandTimeout, LinkLost
 from retrorun.ftms import (
     FITNESS_MACHINE_CONTROL_POINT_UUID,
-    KMH_PER_MPH,
     ControlOp,
     ControlRequest,
     ControlResponse,
@@ -124,6 +125,7 @@ class Procedures:
         self._started = False
         self._belt_stopped: bool | None = None
         self.console_starts = 0  # Start pressed at the console (echoes of ours excluded)
+        self._speed_sent = (-1, 0)  # the last Set Target Speed: (as sent, as approved)
 
     @property
     def controlled(self) -> bool:
@@ -212,15 +214,19 @@ class Procedures:
         if command.value == 0:
             await self.stop_belt()
             return
-        profile = self._machine.profile
-        if profile.has("needs_start_before_speed") and not self._started:
+        try:
+            # The machine's own unit and grid, rounded down: never over the approval.
+            raw = self._machine.speed_command.to_wire(command.value)
+        except ValueError as exc:
+            # Only a speed over the approved one could go out: none does.
+            op = _op_name(ControlOp.SET_TARGET_SPEED)
+            self._log_command(op, command.value / 100, "not sent: under the lowest speed")
+            raise CommandError(ControlOp.SET_TARGET_SPEED, f"{op} not sent: {exc}") from None
+        if self._machine.profile.has("needs_start_before_speed") and not self._started:
             await self.start()
-        raw = command.value
-        if profile.has("speed_in_mph"):
-            # Down, never up: the mph sent is at or under the approved km/h.
-            raw = math.floor(raw / KMH_PER_MPH + 1e-9)
         await self._procedure(ControlRequest.set_target_speed(raw), command.value / 100)
         self._belt_stopped = False
+        self._speed_sent = (raw, command.value)
 
     async def set_incline(self, command: SafeCommand) -> None:
         """Send a governor-approved inclination (0.1 %)."""
@@ -376,10 +382,9 @@ class Procedures:
             self.console_starts += 1
             self._feed.wake()
         value = status.value
-        if (
-            kind is TreadmillEventKind.TARGET_SPEED_CHANGED
-            and value is not None
-            and self._machine.profile.has("speed_in_mph")
-        ):
-            value = round(value * KMH_PER_MPH)
+        if kind is TreadmillEventKind.TARGET_SPEED_CHANGED and value is not None:
+            sent, approved = self._speed_sent
+            # The echo of our own target is the speed approved, not its round trip
+            # through a mph grid (0.81 km/h went out as 0.50 mph, which reads 0.80).
+            value = approved if value == sent else self._machine.speed_command.to_kmh(value)
         self._feed.emit(kind, value, detail=f"status 0x{status.op:02X}")

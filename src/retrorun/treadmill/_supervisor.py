@@ -271,9 +271,24 @@ class Supervisor:
             machine.incline_range = await self._read_range(
                 client, SUPPORTED_INCLINATION_RANGE_UUID, InclinationRange
             )
+            self._note_speed_unit()
         for uuid, callback in self._subscriptions:
             await client.start_notify(uuid, callback)
         await self._procedures.take_control()
+
+    def _note_speed_unit(self) -> None:
+        """Say so when the control point takes mph: its speeds are a mph grid, and
+        its lowest is the mph minimum (0.5 mph is 0.81 km/h, not 0.80)."""
+        command = self._machine.speed_command
+        if command.unit != "mph":
+            return
+        low, high, _step = command.limits
+        self._feed.note(
+            f"{self._machine.name} takes speed commands in mph (the"
+            f" '{self._machine.profile.name}' device profile): sent in steps of"
+            f" {command.step / 100:.2f} mph from {command.minimum / 100:.2f} mph, which is"
+            f" {low / 100:.2f} to {high / 100:.2f} km/h"
+        )
 
     async def _read_device_information(self, client: BleakClient) -> DeviceInformation | None:
         """The DIS strings the machine exposes (``None`` without the service); a

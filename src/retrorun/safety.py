@@ -233,6 +233,7 @@ class SafetyGovernor:
         self._decel = decel_kmh_per_s
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
         self._turn_pending = False  # from the turn-around's command to its new direction
+        self._turn_reached = False  # slowing for a turn: the belt was seen at its speed
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
         self._last_halt_t: float | None = None
         self._paused = False
@@ -428,6 +429,7 @@ class SafetyGovernor:
             value = 0 if value < lo else self._speed_grid(value)
         self._turn_limit = value
         self._turn_pending = True
+        self._turn_reached = False
         if value == 0 and self._rundown is None:
             # A turn on a stopped belt: from this command the belt must run down and
             # stay at rest, as while paused (its watch starts at the next record).
@@ -548,7 +550,8 @@ class SafetyGovernor:
 
         * Paused, or after a halt: the belt must slow to rest within its run-down
           time and never speed up again (``HALT``, then ``STOP``).
-        * Turning: more than one increment over the turn-around's speed: ``HALT``.
+        * Turning: more than one increment over the turn-around's speed: ``HALT``; so
+          too while slowing for a turn, once the belt has been seen at that speed.
         * Backward: more than one increment over the ceiling: ``CORRECT`` with a
           command no higher than what the step wants (a stop if it wants none) on
           this very record; ``STOP`` when the belt has not slowed at all a record
@@ -567,6 +570,20 @@ class SafetyGovernor:
                 # excursion too: the next one within the window stops the session.
                 self._last_over_t = now
             return self._watch_rundown(self._rundown, speed, now)
+        if self._turn_pending and self._direction is not Direction.TURNING:
+            # Slowing for a turn: once the belt has come down to the turn's speed it
+            # must stay there; the runner is about to turn on it. A belt that goes
+            # back up (a firmware jump, a console change under the ceiling) is
+            # halted at this record, never first seen once the runner was told to turn.
+            if speed <= self._turn_limit + self._tolerance:
+                self._turn_reached = True
+            elif self._turn_reached:
+                return self._halt(
+                    speed,
+                    now,
+                    f"belt back up to {speed / 100:.2f} km/h while slowing for the"
+                    f" turn-around (at most {self._turn_limit / 100:.2f} km/h)",
+                )
         if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
             return self._halt(
                 speed,
@@ -634,19 +651,21 @@ class SafetyGovernor:
         """React to a target speed the treadmill announced (a console change).
 
         A target over the phase's limit (the ceiling; the turn-around speed while
-        turning) is answered at once, before telemetry shows the belt there:
-        ``CORRECT`` while running, ``HALT`` while turning or paused.
+        turning, and while slowing for a turn once the belt got there) is answered
+        at once, before telemetry shows the belt there: ``CORRECT`` while running,
+        ``HALT`` while turning or paused.
         """
         if self._direction is Direction.FORWARD and not self._paused:
             return _NO_REACTION
-        limit = self._turn_limit if self._direction is Direction.TURNING else self._ceiling
+        turn = self._direction is Direction.TURNING or (self._turn_pending and self._turn_reached)
+        limit = self._turn_limit if turn else self._ceiling
         if target <= limit + self._tolerance:
             return _NO_REACTION
         reason = (
             f"the treadmill set its target to {target / 100:.2f} km/h, over the"
             f" {limit / 100:.2f} km/h limit"
         )
-        if self._paused or self._direction is Direction.TURNING:
+        if self._paused or turn:
             if self._rundown is not None and self._rundown.halted:
                 return _NO_REACTION  # already halted: telemetry decides what follows
             return self._halt(target, now, reason)
@@ -700,7 +719,10 @@ class SafetyGovernor:
             self._arm(watch, speed, now)
             return _NO_REACTION
         reason = ""
-        if speed > watch.ref + self._tolerance:
+        # A belt that should stop never reads faster than it did: the allowance is the
+        # reading's resolution, not the device's control grid (a coarse machine's
+        # readings round onto its grid, and rounding never makes a slowing belt rise).
+        if speed > watch.ref + MIN_RESOLUTION:
             reason = f"belt speeding up to {speed / 100:.2f} km/h while it should stop"
         elif now >= watch.deadline and speed > self._tolerance:
             reason = f"belt still at {speed / 100:.2f} km/h after its run-down time"

@@ -80,6 +80,7 @@ from retrorun.limits import INCLINE_TOLERANCE, RAMP_INTERVAL_S, RAMP_STEP, to_km
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
 from retrorun.safety import (
+    RUNDOWN_GRACE_S,
     Reaction,
     ReactionKind,
     SafeCommand,
@@ -198,6 +199,7 @@ class Session:
         self.origin = 0.0
         self._distance_base: float | None = None
         self._last_sample: Telemetry | None = None
+        self._rise_per_s = 0.0  # how fast the belt rose between its last two records
         self._last_direction = Direction.FORWARD  # the direction of the last record
         self._speed_at_loss: int | None = None  # the belt's bound while the link is down
         self._observed = asyncio.Event()  # pulsed once the governor judged a record
@@ -771,6 +773,33 @@ class Session:
         seen = self._belt_speed()
         return None if seen is None else max(seen, self.governor.commanded)
 
+    def _pause_bound(self) -> int | None:
+        """The fastest the belt can be when a pause begins; None before any record.
+
+        What it was told caps it; a belt still on its way up gains no more than its
+        acceleration (as it rose lately, the profile's at least) allows from its last
+        record until the machine acts on the pause (``RUNDOWN_GRACE_S``). Not the
+        target itself: a belt paused at 4 km/h on its way to 6.8 would otherwise be
+        watched as if from 6.8, and a restart at 3.8 km/h go unhalted for three
+        records (seed 6 case 496). Not for a lost link, whose outage has no bound
+        in time: that keeps :meth:`_speed_bound`.
+        """
+        latest = self.treadmill.latest
+        if latest is None or latest.speed is None:
+            return None
+        seen, told = latest.speed, self.governor.commanded
+        if told <= seen:
+            return seen
+        rate = max(self._rise_per_s, self.treadmill.profile.accel_kmh_per_s * 100)
+        age = asyncio.get_running_loop().time() - latest.t
+        return min(told, seen + math.ceil(rate * (age + RUNDOWN_GRACE_S)))
+
+    def _note_rise(self, sample: Telemetry) -> None:
+        last = self._last_sample
+        if last is None or last.speed is None or sample.speed is None or sample.t <= last.t:
+            return
+        self._rise_per_s = max((sample.speed - last.speed) / (sample.t - last.t), 0.0)
+
     def _belt_incline(self) -> int | None:
         latest = self.treadmill.latest
         return latest.record.inclination if latest is not None else None
@@ -921,6 +950,7 @@ class Session:
             record = sample.record
             speed = record.speed if record.speed is not None else 0
             direction = self.governor.direction
+            self._note_rise(sample)
             self._integrate(sample, direction)
             self._last_direction = direction
             bpm, source, measured_at, contact = self._heart_rate(record.heart_rate)
@@ -1135,7 +1165,7 @@ class Session:
         if self.status is not Status.PAUSED:
             self._freeze_deadline()
             # From now the belt must run down and stay at rest (the paused watch).
-            self.governor.pause(asyncio.get_running_loop().time(), self._speed_bound())
+            self.governor.pause(asyncio.get_running_loop().time(), self._pause_bound())
         self.status = Status.PAUSED
         self._resumed.clear()
         self._paused_evt.set()

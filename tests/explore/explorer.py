@@ -928,7 +928,10 @@ def judge(trace: Trace) -> list[Finding]:
         if last_connect is not None:
             anchors.append(last_connect + react)
         cause = _last_before(causes, s.t)
-        if cause is not None and cause >= paused_from - 1e-6:
+        # A cause within a reaction time before the session's status shows the pause
+        # came with it (a console pause and a jump in the same tick): the session
+        # learns of both from the same records.
+        if cause is not None and cause >= paused_from - react - 1e-6:
             # The belt as it was just before the cause (a sample in the cause's own
             # tick already shows what the cause did).
             before = [x for x in samples if x.t < cause - 1e-6]
@@ -950,12 +953,17 @@ def judge(trace: Trace) -> list[Finding]:
                 anchors.append(shown + LATENCY_S)
             else:
                 now_at = next((x for x in samples if x.t >= cause - 1e-6), s)
-                if now_at.belt > at_cause.belt + s.tol:
+                # What the session last saw before the cause: a jump that leaves the
+                # belt under that reading looks like a belt slowing slowly until the
+                # run-down envelope tells them apart.
+                seen = [r.belt for r in records if r.t < cause - 1e-6]
+                last_seen = seen[-1] if seen else at_cause.belt
+                if now_at.belt > max(at_cause.belt, last_seen) + s.tol:
                     # Sped up while running down: stopped by the first record showing it.
                     anchors.append(shown + LATENCY_S)
                 else:
-                    # Restarted under its speed while running down: within the run-down
-                    # allowance from the cause.
+                    # Restarted under its speed (or under the last reading) while running
+                    # down: within the run-down allowance from the cause.
                     v = max(at_cause.belt, now_at.belt)
                     anchors.append(cause + react + v / trace.decel + RUNDOWN_MARGIN_S)
         if s.t > max(anchors) + 1e-6:

@@ -91,6 +91,10 @@ FIXED_CASES = [
     (2, 62),  # a turn that ended on a record from before a jump
     (2, 605),  # the last record over the ceiling, then a stop: 0 s over in the end line
     (6, 827),  # a safety stop while a pause cut a settle wait short: the session hung
+    (6, 370),  # a belt back up while slowing for a turn: the runner was told to turn on it
+    (6, 496),  # a paused belt watched from its target (6.8), not from where it could be (4.6)
+    (6, 729),  # a paused belt that rose by one grid step of a coarse machine
+    (2, 893),  # a jump under the last reading while running down (a judge limit)
 ]
 
 

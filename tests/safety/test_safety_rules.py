@@ -544,6 +544,66 @@ def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
     assert g.observe(450, 29.0, None).kind is ReactionKind.STOP  # speeding up again
 
 
+@pytest.mark.hazard("HZ-06")
+def test_a_paused_belt_that_reads_faster_than_before_is_halted_on_a_coarse_machine() -> None:
+    """A coarse machine's 0.3 km/h tolerance is for its control grid; a paused belt's
+    reading never rises, so one that rises by a grid step is halted at that record
+    (seed 6 case 729: 1.0 then 1.3 km/h a second later, restarted from rest)."""
+    g = make(speed_range=(100, 1600, 50), direction=Direction.FORWARD)
+    assert g.tolerance == 30
+    g.pause(52.0, 130)
+    assert g.observe(100, 52.1, None).kind is ReactionKind.NONE
+    assert g.observe(130, 53.1, None).kind is ReactionKind.HALT
+
+
+def test_a_paused_belt_that_holds_its_reading_within_resolution_is_not_halted() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.pause(10.0, 400)
+    assert g.observe(250, 11.0, None).kind is ReactionKind.NONE
+    assert g.observe(250 + 10, 11.5, None).kind is ReactionKind.NONE  # jitter of 0.1 km/h
+    assert g.observe(100, 12.5, None).kind is ReactionKind.NONE
+
+
+@pytest.mark.hazard("HZ-05")
+def test_a_belt_back_up_while_slowing_for_the_turn_is_halted_before_the_runner_turns() -> None:
+    """Slowing for a turn (still facing backward), the belt reached the turn's speed,
+    then a firmware jump took it back up, under the ceiling: halted at that record,
+    not first seen once the runner was told to turn (seed 6 case 370)."""
+    g = make(direction=Direction.BACKWARD)
+    ramp_to(g, 300, 0.0)
+    assert g.turnaround_command(20.0).value == 200
+    assert g.observe(260, 21.0, None).kind is ReactionKind.NONE  # slowing down to it
+    assert g.observe(200, 22.0, None).kind is ReactionKind.NONE  # there
+    halt = g.observe(290, 23.0, None)  # back up, under the 500 ceiling
+    assert halt.kind is ReactionKind.HALT
+    assert halt.command is not None and halt.command.value == 0
+    assert g.observe(250, 24.0, None).kind is ReactionKind.NONE  # running down
+
+
+@pytest.mark.hazard("HZ-05")
+def test_a_console_target_over_the_turn_speed_while_slowing_for_it_is_halted() -> None:
+    g = make(direction=Direction.BACKWARD)
+    ramp_to(g, 300, 0.0)
+    g.turnaround_command(20.0)
+    # Before the belt got down to the turn's speed the phase's limit is the ceiling.
+    assert g.observe_target(400, 20.5).kind is ReactionKind.NONE
+    g.observe(200, 22.0, None)
+    assert g.observe_target(290, 22.5).kind is ReactionKind.HALT
+
+
+def test_a_belt_still_slowing_toward_the_turn_speed_is_not_halted() -> None:
+    """A belt that has not yet reached the turn's speed may read anything on its way
+    down (and one record more of its old speed): only a rise after reaching it halts."""
+    g = make(direction=Direction.BACKWARD)
+    ramp_to(g, 400, 0.0)
+    g.turnaround_command(20.0)
+    for t, speed in ((21.0, 400), (22.0, 330), (23.0, 260), (24.0, 200), (25.0, 200)):
+        assert g.observe(speed, t, None).kind is ReactionKind.NONE
+    g.set_direction(Direction.TURNING, 25.0, belt_speed=200)
+    g.set_direction(Direction.FORWARD, 40.0, belt_speed=200)
+    assert g.observe(400, 45.0, None).kind is ReactionKind.NONE  # the turn is over
+
+
 @pytest.mark.parametrize("profile", [RunnerProfile.OLDER_ADULT, RunnerProfile.REHAB])
 @pytest.mark.hazard("HZ-05")
 def test_a_stopped_belt_turn_around_halts_any_movement(profile: RunnerProfile) -> None:

@@ -32,7 +32,13 @@ from retrorun.bus import EventBus
 from retrorun.devices import DeviceProfile, load_device_profile, match_device_profile
 from retrorun.errors import RetrorunError, SafetyStop, UsageError
 from retrorun.events import Direction, RemoteCommand
-from retrorun.hr import HeartRateStrap
+from retrorun.hr import (
+    HeartRateGuide,
+    HeartRatePrescription,
+    HeartRateStrap,
+    maximum_heart_rate,
+    prescribe,
+)
 from retrorun.limits import BACKWARD_INCLINE_MAX, RunnerProfile, to_kmh
 from retrorun.programs import Plan, Program, load_program, plan
 from retrorun.record import Recorder, check_record_path, default_record_path
@@ -81,6 +87,9 @@ class RunOptions:
     week: int = 1
     max_hr: int | None = None  # a clinician's absolute maximum, beats per minute
     age: int | None = None  # years
+    measured_max_hr: int | None = None  # max_hr in the runner settings (runner.toml)
+    resting_hr: int | None = None  # --resting-hr (or resting_hr in runner.toml), bpm
+    hr_reserve_pct: float | None = None  # --hr-reserve-pct: the limit, % of the reserve
     yes: bool = False
     record: Path | None = None
     export: frozenset[str] = frozenset()  # "fit", "tcx": written beside the record at the end
@@ -147,6 +156,7 @@ def prepare(options: RunOptions) -> Prepared:
     device_profile = (
         load_device_profile(options.profile_file) if options.profile_file is not None else None
     )
+    _heart_rate(options, profile, preview, program.name)  # refused here, before the belt moves
     settings = None
     wants_mqtt = options.mqtt_url or os.environ.get("RETRORUN_MQTT_URL")
     if wants_mqtt or options.mqtt_ca or options.mqtt_cert or options.mqtt_key:
@@ -256,6 +266,7 @@ def build_session(
         device_max=treadmill.device_max_speed,
         unlock_fast=options.unlock_fast,
     )
+    heart = _heart_rate(options, prepared.profile, the_plan, prepared.program_name)
     try:
         governor = SafetyGovernor(
             profile=prepared.profile,
@@ -268,7 +279,7 @@ def build_session(
                 for step in the_plan.steps
                 if step.direction is not Direction.FORWARD
             ),
-            max_heart_rate=max_heart_rate(options.max_hr, options.age),
+            max_heart_rate=heart.limit,
             decel_kmh_per_s=treadmill.profile.decel_kmh_per_s,
         )
     except ValueError as exc:
@@ -287,21 +298,39 @@ def build_session(
         attended=not options.yes,
         weight_kg=options.weight_kg,
         strap=strap,
+        hr_guide=HeartRateGuide(heart.zones, increment=treadmill.speed_limits[2])
+        if heart.zones
+        else None,
     )
 
 
-def max_heart_rate(absolute: int | None, age: int | None) -> int | None:
-    """The heart-rate maximum the governor applies, in order of precedence.
+def max_heart_rate(
+    absolute: int | None, age: int | None, measured: int | None = None
+) -> int | None:
+    """The heart-rate maximum, in order of precedence (``retrorun.hr.prescribe``).
 
-    A clinician's absolute value wins (formulas do not hold under beta-blockers);
-    otherwise Tanaka's 208 - 0.7 x age (220 - age errs by 10-12 bpm); None when
-    neither is known, and then no heart-rate rule applies.
+    A clinician's absolute value wins (formulas do not hold under beta-blockers),
+    then a measured maximum from the runner settings, then Tanaka's 208 - 0.7 x age
+    (220 - age errs by 10-12 bpm); None when none is known.
     """
-    if absolute is not None:
-        return absolute
-    if age is not None:
-        return round(208 - 0.7 * age)
-    return None
+    return maximum_heart_rate(absolute, measured, age)
+
+
+def _heart_rate(
+    options: RunOptions, profile: RunnerProfile, the_plan: Plan, name: str
+) -> HeartRatePrescription:
+    """The session's heart-rate figures and zones (``UsageError``: exit 2)."""
+    return prescribe(
+        the_plan.steps,
+        profile=profile,
+        max_hr=options.max_hr,
+        measured_max_hr=options.measured_max_hr,
+        age=options.age,
+        resting_hr=options.resting_hr,
+        reserve_pct=options.hr_reserve_pct,
+        has_strap=options.hr is not None or options.sim_hr,
+        program=name,
+    )
 
 
 async def run_prepared(

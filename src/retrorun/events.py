@@ -413,7 +413,11 @@ class SpeedRefused(_Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeartRateHigh(_Event):
+    """The belt slows for heart rate: over the limit, or (``heart_rate_unknown``) no
+    trusted value (stale, off the skin, stuck), which is never "high" to a runner."""
+
     kind: ClassVar[EventKind] = EventKind.HR_HIGH
+    heart_rate_unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

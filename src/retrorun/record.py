@@ -46,6 +46,7 @@ from retrorun.limits import SETTLE_TOLERANCE
 
 __all__ = [
     "AT_SPEED_KMH",
+    "HEART_RATE_SOURCES",
     "RecordFile",
     "Recorder",
     "Sample",
@@ -264,6 +265,7 @@ class Sample:
     direction: str
     heart_rate_bpm: int | None
     step: int
+    heart_rate_source: str | None = None  # "strap" or "treadmill" (None: not said)
 
 
 @dataclass(slots=True)
@@ -352,6 +354,7 @@ class SessionSummary:
     turnarounds: list[TurnRecord] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     heart_rate_max: int | None = None
+    heart_rate_sources: dict[str, int] = field(default_factory=dict)  # readings per source
     user_stop_t: float | None = None
     _heart_rate_sum: int = field(default=0, repr=False)
     _heart_rate_count: int = field(default=0, repr=False)
@@ -363,6 +366,9 @@ class SessionSummary:
             return None
         return self._heart_rate_sum / self._heart_rate_count
 
+
+HEART_RATE_SOURCES = frozenset({"strap", "treadmill"})
+"""What a telemetry line's ``heart_rate_source`` may say (anything else is not kept)."""
 
 AT_SPEED_KMH = SETTLE_TOLERANCE / 100
 """A step's belt is "at speed" within this of its target: the scheduler's own test."""
@@ -424,12 +430,14 @@ class _SummaryFolder:
             heart_rate if isinstance(heart_rate, int) and not isinstance(heart_rate, bool) else None
         )
         step = line.get("step")
+        source = line.get("heart_rate_source")
         sample = Sample(
             t=t,
             speed_kmh=speed,
             direction=direction,
             heart_rate_bpm=bpm,
             step=-1 if step is None else step,
+            heart_rate_source=source if source in HEART_RATE_SOURCES else None,
         )
         last = self._last
         if last is not None:
@@ -450,6 +458,9 @@ class _SummaryFolder:
             summary._heart_rate_sum += bpm
             summary._heart_rate_count += 1
             summary.heart_rate_max = max(summary.heart_rate_max or 0, bpm)
+            if sample.heart_rate_source is not None:
+                sources = summary.heart_rate_sources
+                sources[sample.heart_rate_source] = sources.get(sample.heart_rate_source, 0) + 1
         summary.distance_m = max(summary.distance_m, distance)
         summary.duration_s = max(summary.duration_s, t)
         if self._keep_samples:

@@ -75,7 +75,7 @@ from retrorun.events import (
     UserStopped,
 )
 from retrorun.ftms import ResultCode
-from retrorun.hr import HeartRateStrap
+from retrorun.hr import HeartRateGuide, HeartRateStrap
 from retrorun.limits import INCLINE_TOLERANCE, RAMP_INTERVAL_S, RAMP_STEP, to_kmh
 from retrorun.programs import Plan, PlanStep
 from retrorun.record import Recorder
@@ -173,9 +173,11 @@ class Session:
         weight_kg: float = 70.0,
         resume_hold_s: float = _RESUME_HOLD_S,
         strap: HeartRateStrap | None = None,
+        hr_guide: HeartRateGuide | None = None,
     ) -> None:
         self.plan = plan
         self.strap = strap  # a heart-rate strap: its reading wins over the treadmill's
+        self.hr_guide = hr_guide  # heart-rate steps: sets their target (the governor decides)
         self.treadmill = treadmill
         self.governor = governor
         self.bus = bus
@@ -456,6 +458,8 @@ class Session:
         self.status = Status.RUNNING
         self.adjust = 0
         self.target = step.speed
+        if self.hr_guide is not None:
+            self.hr_guide.begin(step, loop.time())
         if step.direction is not self.governor.direction:
             # Only the first step may change direction without a turn-around (the
             # runner mounts a stopped belt); the governor refuses it on a moving one.
@@ -562,7 +566,9 @@ class Session:
                 # the target it had before the pause.
                 await self._guarded(self.treadmill.start())
             reachable = self.governor.reachable(desired)
-            if reachable < self.governor.clamp_target(desired):
+            if desired > 0 and self.governor.clamp_target(desired) == 0:
+                self._refuse_under_minimum(desired)
+            elif reachable < self.governor.clamp_target(desired):
                 self._refuse_speed(desired, reachable)
             if self.governor.commanded == reachable or self.paused:
                 return
@@ -577,6 +583,27 @@ class Session:
             if loop.time() + wait >= until:
                 return
             await asyncio.sleep(max(wait, _MIN_WAIT_S))
+
+    def _refuse_under_minimum(self, desired: int) -> None:
+        """Say once per step that the ceiling is under the machine's lowest speed: the
+        governor holds the belt still facing backward, and the runner must know why."""
+        key = (self.step_index, desired)
+        if self._refused == key:
+            return
+        self._refused = key
+        lowest = self.treadmill.speed_limits[0]
+        self._emit(
+            SpeedRefused(
+                t=self._t(),
+                message=(
+                    f"Holding the belt still, not {to_kmh(desired):.1f} km/h: this"
+                    f" treadmill's lowest speed, {lowest / 100:.2f} km/h, is over the"
+                    f" {to_kmh(self.governor.ceiling):.2f} km/h ceiling"
+                ),
+                speed_kmh=0.0,
+                requested_kmh=to_kmh(desired),
+            )
+        )
 
     def _refuse_speed(self, desired: int, reachable: int) -> None:
         """Say once per step and speed that the device cannot get there safely."""
@@ -961,6 +988,8 @@ class Session:
             shown = bpm if self.governor.heart_rate_unknown is None else None
             if reaction.kind is not ReactionKind.NONE:
                 await self._react(reaction, speed)
+            if self.hr_guide is not None and self.status is Status.RUNNING:
+                self._follow_heart_rate(loop.time(), shown)
             self._observed.set()  # wakes every waiter of _next_observed; none waits twice
             self._observed.clear()
             if self.status is Status.STOPPED:
@@ -980,6 +1009,27 @@ class Session:
                 step=self.step_index,
             )
             self.bus.publish(self._state(speed, record.inclination, shown))
+
+    def _follow_heart_rate(self, now: float, bpm: int | None) -> None:
+        """A heart-rate step: the zone's controller moves the target; the scheduler
+        ramps to it through the governor, as for a nudge (``retrorun.hr._zone``)."""
+        if self.hr_guide is None:
+            return
+        change = self.hr_guide.update(
+            now,
+            bpm,
+            commanded=self.governor.commanded,
+            held=self.governor.holds_for_heart_rate,
+        )
+        if change is not None and change.target != self.target:
+            self.target = change.target
+            if change.announce:
+                self._emit(
+                    SpeedAdjusted(
+                        t=self._t(), message=change.message, target_kmh=to_kmh(change.target)
+                    )
+                )
+            self._wake.set()
 
     async def _react(self, reaction: Reaction, speed: int, *, resume: bool = True) -> None:
         kind = reaction.kind
@@ -1026,7 +1076,10 @@ class Session:
         elif kind is ReactionKind.SLOW:
             if command is None:
                 raise RuntimeError(f"internal error: a {kind} reaction without a command")
-            self._emit(HeartRateHigh(t=self._t(), message=reaction.reason))
+            unknown = not self.governor.heart_rate_high and bool(self.governor.heart_rate_unknown)
+            self._emit(
+                HeartRateHigh(t=self._t(), message=reaction.reason, heart_rate_unknown=unknown)
+            )
             await self._send(command)
         elif kind is ReactionKind.STOP:
             self._emit(SafetyStopped(t=self._t(), message=reaction.reason))

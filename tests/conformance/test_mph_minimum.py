@@ -103,11 +103,6 @@ async def test_a_ceiling_under_the_mph_minimum_keeps_the_belt_still(tmp_path: Pa
     assert not sent, sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the session holds the belt still in silence: a speed_refused event for a"
-    " ceiling under the machine's minimum is proposed to Session._ramp_to_target",
-)
 @pytest.mark.hazard("HZ-13")
 async def test_a_ceiling_under_the_mph_minimum_is_said(tmp_path: Path) -> None:
     _code, _states, lines = await _run(tmp_path, ceiling=80)

@@ -60,8 +60,14 @@ async def test_every_profile_runs_the_program_to_completion(
 ) -> None:
     record = tmp_path / "session.jsonl"
     belt = tmp_path / "belt.jsonl"
+    # A program on heart-rate zones runs only with a strap and a maximum (and the
+    # resting rate its reserve zones are figured from): the simulated runner's.
+    zones = bool(dict(library())[program].heart_rate_fields)
     options = RunOptions(
         program=program,
+        sim_hr=zones,
+        max_hr=180 if zones else None,
+        resting_hr=70 if zones else None,
         sim_profile=profile,
         sim_strict=True,
         sim_state_log=belt,

@@ -22,10 +22,12 @@ SIX = [
     "retro-run-intervals",
     "balance-steps",
 ]
+#: Built on heart-rate zones (needs a strap and a maximum to run).
+HEART_RATE = ["heart-rate-walk"]
 
 
-def test_library_holds_the_six_templates_and_the_demo() -> None:
-    assert sorted(library_names()) == sorted([*SIX, "demo"])
+def test_library_holds_the_six_templates_the_heart_rate_walk_and_the_demo() -> None:
+    assert sorted(library_names()) == sorted([*SIX, *HEART_RATE, "demo"])
     assert sorted(p.stem for p in SHIPPED.glob("*.toml")) == sorted(library_names())
 
 
@@ -56,6 +58,7 @@ def test_profiles_match_the_templates() -> None:
         "retro-endurance": RunnerProfile.RECREATIONAL,
         "retro-run-intervals": RunnerProfile.TRAINED,
         "balance-steps": RunnerProfile.OLDER_ADULT,
+        "heart-rate-walk": RunnerProfile.REHAB,
     }
 
 

@@ -15,6 +15,8 @@ from typing import TypeVar
 __all__ = [
     "AGE_YEARS",
     "HEART_RATE_BPM",
+    "HR_RESERVE_PCT",
+    "RESTING_HR_BPM",
     "SPEEDUP",
     "SPEED_KMH",
     "TIMEOUT_S",
@@ -31,6 +33,8 @@ WEIGHT_KG = (20.0, 350.0)  # a plausible human body mass, for the energy estimat
 WEEK = (1, 52)  # a program runs for at most a year of weeks
 HEART_RATE_BPM = (60, 240)  # a clinician's absolute heart-rate maximum
 AGE_YEARS = (10, 110)
+RESTING_HR_BPM = (30, 120)  # a resting heart rate anyone on a treadmill has
+HR_RESERVE_PCT = (20.0, 100.0)  # the heart-rate limit as a percentage of the reserve
 TIMEOUT_S = (0.0, 600.0)  # above 0: a Bluetooth scan
 
 _SHOWN_CHARS = 20  # of a bad value, in its message

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from retrorun.cli._flags import (
     AGE_YEARS,
     HEART_RATE_BPM,
+    HR_RESERVE_PCT,
+    RESTING_HR_BPM,
     SPEED_KMH,
     SPEEDUP,
     WEEK,
@@ -174,13 +176,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--max-hr",
         type=number(int, HEART_RATE_BPM, unit="bpm"),
         metavar="BPM",
-        help="an absolute heart-rate maximum set by a clinician (60-240)",
+        help="an absolute heart-rate maximum set by a clinician (60-240); wins over max_hr "
+        "in runner.toml and over --age",
     )
     who.add_argument(
         "--age",
         type=number(int, AGE_YEARS, unit="years"),
         metavar="YEARS",
-        help="the runner's age (10-110)",
+        help="the runner's age (10-110): the maximum is 208 - 0.7 x age when no other is known",
+    )
+    who.add_argument(
+        "--resting-hr",
+        type=number(int, RESTING_HR_BPM, unit="bpm"),
+        metavar="BPM",
+        help="resting heart rate (30-120; default resting_hr in runner.toml): the heart-rate "
+        "reserve for hr_reserve_pct steps and --hr-reserve-pct",
+    )
+    who.add_argument(
+        "--hr-reserve-pct",
+        type=number(float, HR_RESERVE_PCT, unit="%"),
+        metavar="PCT",
+        help="hold heart rate under resting + PCT %% of (maximum - resting), Karvonen (20-100; "
+        "needs --resting-hr; rehab and older-adult default to 80)",
     )
     out = p.add_argument_group("interaction and output")
     out.add_argument(
@@ -228,6 +245,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = None) -> RunOptions:
     """Check the flags together and build ``RunOptions`` (``UsageError`` on conflict)."""
     from retrorun.app import RunOptions
+    from retrorun.hr import load_runner_settings, runner_settings_path
 
     if args.hci is not None and args.device is None:
         raise UsageError(
@@ -251,6 +269,7 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
             f"--sim-hr-resting {args.sim_hr_resting:g} must be under --sim-hr-max"
             f" {args.sim_hr_max:g}"
         )
+    runner = load_runner_settings(runner_settings_path())
     if stdin_is_tty is None:
         stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not stdin_is_tty:
@@ -277,6 +296,9 @@ def options_from_args(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
         week=args.week,
         max_hr=args.max_hr,
         age=args.age,
+        measured_max_hr=runner.max_hr,
+        resting_hr=args.resting_hr if args.resting_hr is not None else runner.resting_hr,
+        hr_reserve_pct=args.hr_reserve_pct,
         yes=args.yes,
         record=args.record,
         export=frozenset({"fit", "tcx"} if args.export == "both" else {args.export} - {None}),

@@ -61,6 +61,15 @@ class HeartRateFlags(enum.IntFlag):
     RR_INTERVALS = 0x10
 
 
+# The same bits as plain ints: ``int & IntFlag`` builds an enum value each time, which
+# made a decode cost 20 us (bench/hr.py); these keep it to a few.
+_F_UINT16 = int(HeartRateFlags.UINT16)
+_F_CONTACT_DETECTED = int(HeartRateFlags.CONTACT_DETECTED)
+_F_CONTACT_SUPPORTED = int(HeartRateFlags.CONTACT_SUPPORTED)
+_F_ENERGY = int(HeartRateFlags.ENERGY_EXPENDED)
+_F_RR = int(HeartRateFlags.RR_INTERVALS)
+
+
 @dataclass(frozen=True, slots=True)
 class HeartRateMeasurement:
     """One 0x2A37 value.
@@ -80,19 +89,19 @@ class HeartRateMeasurement:
     def __post_init__(self) -> None:
         if not 0 <= self.flags <= 0xFF:
             raise ValueError(f"{_NAME}: flags must be one byte, not {self.flags}")
-        limit = _U16 if self.flags & HeartRateFlags.UINT16 else 0xFF
+        limit = _U16 if self.flags & _F_UINT16 else 0xFF
         if not 0 <= self.bpm <= limit:
             raise ValueError(f"{_NAME}: heart rate {self.bpm} does not fit its field (0-{limit})")
-        has_energy = bool(self.flags & HeartRateFlags.ENERGY_EXPENDED)
+        has_energy = bool(self.flags & _F_ENERGY)
         if has_energy != (self.energy_kj is not None):
             raise ValueError(f"{_NAME}: the energy flag and the energy value disagree")
         if self.energy_kj is not None and not 0 <= self.energy_kj <= _U16:
             raise ValueError(f"{_NAME}: energy {self.energy_kj} kJ does not fit 16 bits")
-        if self.rr and not self.flags & HeartRateFlags.RR_INTERVALS:
+        if self.rr and not self.flags & _F_RR:
             raise ValueError(f"{_NAME}: RR intervals given but not flagged")
         if any(not 0 <= rr <= _U16 for rr in self.rr):
             raise ValueError(f"{_NAME}: an RR interval does not fit 16 bits")
-        if self.flags & HeartRateFlags.RR_INTERVALS and len(self.extra) > 1:
+        if self.flags & _F_RR and len(self.extra) > 1:
             raise ValueError(f"{_NAME}: only one odd byte may follow the RR intervals")
 
     @classmethod
@@ -106,17 +115,17 @@ class HeartRateMeasurement:
     ) -> HeartRateMeasurement:
         """The canonical value: uint8 when it fits, contact supported when ``contact``
         is not None, RR flagged when there are any."""
-        flags = HeartRateFlags(0)
+        flags = 0
         if bpm > 0xFF:
-            flags |= HeartRateFlags.UINT16
+            flags |= _F_UINT16
         if contact is not None:
-            flags |= HeartRateFlags.CONTACT_SUPPORTED
+            flags |= _F_CONTACT_SUPPORTED
             if contact:
-                flags |= HeartRateFlags.CONTACT_DETECTED
+                flags |= _F_CONTACT_DETECTED
         if energy_kj is not None:
-            flags |= HeartRateFlags.ENERGY_EXPENDED
+            flags |= _F_ENERGY
         if rr:
-            flags |= HeartRateFlags.RR_INTERVALS
+            flags |= _F_RR
         return cls(int(flags), bpm, energy_kj, tuple(rr))
 
     @property
@@ -126,9 +135,9 @@ class HeartRateMeasurement:
         Supported-but-not-detected is ``False`` (the sensor is off the skin): a
         value sent then is not a heart rate.
         """
-        if not self.flags & HeartRateFlags.CONTACT_SUPPORTED:
+        if not self.flags & _F_CONTACT_SUPPORTED:
             return None
-        return bool(self.flags & HeartRateFlags.CONTACT_DETECTED)
+        return bool(self.flags & _F_CONTACT_DETECTED)
 
     @property
     def rr_s(self) -> tuple[float, ...]:
@@ -143,7 +152,7 @@ class HeartRateMeasurement:
             raise HeartRateDecodeError(0, "empty value: the flags need 1 byte")
         flags = raw[0]
         offset = 1
-        size = 2 if flags & HeartRateFlags.UINT16 else 1
+        size = 2 if flags & _F_UINT16 else 1
         if len(raw) < offset + size:
             raise HeartRateDecodeError(
                 offset, f"{len(raw)}-byte value too short: heart rate needs {size} byte(s)"
@@ -151,7 +160,7 @@ class HeartRateMeasurement:
         bpm = int.from_bytes(raw[offset : offset + size], "little")
         offset += size
         energy = None
-        if flags & HeartRateFlags.ENERGY_EXPENDED:
+        if flags & _F_ENERGY:
             if len(raw) < offset + 2:
                 raise HeartRateDecodeError(
                     offset, f"{len(raw)}-byte value too short: energy expended needs 2 bytes"
@@ -159,14 +168,14 @@ class HeartRateMeasurement:
             energy = int.from_bytes(raw[offset : offset + 2], "little")
             offset += 2
         body = raw[offset:]
-        if not flags & HeartRateFlags.RR_INTERVALS:
+        if not flags & _F_RR:
             return cls(flags, bpm, energy, (), body)  # trailing bytes kept as they came
         whole = len(body) - len(body) % 2
         rr = tuple(int.from_bytes(body[i : i + 2], "little") for i in range(0, whole, 2))
         return cls(flags, bpm, energy, rr, body[whole:])
 
     def __bytes__(self) -> bytes:
-        size = 2 if self.flags & HeartRateFlags.UINT16 else 1
+        size = 2 if self.flags & _F_UINT16 else 1
         out = bytearray([self.flags])
         out += self.bpm.to_bytes(size, "little")
         if self.energy_kj is not None:

@@ -18,8 +18,9 @@ from retrorun.programs._load import (
     load_program,
     parse_program,
 )
-from retrorun.programs._plan import WEEKLY_GROWTH_MAX, Plan, PlanStep, plan
+from retrorun.programs._plan import WEEKLY_GROWTH_MAX, HeartRateTarget, Plan, PlanStep, plan
 from retrorun.programs._schema import (
+    HR_ZONE_MIN_BPM,
     MAX_DEPTH,
     MAX_NESTING,
     MAX_STEPS,
@@ -37,6 +38,7 @@ from retrorun.programs._templates import TEMPLATES, template_text
 from retrorun.programs._text import printable
 
 __all__ = [
+    "HR_ZONE_MIN_BPM",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NESTING",
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_WEEKS",
     "TEMPLATES",
     "WEEKLY_GROWTH_MAX",
+    "HeartRateTarget",
     "Plan",
     "PlanStep",
     "Program",

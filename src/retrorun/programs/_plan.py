@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from retrorun.errors import ProgramError, UsageError
 from retrorun.events import Direction
@@ -44,14 +45,44 @@ from retrorun.programs._schema import (
     iter_steps,
 )
 
-__all__ = ["WEEKLY_GROWTH_MAX", "Plan", "PlanStep", "plan"]
+__all__ = ["WEEKLY_GROWTH_MAX", "HeartRateTarget", "Plan", "PlanStep", "plan"]
 
 WEEKLY_GROWTH_MAX = 0.10  # progression never adds more than 10 % in a week
 
 
 @dataclass(frozen=True, slots=True)
+class HeartRateTarget:
+    """A step's heart-rate zone as the program wrote it; ``retrorun.hr`` turns it into
+    bpm with the runner's maximum (and resting rate, for ``reserve``)."""
+
+    basis: Literal["bpm", "max", "reserve"]  # hr_zone, hr_pct, hr_reserve_pct
+    low: float
+    high: float
+
+    @property
+    def field(self) -> str:
+        """The program file's name for it."""
+        return {"bpm": "hr_zone", "max": "hr_pct", "reserve": "hr_reserve_pct"}[self.basis]
+
+    @classmethod
+    def of(cls, step: Step) -> HeartRateTarget | None:
+        """The zone ``step`` sets, if any."""
+        if step.hr_zone is not None:
+            return cls("bpm", step.hr_zone[0], step.hr_zone[1])
+        if step.hr_pct is not None:
+            return cls("max", step.hr_pct[0], step.hr_pct[1])
+        if step.hr_reserve_pct is not None:
+            return cls("reserve", step.hr_reserve_pct[0], step.hr_reserve_pct[1])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanStep:
-    """One step of a plan, in raw units (speed 0.01 km/h, incline 0.1 %)."""
+    """One step of a plan, in raw units (speed 0.01 km/h, incline 0.1 %).
+
+    A heart-rate step has a ``heart_rate`` zone and a ``speed_range`` (its bounds,
+    already under the ceiling and the device maximum); ``speed`` is where it starts.
+    """
 
     index: int
     kind: str  # warmup | work | recovery | cooldown | turnaround
@@ -65,6 +96,8 @@ class PlanStep:
     turnaround: bool
     stop_belt: bool
     needs_confirm: bool
+    heart_rate: HeartRateTarget | None = None
+    speed_range: tuple[int, int] | None = None  # 0.01 km/h, a heart-rate step's bounds
 
     @property
     def distance_m(self) -> float:
@@ -113,6 +146,9 @@ def _base_kmh(step: Step, ctx: _Context) -> float:
 
 
 def _matches(rule: Progression, step: Step) -> bool:
+    # A heart-rate step's speed follows the heart: no speed rule changes it.
+    if rule.target == "speed" and step.heart_rate_field is not None:
+        return False
     return step.kind in rule.kinds and not step.stop_belt
 
 
@@ -127,6 +163,19 @@ class _Raw:
     speed: int
     incline: int
     duration_s: float
+    speed_range: tuple[int, int] | None = None
+
+
+def _bounds(step: Step, ctx: _Context) -> tuple[int, int] | None:
+    """A heart-rate step's speed bounds, under the ceiling (backward) or the device max."""
+    if step.speed_range_kmh is None:
+        return None
+    low, high = kmh(step.speed_range_kmh[0]), kmh(step.speed_range_kmh[1])
+    if step.direction == "backward":
+        high = min(high, ctx.ceiling)
+    elif ctx.device_max:
+        high = min(high, ctx.device_max)
+    return min(low, high), high
 
 
 def _resolve(
@@ -143,7 +192,12 @@ def _resolve(
                 extra_pct += amount
     backward = step.direction == "backward"
     speed = 0
-    if not step.stop_belt:
+    bounds = _bounds(step, ctx)
+    if bounds is not None:
+        has_speed = step.speed_field != "speed_range_kmh"
+        start = max(1, kmh(_base_kmh(step, ctx))) if has_speed else bounds[0]
+        speed = min(max(start, bounds[0]), bounds[1])
+    elif not step.stop_belt:
         speed = max(1, kmh(_base_kmh(step, ctx) + extra_kmh))
         if backward:
             speed = min(speed, ctx.ceiling)
@@ -158,7 +212,7 @@ def _resolve(
         if step.distance_m is None:  # the schema guarantees one length
             raise RuntimeError("internal error: a step with neither a duration nor distance_m")
         duration = step.distance_m / (speed / 360)
-    return _Raw(step, Direction(step.direction), speed, incline, duration)
+    return _Raw(step, Direction(step.direction), speed, incline, duration, bounds)
 
 
 def _flatten(
@@ -404,6 +458,8 @@ def plan(
                 turnaround=False,
                 stop_belt=step.stop_belt,
                 needs_confirm=step.stop_belt,
+                heart_rate=HeartRateTarget.of(step),
+                speed_range=raw.speed_range,
             )
         )
     return _totals(program, runner, effective, steps)

@@ -43,6 +43,8 @@ from retrorun.limits import (
 from retrorun.programs._text import CONTROL
 
 __all__ = [
+    "HR_FIELDS",
+    "HR_ZONE_MIN_BPM",
     "MAX_DEPTH",
     "MAX_NESTING",
     "MAX_RULES",
@@ -74,6 +76,11 @@ MAX_WEEKS = 52  # a program runs for at most a year of weeks
 INCLINE_MAX_PCT = 30.0  # the steepest incline a step may ask for
 MAX_REPEAT = 100  # repeats of one block
 INCLINE_STEP_MAX_PCT = 2.5  # incline progression: at most +2.5 points a week (Quad Builder)
+HR_BPM_RANGE = (40, 240)  # a heart-rate zone in bpm lies within what a heart does
+HR_PCT_RANGE = (20.0, 100.0)  # a zone as a percentage of the maximum or of the reserve
+HR_ZONE_MIN_BPM = 8  # judgement: a narrower zone than this is crossed by breathing alone
+HR_ZONE_MIN_PCT = 5.0  # ... and as a percentage, 5 points (7.5 bpm of a 150 bpm maximum)
+HR_FIELDS = ("hr_zone", "hr_pct", "hr_reserve_pct")
 
 Kind = Literal["warmup", "work", "recovery", "cooldown"]
 Loc = tuple[int | str, ...]
@@ -150,6 +157,30 @@ def pace_to_kmh(pace: str) -> float:
     return 3600 / seconds
 
 
+def _pair(value: Any) -> Any:
+    """``[low, high]`` as written, or one message that says how to write it."""
+    if isinstance(value, list | tuple) and len(value) != 2:
+        raise ValueError("write two values, [low, high]")
+    return value
+
+
+def _rising(value: tuple[float, float] | None) -> tuple[float, float] | None:
+    if value is not None and not value[0] < value[1]:
+        raise ValueError(f"[{value[0]:g}, {value[1]:g}]: the low value must be under the high one")
+    return value
+
+
+_Bpm = Annotated[int, Field(ge=HR_BPM_RANGE[0], le=HR_BPM_RANGE[1], strict=True)]
+_Pct = Annotated[float, Field(ge=HR_PCT_RANGE[0], le=HR_PCT_RANGE[1], strict=True)]
+_Kmh = Annotated[float, Field(gt=0, le=MAX_SPEED_KMH, strict=True)]
+#: ``[low, high]`` bpm of a heart-rate zone.
+BpmPair = Annotated[tuple[_Bpm, _Bpm], BeforeValidator(_pair), AfterValidator(_rising)]
+#: ``[low, high]`` percent (of the maximum heart rate, or of the heart-rate reserve).
+PctPair = Annotated[tuple[_Pct, _Pct], BeforeValidator(_pair), AfterValidator(_rising)]
+#: ``[low, high]`` km/h: the speeds a heart-rate step may use.
+KmhPair = Annotated[tuple[_Kmh, _Kmh], BeforeValidator(_pair), AfterValidator(_rising)]
+
+
 Duration = Annotated[
     float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_TOTAL_S, strict=True)
 ]
@@ -160,6 +191,13 @@ class Step(BaseModel):
 
     ``stop_belt = true`` makes a rest with the belt stopped (no speed): the runner
     stands, and the plan asks for a confirmation before the belt starts again.
+
+    A heart-rate step holds a zone instead of a speed: ``hr_zone`` (bpm),
+    ``hr_pct`` (percent of the runner's maximum) or ``hr_reserve_pct`` (percent of
+    the heart-rate reserve, Karvonen: resting + pct x (maximum - resting)), one of
+    them, with ``speed_range_kmh = [low, high]``, the speeds the session may use to
+    hold it. Its speed field, when given, is where it starts (the range's low end
+    otherwise); its length is a duration (a distance would depend on the heart).
     """
 
     model_config = _FROZEN
@@ -176,6 +214,10 @@ class Step(BaseModel):
     kind: Kind = "work"
     label: Text = Field(default="", max_length=80)
     cue: Text | None = Field(default=None, max_length=200)
+    hr_zone: BpmPair | None = None
+    hr_pct: PctPair | None = None
+    hr_reserve_pct: PctPair | None = None
+    speed_range_kmh: KmhPair | None = None
 
     @field_validator("pace")
     @classmethod
@@ -202,6 +244,9 @@ class Step(BaseModel):
         if len(lengths) != 1:
             raise ValueError("give exactly one length: duration or distance_m")
         speeds = [n for n in ("speed_kmh", "pace", "reference_pct") if getattr(self, n) is not None]
+        if self.heart_rate_field is not None or self.speed_range_kmh is not None:
+            self._heart_rate_step(speeds)
+            return self
         if self.stop_belt:
             if speeds or self.distance_m is not None:
                 raise ValueError("a stop_belt rest has a duration and no speed or distance")
@@ -210,6 +255,53 @@ class Step(BaseModel):
         elif len(speeds) != 1:
             raise ValueError("give exactly one speed: speed_kmh, pace or reference_pct")
         return self
+
+    def _heart_rate_step(self, speeds: list[str]) -> None:
+        """The rules of a heart-rate step (one zone, speed bounds, a duration)."""
+        zones = [n for n in HR_FIELDS if getattr(self, n) is not None]
+        if len(zones) > 1:
+            raise ValueError(f"give one heart-rate zone, not {' and '.join(zones)}")
+        if not zones:
+            raise ValueError(
+                "speed_range_kmh bounds a heart-rate step: give hr_zone, hr_pct or hr_reserve_pct"
+            )
+        if self.speed_range_kmh is None:
+            raise ValueError(
+                f"a {zones[0]} step needs speed_range_kmh = [low, high], the speeds it may use"
+            )
+        if self.stop_belt:
+            raise ValueError("a stop_belt rest has no heart-rate zone")
+        if self.duration is None:
+            raise ValueError("a heart-rate step has a duration, not a distance")
+        if len(speeds) > 1:
+            raise ValueError("give at most one starting speed: speed_kmh, pace or reference_pct")
+        low, high = self.speed_range_kmh
+        start = self.absolute_kmh
+        if start is not None and not low <= start <= high:
+            raise ValueError(
+                f"the starting speed {start:g} km/h is outside speed_range_kmh [{low:g}, {high:g}]"
+            )
+        if self.hr_zone is not None:
+            width: float = self.hr_zone[1] - self.hr_zone[0]
+            if width < HR_ZONE_MIN_BPM:
+                raise ValueError(
+                    f"hr_zone is {width:g} bpm wide; at least {HR_ZONE_MIN_BPM} (breathing alone"
+                    " moves heart rate by a few beats)"
+                )
+        else:
+            pair = self.hr_pct or self.hr_reserve_pct
+            if pair is not None and pair[1] - pair[0] < HR_ZONE_MIN_PCT:
+                raise ValueError(
+                    f"{zones[0]} is {pair[1] - pair[0]:g} points wide; at least {HR_ZONE_MIN_PCT:g}"
+                )
+
+    @property
+    def heart_rate_field(self) -> str | None:
+        """The field that sets this step's heart-rate zone (None: a speed step)."""
+        for name in HR_FIELDS:
+            if getattr(self, name) is not None:
+                return name
+        return None
 
     @property
     def absolute_kmh(self) -> float | None:
@@ -226,6 +318,8 @@ class Step(BaseModel):
         for name in ("speed_kmh", "pace", "reference_pct"):
             if getattr(self, name) is not None:
                 return name
+        if self.speed_range_kmh is not None:
+            return "speed_range_kmh"
         return "stop_belt"
 
 
@@ -436,6 +530,12 @@ class Program(BaseModel):
         for loc, item in iter_steps(self.steps):
             if isinstance(item, Repeat) or item.direction != "backward":
                 continue
+            if item.speed_range_kmh is not None and kmh(item.speed_range_kmh[1]) > ceiling:
+                message = (
+                    f"{item.speed_range_kmh[1]:g} km/h exceeds the {self.profile} backward"
+                    f" ceiling of {to_kmh(ceiling):.1f} km/h"
+                )
+                problems.append(((*loc, "speed_range_kmh"), message))
             speed = item.absolute_kmh
             if speed is not None and kmh(speed) > ceiling:
                 shown = f"{speed:g} km/h"
@@ -473,7 +573,11 @@ class Program(BaseModel):
             matching = [
                 s
                 for _, s in iter_steps(self.steps)
-                if isinstance(s, Step) and s.kind in rule.kinds and not s.stop_belt
+                if isinstance(s, Step)
+                and s.kind in rule.kinds
+                and not s.stop_belt
+                # a heart-rate step's speed follows the heart: no speed rule changes it
+                and not (rule.target == "speed" and s.heart_rate_field is not None)
             ]
             if rule.target == "reps":
                 found = any(
@@ -511,6 +615,15 @@ class Program(BaseModel):
                         )
                     )
         return problems
+
+    @property
+    def heart_rate_fields(self) -> frozenset[str]:
+        """The heart-rate zone fields its steps use (empty: a program of speeds)."""
+        return frozenset(
+            s.heart_rate_field
+            for _, s in iter_steps(self.steps)
+            if isinstance(s, Step) and s.heart_rate_field is not None
+        )
 
     @property
     def needs_reference(self) -> bool:

@@ -16,7 +16,13 @@ from pathlib import Path
 from retrorun.guidance import format_clock
 from retrorun.programs import printable
 from retrorun.record import SessionSummary
-from retrorun.report._figures import ending, event_groups, limits_in_force, local_start
+from retrorun.report._figures import (
+    ending,
+    event_groups,
+    heart_rate_source,
+    limits_in_force,
+    local_start,
+)
 
 __all__ = ["render_report_png"]
 
@@ -64,7 +70,11 @@ def _footer(summary: SessionSummary) -> str:
         f"top backward {summary.max_backward_kmh:.1f} km/h (ceiling {summary.ceiling_kmh:.1f})",
     ]
     if summary.heart_rate_mean is not None:
-        parts.append(f"heart rate {summary.heart_rate_mean:.0f} avg, {summary.heart_rate_max} max")
+        source = heart_rate_source(summary)
+        where = f" ({source})" if source else ""
+        parts.append(
+            f"heart rate {summary.heart_rate_mean:.0f} avg, {summary.heart_rate_max} max{where}"
+        )
     parts.append(f"ended: {ending(summary)}")
     return " · ".join(parts)
 
@@ -150,7 +160,7 @@ def render_report_png(summary: SessionSummary, path: str | Path) -> Path:
             color=_HEART,
             lw=1,
             alpha=0.8,
-            label="heart rate",
+            label=_heart_label(summary),
         )
         hr_ax.set_ylabel("heart rate (bpm)", color=_HEART)
         low = min(bpm for _, bpm in heart if bpm is not None)
@@ -171,3 +181,9 @@ def render_report_png(summary: SessionSummary, path: str | Path) -> Path:
     ax.set_title(_footer(summary), loc="left", fontsize=8, color="#444444")
     fig.savefig(out)
     return out
+
+
+def _heart_label(summary: SessionSummary) -> str:
+    """The heart-rate line's legend, naming its source (a strap, the treadmill)."""
+    source = heart_rate_source(summary)
+    return f"heart rate ({source})" if source else "heart rate"

@@ -21,6 +21,7 @@ __all__ = [
     "StepRow",
     "ending",
     "event_groups",
+    "heart_rate_source",
     "limits_in_force",
     "local_start",
     "pace_s_per_km",
@@ -44,6 +45,14 @@ def ending(summary: SessionSummary) -> str:
     if not summary.ended:
         return "cut short (no end line)"
     return _ENDINGS.get(summary.reason, summary.reason.replace("_", " "))
+
+
+def heart_rate_source(summary: SessionSummary) -> str | None:
+    """Where the session's heart rate came from, as the telemetry lines say:
+    ``strap``, ``treadmill``, ``strap and treadmill`` (a strap that came late or
+    dropped out: the treadmill's field filled in), or None when no line says."""
+    sources = [s for s in ("strap", "treadmill") if summary.heart_rate_sources.get(s)]
+    return " and ".join(sources) or None
 
 
 def tenths_clock(seconds: float) -> str:

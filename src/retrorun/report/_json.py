@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from retrorun.record import SessionSummary
-from retrorun.report._figures import ending, event_groups, pace_s_per_km, step_rows
+from retrorun.report._figures import (
+    ending,
+    event_groups,
+    heart_rate_source,
+    pace_s_per_km,
+    step_rows,
+)
 
 __all__ = ["report_dict"]
 
@@ -46,6 +52,8 @@ def report_dict(summary: SessionSummary) -> dict[str, Any]:
         "over_ceiling_s": _round(summary.over_ceiling_s),
         "heart_rate_mean_bpm": _round(mean_hr),
         "heart_rate_max_bpm": summary.heart_rate_max,
+        "heart_rate_source": heart_rate_source(summary),
+        "heart_rate_readings": dict(sorted(summary.heart_rate_sources.items())),
         "steps": [
             {
                 "index": row.index,

@@ -15,6 +15,7 @@ from retrorun.report._figures import (
     StepRow,
     ending,
     event_groups,
+    heart_rate_source,
     local_start,
     pace_s_per_km,
     step_rows,
@@ -90,7 +91,11 @@ def _totals(summary: SessionSummary) -> list[str]:
         out.append(f"  over the ceiling for {tenths_clock(summary.over_ceiling_s)}")
     mean = summary.heart_rate_mean
     if mean is not None:
-        out.append(f"  heart rate average {mean:.0f} bpm, maximum {summary.heart_rate_max} bpm")
+        source = heart_rate_source(summary)
+        where = f", from the {source}" if source else ""
+        out.append(
+            f"  heart rate average {mean:.0f} bpm, maximum {summary.heart_rate_max} bpm{where}"
+        )
     return out
 
 

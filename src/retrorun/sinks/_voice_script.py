@@ -15,6 +15,7 @@ from retrorun.events import (
     CeilingClamped,
     Direction,
     EventKind,
+    HeartRateHigh,
     SessionEnded,
     SessionEvent,
     SpeedAdjusted,
@@ -178,9 +179,9 @@ def event_cues(event: SessionEvent, *, t: float) -> list[Cue]:
         text, tone = _ALERTS[kind]
         if isinstance(event, CeilingClamped) and event.ceiling_kmh is not None:
             text = f"Speed held at the ceiling, {speed_words(event.ceiling_kmh)}."
-        elif kind is EventKind.HR_HIGH and event.message.startswith("heart rate unknown"):
-            # The governor's reason when the strap went stale, lost contact or froze:
-            # "high" would be a wrong word to a runner whose heart rate is fine.
+        elif isinstance(event, HeartRateHigh) and event.heart_rate_unknown:
+            # The strap went stale, lost contact or froze: "high" would be a wrong
+            # word to a runner whose heart rate is fine.
             text = "Heart rate lost. Slowing down. Check the strap."
         return _alert(t, key, text, tone)
     if isinstance(event, SessionEnded):

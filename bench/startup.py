@@ -148,6 +148,17 @@ def peak_rss() -> None:
             "floor: bleak + bumble link modules": [PYTHON, *FLOOR_LINK],
             "python -c pass": [PYTHON, "-c", "pass"],
             "python: pydantic and one model": [PYTHON, "-c", PYDANTIC_MODEL],
+            # What pydantic costs on top of what a session must load anyway.
+            "floor + pydantic and one model": [
+                PYTHON,
+                "-c",
+                f"{FLOOR_LINK[1]}\n{PYDANTIC_MODEL}",
+            ],
+            "floor + retrorun.programs and .devices": [
+                PYTHON,
+                "-c",
+                f"{FLOOR_LINK[1]}\nimport retrorun.programs, retrorun.devices",
+            ],
             "python -c 'import retrorun.app'": [PYTHON, "-c", "import retrorun.app"],
             "retrorun run demo --plain": [
                 str(BIN / "retrorun"),
@@ -175,7 +186,7 @@ def peak_rss() -> None:
     print("   retrorun run demo --plain --yes --voice off --speedup 50 --record TMP")
     print(f"   {'process':<44}{'MiB':>8}  {'over floor':>10}")
     for name, peak in peaks.items():
-        shown = "" if name.startswith("floor") else f"{(peak - floor) / MIB:+.1f}"
+        shown = "" if name.startswith("floor:") else f"{(peak - floor) / MIB:+.1f}"
         print(f"   {name:<44}{peak / MIB:>8.1f}  {shown:>10}")
     over = (peaks["retrorun run demo --plain"] - floor) / MIB
     ok = over <= RSS_TARGET_MIB
@@ -332,6 +343,8 @@ def wakeups_and_debug_strings(minutes: float = 3.0, speedup: float = 60.0) -> No
             name = getattr(callback, "__qualname__", type(callback).__name__)
             if name == "_set_result_unless_cancelled":
                 name = "asyncio.sleep in " + _sleeper(sys._getframe(1))
+            elif name == "_wake_ticker":
+                name = "the simulator's ticker (simulator/treadsim/runtime.py)"
             timers[name] += 1
             return original(loop, when, callback, *args, **kwargs)
 

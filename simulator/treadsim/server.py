@@ -17,6 +17,13 @@ sees (the Nth control-point write, the belt pausing or ending its run: see
 :mod:`treadsim.faults`), or when a test calls :meth:`FtmsServer.inject`. The belt
 may already be running at power-on (``initial_speed``), as after a controller
 that was killed mid-run.
+
+A runtime need not call ``tick`` on every step of its grid while the belt is
+:meth:`FtmsServer.steady`: such a tick only advances the belt's counters, so it
+may be made later, in order, at its own time, as long as it is made before the
+next input. ``on_input`` is called first thing by every input from outside (a
+control-point write, a connection event, a console key, an injected fault) for
+that; :meth:`FtmsServer.record_due` says which tick sends the next record.
 """
 
 from __future__ import annotations
@@ -183,6 +190,12 @@ class FtmsServer:
         # The heart-rate strap beside the treadmill takes the ``hr-*`` faults of the
         # same plan (one timeline, the same triggers); without one they do nothing.
         self.on_hr_fault: Callable[[Fault, float], None] | None = None
+        # Called before every input from outside (see the module docstring).
+        self.on_input: Callable[[], None] | None = None
+
+    def _input(self) -> None:
+        if self.on_input is not None:
+            self.on_input()
 
     def _power_on(self, speed: int, incline: int | None) -> None:
         low, high, _step = self.profile.speed.raw
@@ -284,6 +297,7 @@ class FtmsServer:
         self.mtu = max(DEFAULT_MTU, mtu)
 
     def connected(self) -> None:
+        self._input()
         self.is_connected = True
         self.controlled = False
         self.mtu = DEFAULT_MTU
@@ -291,6 +305,7 @@ class FtmsServer:
 
     def disconnected(self) -> None:
         """The link is gone: control is lost; the belt keeps doing what it did."""
+        self._input()
         self.is_connected = False
         self.controlled = False
         self._response_pending = False
@@ -306,6 +321,7 @@ class FtmsServer:
     def write_control_point(self, data: bytes, *, indications_enabled: bool) -> None:
         # Faults waiting for this write fire before anything answers it; if one
         # takes the link down, the write is lost with it: never performed or answered.
+        self._input()
         self.writes += 1
         was_connected = self.is_connected
         for fault in self.faults.trigger("write", self.writes, self._now):
@@ -456,6 +472,7 @@ class FtmsServer:
         """The speed buttons: ``value`` 0.01 km/h up (or down, if negative), or the
         speed itself with ``absolute``. Clamped to the model's range; a stopped belt
         starts. Each change sends its status notification(s)."""
+        self._input()
         low, high, _step = self.profile.speed.raw
         base = self.belt.target if self.belt.running else 0
         raw = value if absolute else base + value
@@ -473,6 +490,7 @@ class FtmsServer:
         """The incline buttons: ``value`` 0.1 % up (or down, if negative), or the
         incline itself with ``absolute``. Clamped to the model's range; the deck
         moves at its own rate. A change sends Target Incline Changed."""
+        self._input()
         low, high, _step = self.profile.incline.raw
         raw = value if absolute else self.belt.target_incline + value
         raw = min(max(raw, low), high)
@@ -483,24 +501,28 @@ class FtmsServer:
 
     def console_stop(self) -> None:
         """The stop button."""
+        self._input()
         self.belt.stop()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.STOP,)))
         self._observe()
 
     def console_pause(self) -> None:
         """The pause button: the belt comes to rest and keeps its target."""
+        self._input()
         self.belt.pause()
         self._status(MachineStatus(StatusOp.STOPPED_OR_PAUSED_BY_USER, (StopOrPause.PAUSE,)))
         self._observe()
 
     def console_start(self) -> None:
         """The start button: start, or resume at the paused target."""
+        self._input()
         self.belt.start()
         self._status(MachineStatus(StatusOp.STARTED_OR_RESUMED_BY_USER))
         self._observe()
 
     def safety_key(self) -> None:
         """The safety key is pulled: the motor is cut and the belt is at rest at once."""
+        self._input()
         self.belt.halt()
         self._status(MachineStatus(StatusOp.STOPPED_BY_SAFETY_KEY))
         self._observe()
@@ -541,15 +563,50 @@ class FtmsServer:
         period = self.profile.notify_period_s
         if self._next_notify is None:
             self._next_notify = now
-        # Half a tick of slack: a tick that wakes a little earlier than the first one
-        # did (the grid's anchor) still sends its record, not one tick late.
-        if now + max((now - last) / 2, 1e-9) >= self._next_notify:
+        if self.record_due(now, last):
             # Keep the cadence on the grid; after a long gap, restart it from now.
             self._next_notify += period
             if self._next_notify <= now:
                 self._next_notify = now + period
             if self.is_connected and now >= self._silent_until:
                 self._notify_data()
+
+    def record_due(self, now: float, last: float) -> bool:
+        """Whether a tick at ``now`` after one at ``last`` sends the next record (or
+        would, connected): the first tick, then one every ``notify_period_s``."""
+        if self._next_notify is None:
+            return True
+        # Half a tick of slack: a tick that wakes a little earlier than the first one
+        # did (the grid's anchor) still sends its record, not one tick late.
+        return now + max((now - last) / 2, 1e-9) >= self._next_notify
+
+    def steady(self) -> bool:
+        """Whether the next ticks, until the next record and without an input, would
+        only advance the belt's counters (distance, time, energy, steps, heart rate):
+        the belt and the deck at their targets, nothing queued, and no fault of the
+        plan still to fire (a timed, delayed or awaited one: faults are rare, and a
+        run with one keeps every tick). Training Status cannot change in such ticks:
+        it follows running, paused and moving, which only an input, a fault or a
+        change of speed changes."""
+        belt = self.belt
+        goal = float(belt.target) if belt.running else 0.0
+        return (
+            self._last_tick is not None
+            and belt.speed == goal
+            and belt.incline == float(belt.target_incline)
+            and not self._queue
+            and not self.faults.pending()
+        )
+
+    @property
+    def has_output(self) -> bool:
+        """Whether something waits for :meth:`drain`."""
+        return bool(self._queue)
+
+    @property
+    def last_tick(self) -> float | None:
+        """The time the last ``tick`` was given (None before the first)."""
+        return self._last_tick
 
     def inject(self, fault: Fault, now: float) -> None:
         """Fire an event fault right away, whatever its ``@`` says, as if its time had
@@ -558,6 +615,7 @@ class FtmsServer:
         kind = FAULTS.get(fault.name)
         if kind is None or not kind.timed:
             raise ValueError(f"{fault.name!r} is not an event fault; it cannot be injected")
+        self._input()
         self._now = now
         self._fire(fault, now)
 

@@ -8,6 +8,9 @@ other flags values go by.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 import random
 from collections.abc import Iterator
 
@@ -106,6 +109,52 @@ def test_the_decoder_in_use_is_kept_while_other_flags_go_by() -> None:
         if i % (td._CACHE_LIMIT // 2) == 0:
             TreadmillData.from_bytes(_frame(ours))
             assert td._DECODERS[ours] is decoder  # the very same: never compiled again
+
+
+def _table_matches_the_cache() -> None:
+    """The table ``from_bytes`` reads holds exactly the new generation's decoders."""
+    for flags in range(0x10000):
+        expected = td._DECODERS.get(flags, td._decode_miss)
+        assert td._ROWS[flags >> 8][flags & 0xFF] is expected, hex(flags)
+    live = {flags >> 8 for flags in td._DECODERS}
+    rows = [high for high, row in enumerate(td._ROWS) if row is not td._DECODER_CACHE._empty]
+    assert set(rows) == live  # no row kept for a generation that was dropped
+
+
+def test_the_decoder_table_follows_the_cache_through_generations() -> None:
+    """Hits through the table and through the dict agree however the generations turn:
+    vendor bits (other high bytes), roll-overs, recalls of the old generation."""
+    rng = random.Random(7)
+    seen: list[int] = []
+    for i in range(3 * td._CACHE_LIMIT):
+        flags = rng.randrange(0x10000) if i % 3 else rng.choice(seen or [0x040C])
+        seen.append(flags)
+        _warm(flags)
+        frame = _frame(flags)
+        assert TreadmillData.from_bytes(frame) == td._decode_plain(frame)
+        if i % 97 == 0:
+            _table_matches_the_cache()
+    _table_matches_the_cache()
+    td.clear_caches()
+    _table_matches_the_cache()
+
+
+def test_a_record_copies_and_pickles_to_an_equal_frozen_record() -> None:
+    frame = bytes.fromhex("9e1f8a028a02c800000a000000000000000c00a4")
+    for record in (
+        TreadmillData.from_bytes(bytes.fromhex("0404f4014001003c00") + b"\x07"),
+        TreadmillData.from_bytes(frame, partial=True),
+    ):
+        for other in (copy.copy(record), copy.deepcopy(record), pickle.loads(pickle.dumps(record))):
+            assert type(other) is TreadmillData
+            assert other == record
+            assert (other.extra, other.truncated, bytes(other)) == (
+                record.extra,
+                record.truncated,
+                bytes(record),
+            )
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                other.speed = 1  # type: ignore[misc]
 
 
 def test_the_plain_decoder_names_the_flags_as_enum_does() -> None:

@@ -13,16 +13,22 @@ compiled and cached (encoders are compiled at once: only our own records are
 encoded). Compiling costs about two hundred decodes, so the first frames of new
 flags are read by a plain decoder that walks the field groups (a few times a
 compiled decode): a frame from a fuzzer, a sniffer log or a machine that varies
-its flags costs no compile. Both decoders fill a mutable twin of the class (same
-slots) and then give the object its real class: going through
-``object.__setattr__`` for the twenty fields of a frozen dataclass costs several
-times the unpacking itself. Values unpacked by a ``Struct`` are in range by
-construction, so validation is skipped there (never in ``__init__``).
+its flags costs no compile. The record's slots live in a mutable base class of
+its own (``_RecordSlots``, no other code); both decoders fill an instance of that
+base with plain attribute stores and then give it its real class, a frozen
+dataclass that adds no slots (so CPython's class switch takes its fast path):
+going through ``object.__setattr__`` for the twenty fields of a frozen dataclass
+costs several times the unpacking itself. Values unpacked by a ``Struct`` are in
+range by construction, so validation is skipped there (never in ``__init__``).
+``from_bytes`` is a static method with a plain ``partial`` parameter: a class
+method, or a keyword-only parameter, makes every call take CPython's slow path
+(about a tenth of a warm decode each).
 
 The per-flags caches are bounded (garbage flags must not grow them without end)
 and keep what is in use: each has two generations, and a full one becomes the old
 one; an entry used since is carried over on its next use, the rest go. A lookup
-that hits is one ``dict.get``.
+that hits is one ``dict.get`` (for the decoders, two list subscripts by the
+frame's flag bytes: ``_DecoderCache``).
 
 Truncated frames: some machines (Matrix consoles) cut every notification at the
 default ATT payload of 20 bytes while the flags still announce more fields. Such a
@@ -224,9 +230,29 @@ _PRESENT_CACHE: Generations[tuple[FieldSpec, ...]] = Generations(_CACHE_LIMIT)
 _PRESENT = _PRESENT_CACHE.new
 
 
+#: The record's attributes, in the order its slots are laid out.
+SLOT_NAMES: tuple[str, ...] = (
+    "flags",
+    *(f.name for f in FIELDS),
+    "extra",
+    "truncated",
+)
+
+
+class _RecordSlots:
+    """The storage of a ``TreadmillData``: its slots, mutable, and nothing else.
+
+    The decoders build an instance of this class with plain attribute stores and
+    then assign ``TreadmillData`` as its class (it adds no slots, so the layouts are
+    the same and the switch is cheap); ``TreadmillData`` itself is frozen.
+    """
+
+    __slots__ = SLOT_NAMES
+
+
 @final
-@dataclass(frozen=True, slots=True, init=False, repr=False)
-class TreadmillData:
+@dataclass(frozen=True, init=False, repr=False)
+class TreadmillData(_RecordSlots):
     """One Treadmill Data notification, or a whole record merged from several.
 
     Values are raw FTMS integers: ``speed`` in 0.01 km/h, ``inclination`` in 0.1 %,
@@ -247,6 +273,8 @@ class TreadmillData:
     off (only ``from_bytes(..., partial=True)`` sets it; see the module docstring):
     ``flags`` then holds the groups actually decoded, and ``partial`` is true.
     """
+
+    __slots__ = ()  # all in _RecordSlots
 
     flags: TreadmillDataFlags
     speed: int | None
@@ -342,24 +370,35 @@ class TreadmillData:
         setter(self, "extra", check_bytes("extra", extra))
         setter(self, "truncated", _NOTHING)
 
-    @classmethod
-    def from_bytes(cls, data: BytesLike, *, partial: bool = False) -> TreadmillData:
+    @staticmethod
+    def from_bytes(data: BytesLike, partial: bool = False) -> TreadmillData:
         """Decode one notification. Raises ``FtmsDecodeError`` if it is too short;
-        with ``partial``, only if it is too short for its speed (a truncated frame
-        gives a record with ``partial`` set)."""
-        try:  # costs nothing when it does not raise, unlike a length check
-            flags = data[0] | data[1] << 8
+        with ``partial=True``, only if it is too short for its speed (a truncated
+        frame gives a record with ``partial`` set). Pass ``partial`` by keyword; it
+        is not keyword-only because that alone makes every call slower (see the
+        module docstring)."""
+        # The decoder by the flags' two bytes (see ``_DecoderCache``); ``try`` costs
+        # nothing when it does not raise, unlike a length check.
+        try:
+            decoder = _ROWS[data[1]][data[0]]
         except IndexError:
             raise FtmsDecodeError(
                 CHARACTERISTIC, 0, f"{len(data)}-byte frame: no flags field"
             ) from None
-        decoder = _DECODERS.get(flags) or _decoder(flags)
         if not partial:
             return decoder(data)
         try:
             return decoder(data)
         except FtmsDecodeError as exc:
-            return _decode_partial(data, flags, exc)
+            return _decode_partial(data, data[0] | data[1] << 8, exc)
+
+    def __getstate__(self) -> tuple[object, ...]:
+        """For ``copy`` and ``pickle`` (a frozen record cannot be filled by setattr)."""
+        return tuple(getattr(self, name) for name in SLOT_NAMES)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(SLOT_NAMES, state, strict=True):
+            object.__setattr__(self, name, value)
 
     def __bytes__(self) -> bytes:
         encoder = _ENCODERS.get(self.flags)
@@ -419,10 +458,10 @@ class TreadmillData:
         return None if self.ramp_angle is None else self.ramp_angle / 10
 
 
-# A mutable twin with the very same slots: the compiled decoders fill it with plain
-# attribute stores and then assign the real class (same layout, so CPython allows
-# it). The result is an ordinary frozen TreadmillData.
-_Builder: type = type("_TreadmillDataBuilder", (), {"__slots__": TreadmillData.__slots__})
+# What the compiled decoders fill with plain attribute stores before assigning the
+# real class (the same layout, so CPython allows it). The result is an ordinary
+# frozen TreadmillData.
+_Builder: type = _RecordSlots
 
 _Decoder = Callable[[BytesLike], TreadmillData]
 _Encoder = Callable[[TreadmillData], bytes]
@@ -430,7 +469,54 @@ _Encoder = Callable[[TreadmillData], bytes]
 #: Frames of one flags value decoded plainly before its decoder is compiled.
 COMPILE_AFTER = 4
 
-_DECODER_CACHE: Generations[_Decoder] = Generations(_CACHE_LIMIT)
+
+class _DecoderCache(Generations[_Decoder]):
+    """The compiled decoders, also laid out in a table by the flags' two bytes.
+
+    ``rows[high][low]`` is the decoder of flags ``high << 8 | low`` while it is in the
+    new generation, else ``miss`` (which finds or makes one, as a ``dict.get`` miss
+    did). Two list subscripts by the frame's own bytes cost half of building the
+    flags value and looking it up in a dict, on every frame. A row is made for a
+    high byte when a decoder of it is cached, and dropped when the generation it
+    was in is: at most 256 rows of 256 references (512 KiB; a machine uses one or
+    two).
+    """
+
+    __slots__ = ("_empty", "miss", "rows")
+
+    def __init__(self, limit: int, miss: _Decoder) -> None:
+        super().__init__(limit)
+        self.miss = miss
+        self._empty: list[_Decoder] = [miss] * 256  # shared by rows with no decoder
+        self.rows: list[list[_Decoder]] = [self._empty] * 256
+
+    def put(self, key: int, value: _Decoder) -> None:
+        if len(self.new) >= self.limit:
+            # The new generation becomes the old one: its entries must miss now, so
+            # that a use carries them over (``recall``).
+            highs = {flags >> 8 for flags in self.new}
+            for flags in self.new:
+                self.rows[flags >> 8][flags & 0xFF] = self.miss
+            for high in highs:
+                self.rows[high] = self._empty
+        super().put(key, value)
+        row = self.rows[key >> 8]
+        if row is self._empty:
+            row = self.rows[key >> 8] = [self.miss] * 256
+        row[key & 0xFF] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self.rows[:] = [self._empty] * 256
+
+
+def _decode_miss(data: BytesLike) -> TreadmillData:
+    """A frame whose flags have no decoder in the table: find or make one."""
+    return _decoder(data[0] | data[1] << 8)(data)
+
+
+_DECODER_CACHE = _DecoderCache(_CACHE_LIMIT, _decode_miss)
+_ROWS = _DECODER_CACHE.rows
 _ENCODER_CACHE: Generations[_Encoder] = Generations(_CACHE_LIMIT)
 _MEMBER_CACHE: Generations[TreadmillDataFlags] = Generations(_CACHE_LIMIT)
 _DECODERS = _DECODER_CACHE.new
@@ -549,7 +635,7 @@ def _decode_partial(data: BytesLike, flags: int, error: FtmsDecodeError) -> Trea
             continue
         offset += group.size
     kept = flags & (0xFFFF ^ truncated)
-    decoder = _DECODERS.get(kept) or _decoder(kept)
+    decoder = _ROWS[kept >> 8][kept & 0xFF]
     record = decoder(kept.to_bytes(2, "little") + bytes(data[2:]))
     object.__setattr__(record, "truncated", _flags_member(truncated))
     return record
@@ -573,13 +659,16 @@ def _plain_group(
 
 
 _PLAIN_GROUPS = tuple(_plain_group(group) for group in GROUPS)
+#: ``high << 16`` for every high byte of a u24 field (read as u16 + u8): an indexed
+#: read of a ready int, where shifting allocates a new one on every frame.
+U24_HIGH: tuple[int, ...] = tuple(high << 16 for high in range(256))
 
 
-class _Filled:
+class _Filled(_RecordSlots):
     """The builder of the plain decoder: every slot set in one call, in ``FIELDS`` order
     (one call with plain stores costs a third of a ``setattr`` per field)."""
 
-    __slots__ = TreadmillData.__slots__
+    __slots__ = ()
 
     def __init__(  # noqa: PLR0917  (positional on purpose: one call, nothing to match)
         self,
@@ -647,7 +736,7 @@ def _decode_plain(data: BytesLike) -> TreadmillData:
                 _raise_short(data, flags)
             if u24:
                 low, high = unpack(data, offset)
-                values[first] = low | high << 16
+                values[first] = low + U24_HIGH[high]
             else:
                 values[first:last] = unpack(data, offset)
                 for slot, sentinel in sentinels:
@@ -687,7 +776,7 @@ def _compile_decoder(flags: int) -> _Decoder:
         if f.code == "T":
             low, high = f"v{len(names)}", f"v{len(names) + 1}"
             names += [low, high]
-            body.append(f"    o.{f.name} = {low} | {high} << 16")
+            body.append(f"    o.{f.name} = {low} + _u24_high[{high}]")
         else:
             value = f"v{len(names)}"
             names.append(value)
@@ -695,13 +784,20 @@ def _compile_decoder(flags: int) -> _Decoder:
                 body.append(f"    o.{f.name} = {value}")
             else:
                 body.append(f"    o.{f.name} = None if {value} == {f.sentinel} else {value}")
-    lines = ["def decode(data):", "    n = len(data)", f"    if n < {size}:"]
-    lines.append(f"        _short(data, {flags})")
+    # One comparison of the length on the common path (a frame of exactly the size
+    # its flags announce); shorter raises, longer keeps its tail in ``extra``.
+    lines = [
+        "def decode(data):",
+        "    n = len(data)",
+        f"    if n == {size}:",
+        "        extra = b''",
+    ]
+    lines += [f"    elif n < {size}:", f"        _short(data, {flags})"]
+    lines += ["    else:", f"        extra = bytes(data[{size}:])"]
     if names:
         lines.append(f"    {', '.join(names)}, = _unpack(data, 2)")
     lines += ["    o = _Builder()", "    o.flags = _flags", "    o.truncated = _nothing", *body]
-    lines.append(f"    o.extra = b'' if n == {size} else bytes(data[{size}:])")
-    lines += ["    o.__class__ = _TreadmillData", "    return o"]
+    lines += ["    o.extra = extra", "    o.__class__ = _TreadmillData", "    return o"]
     namespace: dict[str, Any] = {
         "_unpack": layout.unpack_from,
         "_short": _raise_short,
@@ -709,6 +805,7 @@ def _compile_decoder(flags: int) -> _Decoder:
         "_flags": _flags_member(flags),
         "_nothing": _NOTHING,
         "_TreadmillData": TreadmillData,
+        "_u24_high": U24_HIGH,
     }
     # Generated from the field table above only (no outside text): the way
     # dataclasses builds __init__, for a straight-line decoder per flags value.

@@ -4,15 +4,16 @@
   docs/fleet.md: the tests run exactly the configurations the page shows, with
   their ``${...}`` placeholders filled in (and ``user root`` added as root).
 * :class:`Topology` is a central and an edge broker on free loopback ports, TLS on
-  the bridge, password files and ACLs; the central one can be stopped and started.
+  the bridge, password files and ACLs (the suite's :class:`Broker`, from
+  tests/mosquitto_support.py); the central one can be stopped and started.
 * :func:`start_session` is a real ``retrorun run`` on the embedded simulator
-  against the edge; :class:`WatchProcess` a real ``retrorun watch --json``.
+  against the edge (the command the MQTT tests run, ``session_support.run_args``);
+  :class:`WatchProcess` a real ``retrorun watch``, ``--json`` or plain.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,22 +25,24 @@ from pathlib import Path
 from string import Template
 from typing import Any, TypeVar
 
-_MQTT_TESTS = Path(__file__).resolve().parents[1] / "mqtt"
-if str(_MQTT_TESTS) not in sys.path:
-    sys.path.insert(0, str(_MQTT_TESTS))
+from mosquitto_support import Broker, free_port, make_tls, which, write_passwords
 
-from mqtt_support import Broker, ensure_mosquitto, free_port, make_tls  # noqa: E402
+# The MQTT tests' session helpers (the same ``retrorun run`` command, Home
+# Assistant's discovery rules) live beside them in tests/mqtt.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
 
-from retrorun.record import read_record  # noqa: E402
-from treadsim.runtime import read_state_log  # noqa: E402
+from session_support import RETRORUN, child_env, run_args
+
+from retrorun.record import read_record
+from treadsim.runtime import read_state_log
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_MD = ROOT / "docs" / "fleet.md"
-RETRORUN = str(Path(sys.executable).parent / "retrorun")
 SITE = "room-a"
 PREFIX = f"site/{SITE}/"
 PASSWORD = "pw-{user}"  # each user's own password, derived from its name
-CONTROLLERS = ("tm-1", "tm-2", "tm-3", "tm-4")
+SESSIONS = ("tm-1", "tm-2", "tm-3")  # controllers that run a session
+STRANGERS = ("tm-8", "tm-9")  # controllers with no session: the ACL's and garbage's
 CENTRAL_USERS = ("homeassistant", "coach", SITE)
 T = TypeVar("T")
 
@@ -73,10 +76,8 @@ def wait_until(condition: Callable[[], T | None], *, timeout: float, what: str) 
         time.sleep(0.02)
 
 
-def _passwd(binary: str, path: Path, users: tuple[str, ...]) -> None:
-    for i, user in enumerate(users):
-        flags = ["-b", "-c"] if i == 0 else ["-b"]
-        subprocess.run([binary, *flags, str(path), user, password(user)], check=True)
+def _users(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: password(name) for name in names}
 
 
 @dataclass
@@ -89,8 +90,6 @@ class Topology:
 
     @classmethod
     def start(cls, directory: Path) -> Topology:
-        mosquitto, passwd = ensure_mosquitto()
-        configs = fleet_configs()
         certs, central_dir, edge_dir = (directory / n for n in ("certs", "central", "edge"))
         for folder in (certs, central_dir, edge_dir, central_dir / "data", edge_dir / "data"):
             folder.mkdir(parents=True)
@@ -109,29 +108,51 @@ class Topology:
             "SITE": SITE,
             "BRIDGE_PASSWORD": password(SITE),
         }
-        as_root = "user root\n" if os.geteuid() == 0 else ""
-        for name, text in configs.items():
-            folder = central_dir if name.startswith("central") else edge_dir
-            body = Template(text).substitute(values)
-            (folder / name).write_text(body + (as_root if name.endswith(".conf") else ""))
-        _passwd(passwd, central_dir / "central.passwd", CENTRAL_USERS)
-        _passwd(passwd, edge_dir / "edge.passwd", (*CONTROLLERS, "desk"))
-        central = Broker(
-            mosquitto, central_dir, int(values["CENTRAL_PORT"]), central_dir / "central.conf"
+        configs = {
+            name: Template(text).substitute(values) for name, text in fleet_configs().items()
+        }
+        (central_dir / "central.acl").write_text(configs["central.acl"])
+        (edge_dir / "edge.acl").write_text(configs["edge.acl"])
+        write_passwords(central_dir / "central.passwd", _users(CENTRAL_USERS))
+        write_passwords(edge_dir / "edge.passwd", _users((*SESSIONS, *STRANGERS, "desk")))
+        central = Broker.configured(
+            central_dir, "central.conf", configs["central.conf"], int(values["CENTRAL_PORT"])
         )
-        edge = Broker(mosquitto, edge_dir, int(values["EDGE_PORT"]), edge_dir / "edge.conf")
+        edge = Broker.configured(
+            edge_dir, "edge.conf", configs["edge.conf"], int(values["EDGE_PORT"])
+        )
         central.start()
         edge.start()
         return cls(central, edge, int(values["BRIDGE_PORT"]))
 
+    def _central_log(self) -> str:
+        """The central broker's log since it last started."""
+        log = (self.central.directory / "mosquitto.out").read_text(errors="replace")
+        return log.rpartition(" starting")[2]
+
     def bridge_up(self) -> bool:
         """The edge's bridge is connected (the central broker's log says so)."""
-        log = (self.central.directory / "mosquitto.out").read_text(errors="replace")
-        return f" as bridge-{SITE} " in log.rpartition(" starting")[2]
+        return f" as bridge-{SITE} " in self._central_log()
+
+    def connected(self, client_id: str) -> bool:
+        """A client whose id starts with ``client_id`` is connected to the central broker."""
+        return f" as {client_id}" in self._central_log()
 
     def stop(self) -> None:
         self.edge.stop()
         self.central.stop()
+
+
+def remember(broker: Broker, user: str, client_id: str, *topics: str) -> None:
+    """Subscribe ``client_id`` with a session the broker keeps (``mosquitto_sub -c``)
+    and leave: QoS 1 messages on ``topics`` wait for its next connection."""
+    binary = which("mosquitto_sub")
+    assert binary is not None, "mosquitto_sub not found: apt-get install -y mosquitto-clients"
+    args = [binary, "-h", broker.host, "-p", str(broker.port), "-u", user, "-P", password(user)]
+    args += ["-c", "-i", client_id, "-q", "1", "-E"]
+    for topic in topics:
+        args += ["-t", topic]
+    subprocess.run(args, check=True, timeout=10, capture_output=True)
 
 
 # -- the real processes ---------------------------------------------------------------
@@ -180,62 +201,57 @@ def write_program(path: Path, minutes: int, speed_kmh: float) -> Path:
 
 
 def start_session(
-    topology: Topology, directory: Path, program: Path, client_id: str, *, speedup: float
+    topology: Topology,
+    directory: Path,
+    program: Path,
+    client_id: str,
+    *,
+    speedup: float,
+    extra: tuple[str, ...] = (),
 ) -> Session:
     """``retrorun run`` on the simulator, as the controller ``client_id`` of the room."""
     directory.mkdir(parents=True, exist_ok=True)
-    record, belt, out = (directory / n for n in ("record.jsonl", "belt.jsonl", "out.txt"))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RETRORUN_MQTT_BRIDGE_PREFIX": PREFIX}
-    env.pop("RETRORUN_MQTT_URL", None)
-    env.pop("RETRORUN_MQTT_PASSWORD", None)
-    args = [
-        RETRORUN,
-        "run",
-        str(program),
-        "--yes",
-        "--speedup",
-        f"{speedup:g}",
-        "--plain",
-        "--voice",
-        "off",
-        "--mqtt",
-        url(topology.edge, client_id),
-        "--mqtt-id",
-        client_id,
-        "--record",
-        str(record),
-        "--sim-state-log",
-        str(belt),
-    ]
+    args = run_args(
+        program, url(topology.edge, client_id), client_id, directory, speedup=speedup, extra=extra
+    )
+    out = directory / "out.txt"
     with out.open("wb") as sink:
         process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=child_env(RETRORUN_MQTT_BRIDGE_PREFIX=PREFIX),
         )
-    return Session(client_id, process, record, belt, out)
+    return Session(client_id, process, directory / "record.jsonl", directory / "belt.jsonl", out)
 
 
 @dataclass
 class WatchProcess:
-    """``retrorun watch --json``: every line it printed, parsed, as it comes."""
+    """``retrorun watch`` writing to a pipe: every line it printed, as it comes.
+
+    With ``--json`` each line is parsed (a line that is not JSON fails the test);
+    without, the pipe (not a terminal) gets the plain lines, kept as text.
+    """
 
     process: subprocess.Popen[str]
+    as_json: bool
+    texts: list[str] = field(default_factory=list)
     lines: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def start(cls, *args: str) -> WatchProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("RETRORUN_MQTT_URL", None)
         process = subprocess.Popen(
             [RETRORUN, "watch", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=child_env(),
         )
-        watch = cls(process)
+        watch = cls(process, as_json="--json" in args)
         for stream, handler in ((process.stdout, watch._line), (process.stderr, watch._error)):
             thread = threading.Thread(target=watch._read, args=(stream, handler), daemon=True)
             thread.start()
@@ -248,7 +264,9 @@ class WatchProcess:
             handler(line)
 
     def _line(self, line: str) -> None:
-        self.lines.append(json.loads(line))  # a line that is not JSON fails the test
+        self.texts.append(line)
+        if self.as_json:
+            self.lines.append(json.loads(line))
 
     def _error(self, line: str) -> None:
         self.errors.append(line.rstrip("\n"))

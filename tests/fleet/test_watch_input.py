@@ -81,8 +81,10 @@ _topics = st.one_of(
 )
 _json_values = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children),
-    max_leaves=20,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children)
+    ),
+    max_leaves=12,
 )
 _payloads = st.one_of(
     st.binary(max_size=300),
@@ -94,8 +96,8 @@ _payloads = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_topics, _payloads, st.booleans()), max_size=20))
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_topics, _payloads, st.booleans()), max_size=12))
 def test_no_message_makes_the_model_raise(messages: list[tuple[str, bytes, bool]]) -> None:
     fleet = Fleet(parse_prefix(None), max_rows=5)
     for topic, payload, retained in messages:

@@ -1,34 +1,22 @@
-"""Test support for the MQTT sink: a real mosquitto, an observer, a fake session.
+"""Test support for the MQTT sink: an observer on a real broker, a fake session.
 
-A real mosquitto per test: a free loopback port, its own config, users, ACL and TLS.
-
-Never the system broker (there may be one on 1883). When ``mosquitto`` is missing
-and we are root, ``apt-get install -y mosquitto mosquitto-clients`` is tried once;
-otherwise the tests fail with one line saying so.
+The brokers themselves (``Broker``, ``make_broker`` and the rest) are the suite's:
+tests/mosquitto_support.py. The MQTT tests import the broker's names from here too
+(``from mqtt_support import Broker``): they are handed over from that module when
+asked for, so that sink_child.py, which imports this module in a child process whose
+path holds only this folder, needs none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
-import ipaddress
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
-import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from retrorun.bus import EventBus
 from retrorun.events import (
@@ -40,182 +28,19 @@ from retrorun.events import (
 )
 from retrorun.sinks.mqtt import MqttSettings, MqttSink, mqtt_settings
 
-_SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+if TYPE_CHECKING:
+    from mosquitto_support import Broker
+
+_SHARED = frozenset({"Broker", "TlsFiles", "ensure_mosquitto", "free_port", "make_tls"})
 
 
-def _which(name: str) -> str | None:
-    path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
-    return shutil.which(name, path=path)
+def __getattr__(name: str) -> Any:
+    """The broker's names, from the suite's broker module (see the docstring)."""
+    if name in _SHARED:
+        import mosquitto_support
 
-
-def ensure_mosquitto() -> tuple[str, str]:
-    broker, passwd = _which("mosquitto"), _which("mosquitto_passwd")
-    if broker is None or passwd is None:
-        apt = _which("apt-get")
-        if apt is not None and os.geteuid() == 0:
-            subprocess.run(
-                [apt, "install", "-y", "mosquitto", "mosquitto-clients"],
-                check=False,
-                capture_output=True,
-                timeout=300,
-            )
-        broker, passwd = _which("mosquitto"), _which("mosquitto_passwd")
-    if broker is None or passwd is None:
-        pytest.fail(
-            "mosquitto not found and not installable here: "
-            "apt-get install -y mosquitto mosquitto-clients",
-            pytrace=False,
-        )
-    return broker, passwd
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class TlsFiles:
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def make_tls(directory: Path) -> TlsFiles:
-    """A test CA and a server certificate for 127.0.0.1 / localhost signed by it."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "retrorun test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
-
-
-@dataclass
-class Broker:
-    """One mosquitto process; ``restart`` keeps the port (retained messages are lost)."""
-
-    binary: str
-    directory: Path
-    port: int
-    config: Path
-    tls: TlsFiles | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    host: str = "127.0.0.1"
-
-    @property
-    def url(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        assert self.process is None
-        log = (self.directory / "mosquitto.out").open("ab")
-        with log:
-            self.process = subprocess.Popen(
-                [self.binary, "-c", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = (self.directory / "mosquitto.out").read_text(errors="replace")
-                self.process = None
-                pytest.fail(f"mosquitto exited at start: {output.strip()[-300:]}", pytrace=False)
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection((self.host, self.port), 0.2),
-            ):
-                return
-            time.sleep(0.02)
-        self.stop()
-        pytest.fail("mosquitto did not open its port within 10 s", pytrace=False)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def client(self, **kwargs: Any) -> aiomqtt.Client:
-        """A test client (the observer, or a hostile user) on this broker."""
-        if self.tls is not None:
-            kwargs.setdefault("tls_params", aiomqtt.TLSParameters(ca_certs=str(self.tls.ca)))
-        kwargs.setdefault("timeout", 5)
-        return aiomqtt.Client(self.host, self.port, **kwargs)
+        return getattr(mosquitto_support, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- observing the broker -------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Whole ``retrorun run`` sessions seen through a real mosquitto (real time).
 
-* :func:`retrorun_run` starts the real command as a child process on the embedded
-  simulator, with ``--record`` and ``--sim-state-log`` in a temporary directory, and
-  kills it (by its own pid) if a test leaves it running.
+* :func:`retrorun_run` starts the real command (:func:`run_args`, also the fleet's)
+  as a child process on the embedded simulator, with ``--record`` and
+  ``--sim-state-log`` in a temporary directory, and kills it (by its own pid) if a
+  test leaves it running.
 * :func:`mosquitto_sub` runs the real ``mosquitto_sub -v`` client and collects its
   lines; it returns only once the client is known to be subscribed.
 * :func:`wait_for` polls a condition with a bounded timeout (never a fixed sleep).
@@ -28,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mqtt_support import Broker, _which
-
+from mosquitto_support import Broker, which
 from retrorun.record import read_record
 from treadsim.runtime import read_state_log
 
@@ -123,6 +123,51 @@ class RunProcess:
             ) from None
 
 
+def run_args(
+    program: str | Path,
+    url: str,
+    client_id: str,
+    directory: Path,
+    *,
+    speedup: float,
+    extra: Iterable[str] = (),
+) -> list[str]:
+    """``retrorun run PROGRAM --yes --plain --voice off --mqtt URL --mqtt-id ID ...``.
+
+    The record and the simulator's state log go to ``directory``: ``record.jsonl``
+    and ``belt.jsonl``. The fleet's sessions (tests/fleet) run the same command.
+    """
+    return [
+        RETRORUN,
+        "run",
+        str(program),
+        "--yes",
+        "--speedup",
+        f"{speedup:g}",
+        "--plain",
+        "--voice",
+        "off",
+        "--mqtt",
+        url,
+        "--mqtt-id",
+        client_id,
+        "--record",
+        str(directory / "record.jsonl"),
+        "--sim-state-log",
+        str(directory / "belt.jsonl"),
+        *extra,
+    ]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``retrorun`` child: unbuffered, no MQTT settings of ours."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    for name in ("RETRORUN_MQTT_URL", "RETRORUN_MQTT_PASSWORD"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
 @contextlib.asynccontextmanager
 async def retrorun_run(
     broker: Broker,
@@ -133,45 +178,21 @@ async def retrorun_run(
     speedup: float,
     extra: Iterable[str] = (),
 ) -> AsyncIterator[RunProcess]:
-    """``retrorun run PROGRAM --yes --plain --voice off --mqtt URL --mqtt-id ID ...``.
+    """:func:`run_args` against ``broker``, as a child of this test.
 
     Its files go to ``directory`` (which exists: a test's ``tmp_path``).
     """
-    record = directory / "record.jsonl"
-    belt = directory / "belt.jsonl"
+    args = run_args(program, broker.url, client_id, directory, speedup=speedup, extra=extra)
     out, err = directory / "stdout.txt", directory / "stderr.txt"
-    args = [
-        "run",
-        str(program),
-        "--yes",
-        "--speedup",
-        f"{speedup:g}",
-        "--plain",
-        "--voice",
-        "off",
-        "--mqtt",
-        broker.url,
-        "--mqtt-id",
-        client_id,
-        "--record",
-        str(record),
-        "--sim-state-log",
-        str(belt),
-        *extra,
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("RETRORUN_MQTT_URL", None)
-    env.pop("RETRORUN_MQTT_PASSWORD", None)
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
-            RETRORUN,
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
-            env=env,
+            env=child_env(),
         )
-    run = RunProcess(process, record, belt, out, err)
+    run = RunProcess(process, directory / "record.jsonl", directory / "belt.jsonl", out, err)
     try:
         yield run
     finally:
@@ -201,7 +222,7 @@ class SubLines:
 @contextlib.asynccontextmanager
 async def mosquitto_sub(broker: Broker, *topics: str) -> AsyncIterator[SubLines]:
     """The real ``mosquitto_sub -v -t TOPIC...``; yields once it is subscribed."""
-    binary = _which("mosquitto_sub")
+    binary = which("mosquitto_sub")
     assert binary is not None, "mosquitto_sub not found: apt-get install -y mosquitto-clients"
     args = ["-h", broker.host, "-p", str(broker.port), "-q", "1", "-v"]
     for topic in topics:

@@ -13,7 +13,7 @@ import json
 import pytest
 from mqtt_support import Broker, free_port, make_state, observe, running_sink
 
-from conftest import BrokerFactory
+from mosquitto_support import BrokerFactory
 from retrorun.errors import InputError, UsageError
 from retrorun.events import SessionStarted
 from retrorun.sinks.mqtt import (

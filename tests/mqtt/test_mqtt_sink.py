@@ -11,7 +11,7 @@ import aiomqtt
 import pytest
 from mqtt_support import Broker, free_port, make_state, observe, running_sink
 
-from conftest import BrokerFactory
+from mosquitto_support import BrokerFactory
 from retrorun.events import (
     HeartRateHigh,
     LinkDown,

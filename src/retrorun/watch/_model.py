@@ -190,6 +190,15 @@ def clean_state(data: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def step_words(state: dict[str, Any]) -> str:
+    """The step as a person counts it (``1 Backward walk``); the state's ``step`` is
+    the plan's index, from 0, and stays so in ``--json``."""
+    step = state.get("step")
+    words = f"{step + 1}" if isinstance(step, int) else "-"
+    label = state.get("step_label")
+    return f"{words} {label}" if label else words
+
+
 def clean_event(data: dict[str, Any]) -> dict[str, Any] | None:
     """An event's scalar fields (at most 24), or None when its ``kind`` is not ours."""
     kind = data.get("kind")
@@ -236,7 +245,10 @@ class Treadmill:
 
     @property
     def label(self) -> str:
-        return self.name or self.client_id
+        """Its name with its id: treadmills of one model often share their name."""
+        if self.name and self.name != self.client_id:
+            return f"{self.name} ({self.client_id})"
+        return self.client_id
 
     def command_topic(self, command: RemoteCommand) -> str:
         return f"{self.base}/cmd/{command}"

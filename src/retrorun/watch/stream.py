@@ -15,7 +15,7 @@ import time
 from typing import TextIO
 
 from retrorun.sinks.mqtt import MqttSettings
-from retrorun.watch._model import Change, Fleet, Prefix
+from retrorun.watch._model import Change, Fleet, Prefix, step_words
 from retrorun.watch.client import Watcher
 
 __all__ = ["plain_line", "stream"]
@@ -27,14 +27,15 @@ def _number(state: dict[str, object], name: str, form: str) -> str:
 
 
 def plain_line(change: Change) -> str:
-    """One change in words: ``12:00:01 room-a/retrorun_x state running backward 3.20 km/h``."""
+    """One change in words: ``12:00:01 room-a/Gym 3 (tm-3) state running backward 3.20 km/h``."""
     row = change.row
     stamp = time.strftime("%H:%M:%S", time.localtime(row.updated or time.time()))
     who = f"{row.site}/{row.label}" if row.site else row.label
     if change.kind == "availability":
         return f"{stamp} {who} {'online' if row.online else 'offline'}"
     if change.kind == "name":
-        return f"{stamp} {who} is {row.client_id}"
+        where = f"{row.site}/{row.client_id}" if row.site else row.client_id
+        return f"{stamp} {where} is named {row.name}"
     if change.event is not None:
         event = change.event
         alert = " ALERT" if row.alert is event else ""
@@ -44,7 +45,7 @@ def plain_line(change: Change) -> str:
         f"{stamp} {who} state {state.get('status', '-')} {state.get('direction', '-')} "
         f"{_number(state, 'speed_kmh', '.2f')} km/h"
         f" (ceiling {_number(state, 'ceiling_kmh', '.2f')})"
-        f" step {_number(state, 'step', 'd')} {state.get('step_label', '-')}"
+        f" step {step_words(state)}"
         f" left {_number(state, 'step_remaining_s', '.0f')} s"
         f" hr {state.get('heart_rate_bpm') or '-'}"
     )

@@ -1,6 +1,6 @@
 """The fleet on one screen: a Textual table of every treadmill, live.
 
-A row per treadmill (name or id, site, program, step, direction, speed, ceiling,
+A row per treadmill (name and id, site, program, step, direction, speed, ceiling,
 heart rate, time left, last safety event, online); red after a safety event that
 the rules had to catch (until its next session starts), grey while offline. The
 table is redrawn from the :class:`Fleet` at most every :data:`REFRESH_S` (a busy
@@ -29,7 +29,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from retrorun.events import RemoteCommand
-from retrorun.watch._model import Change, Fleet, Treadmill
+from retrorun.watch._model import Change, Fleet, Treadmill, step_words
 from retrorun.watch.client import Watcher
 
 __all__ = ["COLUMNS", "REFRESH_S", "WatchApp"]
@@ -72,15 +72,12 @@ def _number(state: dict[str, Any], name: str, form: str) -> str:
 def cells(row: Treadmill) -> list[str]:
     """What the table shows for ``row``, in :data:`COLUMNS` order."""
     state = row.state
-    step = _number(state, "step", "d")
-    if state.get("step_label"):
-        step += f" {state['step_label']}"
     online = {True: "online", False: "offline", None: "?"}[row.online]
     return [
         row.label,
         row.site,
         str(state.get("program", "-")),
-        step,
+        step_words(state),
         str(state.get("direction", "-")),
         _number(state, "speed_kmh", ".2f"),
         _number(state, "ceiling_kmh", ".2f"),
@@ -280,7 +277,7 @@ class WatchApp(App[None]):
             return
         state = row.state
         lines = [
-            f"{row.label}  ({row.client_id}, site {row.site or '-'}, topic {row.base})",
+            f"{row.label}  (site {row.site or '-'}, topic {row.base})",
             (
                 f"status {state.get('status', '-')}, target "
                 f"{_number(state, 'target_kmh', '.2f')} km/h, incline "
@@ -299,8 +296,9 @@ class WatchApp(App[None]):
 
     # -- keys ----------------------------------------------------------------------------
 
-    async def _send(self, command: RemoteCommand) -> None:
-        row = self.selected()
+    async def _send(self, command: RemoteCommand, row: Treadmill | None = None) -> None:
+        """``command`` to ``row`` (the selected one if not given)."""
+        row = row if row is not None else self.selected()
         if row is None:
             self.notify("No treadmill selected", severity="warning")
             return
@@ -311,27 +309,34 @@ class WatchApp(App[None]):
         self._dirty = True
         self._show_detail()
 
-    def _confirm_then(self, question: str, command: RemoteCommand) -> None:
+    def _confirm_then(self, row: Treadmill, question: str, command: RemoteCommand) -> None:
+        """Ask ``question``; on yes, ``command`` goes to ``row``, the treadmill it named
+        (never to whichever row the cursor is on by then: the table re-sorts live)."""
+
         async def answered(yes: bool | None) -> None:
             if yes:
-                await self._send(command)
+                await self._send(command, row)
 
         self.push_screen(ConfirmScreen(question), answered)
 
     def action_stop(self) -> None:
         row = self.selected()
-        if row is not None:
-            self._confirm_then(f"Stop {row.label}'s belt?", "stop")
+        if row is None:
+            self.notify("No treadmill selected", severity="warning")
+            return
+        self._confirm_then(row, f"Stop {row.label}'s belt?", "stop")
 
     async def action_pause(self) -> None:
         await self._send("pause")
 
     def action_resume(self) -> None:
         row = self.selected()
-        if row is not None:
-            self._confirm_then(
-                f"Resume {row.label}? Its belt comes back up to the step's speed.", "resume"
-            )
+        if row is None:
+            self.notify("No treadmill selected", severity="warning")
+            return
+        self._confirm_then(
+            row, f"Resume {row.label}? Its belt comes back up to the step's speed.", "resume"
+        )
 
     def action_stop_all(self) -> None:
         count = sum(1 for row in self.fleet.rows.values() if row.online is not False)

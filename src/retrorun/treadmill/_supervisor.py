@@ -378,15 +378,26 @@ class Supervisor:
         self._start_reconnect()
 
     async def _watchdog(self) -> None:
-        """No telemetry for ``watchdog_s`` while connected: treat the link as lost."""
+        """No telemetry for ``watchdog_s`` while connected: treat the link as lost.
+
+        It sleeps until the silence would pass ``watchdog_s`` (a record meanwhile
+        moves that moment on), not in fixed quarters: a stall is seen as soon as
+        before, and a healthy link wakes it about once per ``watchdog_s``, not four
+        times (a small computer's CPU per session minute).
+        """
+        margin = self._watchdog_s / 20
+        wait = self._watchdog_s / 4
         while True:
-            await asyncio.sleep(self._watchdog_s / 4)
+            await asyncio.sleep(max(wait, margin))  # never a zero sleep (looptime)
             if self._closing:
                 return
             if not self._connection.connected:
+                wait = self._watchdog_s / 4
                 continue
             silent = self._feed.silent_for()
+            wait = self._watchdog_s - silent + margin
             if silent > self._watchdog_s:
+                wait = self._watchdog_s / 4
                 self._feed.emit(
                     TreadmillEventKind.STALLED, detail=f"no telemetry for {silent:.1f} s"
                 )

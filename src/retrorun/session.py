@@ -278,6 +278,19 @@ class Session:
         if self.status is not Status.RUNNING or self.target == 0 or delta == 0:
             return False
         wanted = self.target + self.adjust + delta
+        bounds = self._step_range()
+        if bounds is not None and delta > 0 and wanted > bounds[1]:
+            # A heart-rate step's range holds a nudge as it holds the zone's controller.
+            self._emit(
+                CeilingClamped(
+                    t=self._t(),
+                    message=f"Not faster: this heart-rate step runs at most"
+                    f" {to_kmh(bounds[1]):.1f} km/h",
+                    ceiling_kmh=to_kmh(self.governor.ceiling),
+                    source=source,
+                )
+            )
+            return False
         if delta > 0 and self.governor.would_clamp(wanted):
             limit = self.governor.clamp_target(wanted)
             self._emit(
@@ -551,6 +564,12 @@ class Session:
         loop = asyncio.get_running_loop()
         while not self.paused:
             desired = max(self.target + self.adjust, 0)
+            bounds = self._step_range()
+            if bounds is not None:
+                # A heart-rate step: the controller's target and the runner's nudges
+                # together stay under the step's top speed (slower is the runner's
+                # to ask for: a nudge down is never refused).
+                desired = min(desired, bounds[1])
             commanded = self.governor.commanded
             easing = (
                 self.governor.direction is Direction.BACKWARD
@@ -583,6 +602,13 @@ class Session:
             if loop.time() + wait >= until:
                 return
             await asyncio.sleep(max(wait, _MIN_WAIT_S))
+
+    def _step_range(self) -> tuple[int, int] | None:
+        """The running step's speed range (a heart-rate step's bounds), or None."""
+        steps = self.plan.steps
+        if not 0 <= self.step_index < len(steps):
+            return None
+        return steps[self.step_index].speed_range
 
     def _refuse_under_minimum(self, desired: int) -> None:
         """Say once per step that the ceiling is under the machine's lowest speed: the

@@ -13,11 +13,16 @@ smoothed reported one (10 s means) within the zone itself.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from run_support import Run, run_session
+
+from retrorun.events import Status
+from retrorun.session import Session
+from treadsim.runtime import Simulator
 
 pytestmark = pytest.mark.looptime
 
@@ -185,3 +190,29 @@ async def test_the_heart_rate_walk_holds_40_to_60_percent_of_the_reserve(tmp_pat
     assert min(truth) >= 114 - TOLERANCE_BPM, min(truth)
     assert max(truth) <= 136 + TOLERANCE_BPM, max(truth)
     assert not run.events("hr_high")
+
+
+@pytest.mark.hazard("HZ-14")
+async def test_nudges_on_a_zone_step_never_take_the_belt_over_its_range(tmp_path: Path) -> None:
+    """The runner's + keys on a heart-rate step stop at the step's top speed (the
+    belt, judged on the state log, never goes over it); a - is always taken."""
+    pressed: dict[str, bool] = {}
+
+    async def press(session: Session, sim: Simulator) -> None:
+        del sim
+        while not (session.status is Status.RUNNING and session.step_index == 2):  # noqa: ASYNC110
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(30.0)
+        pressed["up"] = [session.adjust_speed(+50, source="key") for _ in range(12)][-1]
+        await asyncio.sleep(60.0)
+        pressed["down"] = session.adjust_speed(-50, source="key")
+        await asyncio.sleep(30.0)
+        session.request("stop", source="key")
+
+    run = await run_session(tmp_path, program(tmp_path), driver=press, sim_hr=True, max_hr=150)
+    assert pressed == {"up": False, "down": True}, run.printed
+    start, _end = step_window(run)
+    during = [s for s in run.states if s["t"] >= start]
+    assert all(s["belt_kmh"] <= RANGE_KMH[1] + BELT_TOL_KMH for s in during)
+    refused = [e for e in run.events("ceiling_clamped") if "heart-rate step" in e["message"]]
+    assert refused, run.printed

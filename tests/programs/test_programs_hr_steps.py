@@ -164,3 +164,15 @@ def test_a_speed_rule_never_changes_a_heart_rate_step() -> None:
     )
     with pytest.raises(ProgramError, match=r"progression\[0\]\.target: no work step for this rule"):
         parse_program(only_zones, "q.toml")
+
+
+def test_the_plan_table_names_a_heart_rate_steps_zone_and_range(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Its km/h column is only where the step starts: the zone and the range say the rest."""
+    from retrorun.cli import main
+
+    assert main(["plan", "heart-rate-walk"]) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "HR reserve" in line]
+    assert "heart 40-60 % of HR reserve" in row
+    assert "speed by the heart 1.5-4.0 km/h" in row

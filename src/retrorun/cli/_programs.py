@@ -22,7 +22,7 @@ from retrorun.errors import ProgramError, UsageError
 from retrorun.limits import RunnerProfile, kmh, to_kmh
 
 if TYPE_CHECKING:
-    from retrorun.programs import Plan, Program
+    from retrorun.programs import Plan, PlanStep, Program
 
 # The program library (pydantic) and the session's words load in the handlers:
 # registering these commands must stay cheap for every other command.
@@ -71,6 +71,8 @@ def format_plan(result: Plan, *, week: int = 1) -> str:
             facing = f"→{step.to_direction.value}"
         speed = "stop" if step.stop_belt else f"{to_kmh(step.speed):.1f}"
         note = " (confirm)" if step.needs_confirm else ""
+        if step.heart_rate is not None:
+            note += f" ({_heart_words(step)})"
         rows.append(
             f"{step.index + 1:>3}  {format_clock(at):>6}  {step.kind:<10}  {facing:<10}  "
             f"{speed:>5}  {step.incline / 10:>4.1f}%  {format_clock(step.duration_s):>6}  "
@@ -84,6 +86,20 @@ def format_plan(result: Plan, *, week: int = 1) -> str:
         f"{turns} turn-around{'s' if turns != 1 else ''}"
     )
     return "\n".join(rows)
+
+
+def _heart_words(step: PlanStep) -> str:
+    """A heart-rate step's zone and speed range, for the plan's table: its km/h column
+    is only where the step starts."""
+    zone = step.heart_rate
+    if zone is None or step.speed_range is None:
+        return ""
+    of = {"bpm": "bpm", "max": "% of max HR", "reserve": "% of HR reserve"}[zone.basis]
+    low, high = step.speed_range
+    return (
+        f"heart {zone.low:g}-{zone.high:g} {of}, speed by the heart"
+        f" {to_kmh(low):.1f}-{to_kmh(high):.1f} km/h"
+    )
 
 
 def _list(args: argparse.Namespace) -> int:

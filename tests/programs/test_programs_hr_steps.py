@@ -170,8 +170,6 @@ def test_the_plan_table_names_a_heart_rate_steps_zone_and_range(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Its km/h column is only where the step starts: the zone and the range say the rest."""
-    from retrorun.cli import main
-
     assert main(["plan", "heart-rate-walk"]) == 0
     [row] = [line for line in capsys.readouterr().out.splitlines() if "HR reserve" in line]
     assert "heart 40-60 % of HR reserve" in row

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from retrorun._tasks import cancel_and_wait
+from retrorun.tasks import cancel_and_wait
 
 
 async def _slow_to_cancel(cleaned: asyncio.Event) -> None:
@@ -68,7 +68,8 @@ async def test_the_old_idiom_swallows_it() -> None:
     await asyncio.sleep(0.1)
     outer.cancel()
     await asyncio.wait({outer})
-    assert went_on and not outer.cancelled()
+    assert went_on
+    assert not outer.cancelled()
 
 
 async def test_an_exception_raised_while_ending_is_retrieved() -> None:

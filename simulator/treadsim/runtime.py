@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from retrorun.devices import DeviceProfile
+from retrorun.tasks import cancel_and_wait
 from treadsim.faults import Fault, FaultPlan, parse_injection
 from treadsim.gatt import Peripheral, stable_address
 from treadsim.server import FtmsServer, initial_state
@@ -141,9 +142,7 @@ class Simulator:
         tb: TracebackType | None,
     ) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)  # never swallows our own cancellation
             self._catch_up()  # the steady ticks up to now, for the state log
         try:
             if self.strap_peripheral is not None:

@@ -30,7 +30,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from retrorun._tasks import cancel_and_wait
 from retrorun.bus import EventBus
 from retrorun.energy import kcal_per_min
 from retrorun.errors import (
@@ -86,6 +85,7 @@ from retrorun.safety import (
     SafeCommand,
     SafetyGovernor,
 )
+from retrorun.tasks import cancel_and_wait
 from retrorun.treadmill import CommandLog, Telemetry, Treadmill, TreadmillEvent, TreadmillEventKind
 
 __all__ = ["EndReason", "Session", "SessionResult"]
@@ -546,7 +546,7 @@ class Session:
         finally:
             paused.cancel()
             # Never ``suppress(CancelledError)`` around ``await work``: it would also
-            # swallow the session's own cancellation arriving meanwhile (see _tasks).
+            # swallow the session's own cancellation arriving meanwhile (see retrorun.tasks).
             await cancel_and_wait(work)
         if work.cancelled():
             return None

@@ -576,7 +576,8 @@ def test_a_belt_back_up_while_slowing_for_the_turn_is_halted_before_the_runner_t
     assert g.observe(200, 22.0, None).kind is ReactionKind.NONE  # there
     halt = g.observe(290, 23.0, None)  # back up, under the 500 ceiling
     assert halt.kind is ReactionKind.HALT
-    assert halt.command is not None and halt.command.value == 0
+    assert halt.command is not None
+    assert halt.command.value == 0
     assert g.observe(250, 24.0, None).kind is ReactionKind.NONE  # running down
 
 

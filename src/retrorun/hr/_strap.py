@@ -40,6 +40,7 @@ from retrorun.hr._codec import (
     HeartRateDecodeError,
     HeartRateMeasurement,
 )
+from retrorun.tasks import cancel_and_wait
 
 __all__ = ["FoundStrap", "HeartRateSample", "HeartRateStrap", "find_strap", "scan_straps"]
 
@@ -206,9 +207,7 @@ class HeartRateStrap:
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)  # never swallows our own cancellation
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):

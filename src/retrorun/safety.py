@@ -569,6 +569,12 @@ class SafetyGovernor:
                 # Over the ceiling facing backward while the belt should stop is an
                 # excursion too: the next one within the window stops the session.
                 self._last_over_t = now
+            else:
+                # A record under the ceiling ends an excursion here too: the next one
+                # over is a second excursion (within the window: a stop), never the
+                # same one going on (a stopped-belt turn between two jumps).
+                self._in_episode = False
+                self._over_records = 0
             return self._watch_rundown(self._rundown, speed, now)
         if self._turn_pending and self._direction is not Direction.TURNING:
             # Slowing for a turn: once the belt has come down to the turn's speed it

@@ -34,6 +34,7 @@ from retrorun.limits import (
 )
 from retrorun.safety import (
     EXCURSION_WINDOW_S,
+    MIN_RESOLUTION,
     START_FROM_REST_MAX,
     ReactionKind,
     SafeCommand,
@@ -269,8 +270,10 @@ class GovernorSession(RuleBasedStateMachine):
         The oracle, computed here from the rules: the tolerance is one device
         increment (at least 0.1 km/h); backward over the ceiling is corrected on
         this record and stopped on the third, or at a second excursion within 60 s;
-        turning over the turn-around speed, or a belt speeding up while paused, is
-        halted. No reaction ever commands more than was commanded before it.
+        turning over the turn-around speed, or a belt speeding up while paused (or
+        while turning on a stopped belt) by more than the reading's resolution
+        (0.1 km/h, whatever the device's grid), is halted. No reaction ever commands
+        more than was commanded before it.
         """
         before = self.g.commanded
         tol = min(max(self.setup.speed_range[2], 10), 30)
@@ -285,11 +288,14 @@ class GovernorSession(RuleBasedStateMachine):
                 assert reaction.command.value == 0
         if self.paused or self.halted:
             assert kind in {ReactionKind.NONE, ReactionKind.HALT, ReactionKind.STOP}
-            if self.belt > self.watch_ref + tol:
+            if self.belt > self.watch_ref + MIN_RESOLUTION:
                 assert kind is not ReactionKind.NONE, "belt sped up while it should stop"
             if self.g.direction is Direction.BACKWARD and self.belt > self.setup.ceiling + tol:
                 self.last_over_t = self.now  # an excursion too, for the 60 s window
-        elif self.g.direction is Direction.TURNING and self.belt > self.turn_limit + tol:
+        elif self.g.direction is Direction.TURNING and (
+            self.belt > self.turn_limit + tol
+            or (self.turn_limit == 0 and self.belt > MIN_RESOLUTION)
+        ):
             assert kind in {ReactionKind.HALT, ReactionKind.STOP}, "belt too fast while turning"
         else:
             over = (

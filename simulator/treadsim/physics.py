@@ -73,10 +73,16 @@ class Belt:
 
     @property
     def average_speed_raw(self) -> int:
-        """Average speed over the elapsed time (0.01 km/h)."""
+        """Average speed over the elapsed time (0.01 km/h), within the field's range.
+
+        Elapsed time runs only while the belt is driven, distance while it moves: a
+        belt coasting to rest just after a Reset or a reboot covers metres in a
+        fraction of a second's elapsed time, and the quotient must not overflow the
+        uint16 field (the ticker died on it, and the machine went silent).
+        """
         if self.elapsed_s <= 0:
             return 0
-        return round(self.distance_m / self.elapsed_s * 360)
+        return min(round(self.distance_m / self.elapsed_s * 360), 0xFFFF)
 
     @property
     def moving(self) -> bool:

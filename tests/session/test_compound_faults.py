@@ -145,6 +145,31 @@ async def test_a_signal_is_served_while_a_procedure_waits_on_a_dead_link(tmp_pat
     assert run.states[-1]["target_kmh"] == 0.0 or not run.states[-1]["running"]
 
 
+@pytest.mark.hazard("HZ-10", "HZ-11")
+async def test_a_link_that_comes_back_without_telemetry_ends_the_session(tmp_path: Path) -> None:
+    """The link reconnects every time, but the machine sends no telemetry (its data
+    gone silent): after three silent reconnects the session ends, telling the runner
+    the belt cannot be seen, instead of reconnecting for ever (seed 7 case 566, whose
+    simulator's ticker had died)."""
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await in_step(session, 2)
+        marks["silent"] = sim.now()
+        sim.inject("stall:3600")
+
+    run = await run_session(tmp_path, driver=drive)
+    end = run.end()
+    assert end["reason"] == "link_lost", end
+    assert "no telemetry after 3 reconnects" in end["message"]
+    assert end["t"] < marks["silent"] + 60  # bounded: a few watchdog periods
+    lost = run.events("link_lost")
+    assert any("stop it at the console" in e["message"] for e in lost), lost
+    # Each reconnect stopped the belt (the simulator's truth), and the record ended.
+    assert run.lines[-1]["type"] == "end"
+    assert run.states[-1]["belt_kmh"] <= 0.1, run.states[-1]
+
+
 # -- 2. the turn-around is watched --------------------------------------------------
 
 

@@ -130,3 +130,20 @@ def test_zero_or_negative_dt_changes_nothing() -> None:
 
 def test_physics_is_the_belt() -> None:
     assert Physics is Belt
+
+
+def test_average_speed_of_a_belt_coasting_after_a_reset_stays_in_its_field() -> None:
+    """Elapsed time runs while the belt is driven, distance while it moves: a belt
+    coasting to rest just after a Reset covers metres in almost no elapsed time. The
+    quotient once overflowed the uint16 field and killed the simulator's ticker."""
+    belt = Belt(accel_kmh_per_s=1.0, decel_kmh_per_s=1.5, incline_pct_per_s=0.5)
+    belt.set_target(1490)
+    belt.start()
+    belt.step(0.01)  # driven for a moment: some elapsed time
+    belt.speed = 1490.0  # a firmware jump to 14.9 km/h
+    belt.stop()
+    for _ in range(20):
+        belt.step(0.1)  # coasting: metres, no more elapsed time
+    assert belt.distance_m > 4
+    assert belt.elapsed_s <= 0.01
+    assert belt.average_speed_raw == 0xFFFF

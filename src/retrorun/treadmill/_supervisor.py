@@ -65,6 +65,10 @@ __all__ = ["CONNECT_STOP_S", "Notify", "Supervisor"]
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S: Final = 5.0
+#: Stalls in a row, each reconnected, with no record in between: the link comes back
+#: but the machine sends no telemetry (its data service dead), so the belt cannot be
+#: seen; reconnecting for ever would leave a session that never ends.
+_SILENT_RECONNECTS: Final = 3
 CONNECT_STOP_S: Final = 15.0  # rule 12: a belt moving at connect must be at rest by then
 _AT_REST: Final = 10  # 0.01 km/h: a reading this low is a belt at rest
 # A Device Information string read failing so is left out; any other failure is the link's.
@@ -124,6 +128,8 @@ class Supervisor:
         self._device: BLEDevice | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconnecting: asyncio.Task[None] | None = None
+        self._stalls = 0  # stalls in a row with no record between them
+        self._last_stalled_on: object = None  # the latest record at the last stall
         self._closing = False
 
     @property
@@ -401,6 +407,15 @@ class Supervisor:
                 self._feed.emit(
                     TreadmillEventKind.STALLED, detail=f"no telemetry for {silent:.1f} s"
                 )
+                latest = self._feed.latest
+                self._stalls = self._stalls + 1 if latest is self._last_stalled_on else 1
+                self._last_stalled_on = latest
+                if self._stalls > _SILENT_RECONNECTS:
+                    self._feed.emit(
+                        TreadmillEventKind.LINK_FAILED,
+                        detail=f"no telemetry after {_SILENT_RECONNECTS} reconnects",
+                    )
+                    return
                 self._connection.lost()
                 self._feed.emit(TreadmillEventKind.LINK_LOST, detail="telemetry stalled")
                 self._start_reconnect(drop_first=True)

@@ -698,6 +698,19 @@ class SafetyGovernor:
         slowing = max(now - watch.since - RUNDOWN_GRACE_S, 0.0) * self._decel * 100 / 2
         return max(watch.start - slowing, 0.0)
 
+    def rundown_bound(self, now: float) -> int | None:
+        """While a run-down watch is armed (paused, halted, ending): the fastest the
+        belt may be at ``now`` by its envelope, in 0.01 km/h; None otherwise.
+
+        A link lost again while the belt runs down hands this to the watch its
+        reconnect re-arms: the belt has been stopping all along, so the new watch
+        goes on from where this one is, not from the speed of the last record.
+        """
+        watch = self._rundown
+        if watch is None or watch.ref is None:
+            return None
+        return math.ceil(self._envelope(watch, now))
+
     def observe_start(self, now: float) -> Reaction:
         """Start pressed at the console: the belt is about to move. While paused, or
         turning on a stopped belt, that is answered at once (``HALT``), before

@@ -1212,6 +1212,13 @@ class Session:
             )
             if self._speed_at_loss is None:
                 self._speed_at_loss = self._speed_bound()
+                # Already running down (paused, halted, or a reconnect before this one):
+                # no faster than its envelope now (seed 8 case 764: a second outage
+                # re-armed the watch from the last record's 7.1 km/h, 3 s into the
+                # run-down, and a restart at 6.1 was halted a record late).
+                envelope = self.governor.rundown_bound(asyncio.get_running_loop().time())
+                if envelope is not None and self._speed_at_loss is not None:
+                    self._speed_at_loss = min(self._speed_at_loss, envelope)
             self._pause_state()
             # Nobody can stop the belt until the reconnect's Stop: its run-down counts
             # from that Stop, not from now.

@@ -95,6 +95,8 @@ FIXED_CASES = [
     (6, 496),  # a paused belt watched from its target (6.8), not from where it could be (4.6)
     (6, 729),  # a paused belt that rose by one grid step of a coarse machine
     (2, 893),  # a jump under the last reading while running down (a judge limit)
+    (7, 566),  # a link back without telemetry, for ever (the simulator's ticker had died)
+    (8, 764),  # a second outage during a run-down re-armed the watch from a stale speed
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 
 import pytest
 
@@ -20,6 +21,7 @@ from retrorun.safety import (
     EXCURSION_WINDOW_S,
     HR_FAR_OVER_BPM,
     HR_PERSIST_S,
+    RUNDOWN_GRACE_S,
     ReactionKind,
     SafeCommand,
     SafetyGovernor,
@@ -542,6 +544,21 @@ def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
     assert g.turn_limit == 0
     assert g.observe(400, 28.0, None).kind is ReactionKind.NONE  # running down
     assert g.observe(450, 29.0, None).kind is ReactionKind.STOP  # speeding up again
+
+
+@pytest.mark.hazard("HZ-06", "HZ-11")
+def test_the_run_down_bound_goes_on_from_where_the_watch_is() -> None:
+    """A link lost again while the belt runs down: the reconnect's watch starts from
+    the envelope now, not from the last record's speed (seed 8 case 764)."""
+    g = make(direction=Direction.FORWARD)
+    assert g.rundown_bound(0.0) is None  # nothing runs down
+    g.pause(33.3, 710)
+    assert g.rundown_bound(33.5) == 710  # within the grace
+    bound = g.rundown_bound(36.4)
+    assert bound is not None
+    assert bound == math.ceil(710 - (36.4 - 33.3 - RUNDOWN_GRACE_S) * 150 / 2)
+    g.pause(36.44, bound, rearm=True)  # the reconnect's Stop
+    assert g.observe(610, 38.1, None).kind is ReactionKind.HALT  # restarted at 6.1
 
 
 @pytest.mark.hazard("HZ-06")

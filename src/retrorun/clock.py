@@ -27,13 +27,23 @@ Run a coroutine with ``run(main(), speedup=N)``, or pass ``loop_factory(N)`` to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import selectors
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from time import monotonic as _monotonic
 from typing import Any, TypeVar
 
-__all__ = ["MAX_LAG_S", "PacedEventLoop", "current_speedup", "loop_factory", "run", "wall_seconds"]
+__all__ = [
+    "MAX_LAG_S",
+    "PacedEventLoop",
+    "current_speedup",
+    "loop_factory",
+    "run",
+    "wait_wall",
+    "wall_seconds",
+]
 
 T = TypeVar("T")
 
@@ -158,6 +168,37 @@ def wall_seconds(seconds: float) -> float:
     speech engine still needs its seconds of wall time.
     """
     return seconds * current_speedup()
+
+
+async def wait_wall(future: asyncio.Future[Any], seconds: float) -> bool:
+    """Wait for ``future`` at most ``seconds`` of real wall time, whatever the loop's
+    clock does; True when it finished in time (it is never cancelled here).
+
+    For a real peer whose work takes wall time while the loop's clock may run ahead
+    of it: a fake clock (looptime in tests) jumps to the next timer whenever the loop
+    only waits on a subprocess, so a timeout in loop time expired before espeak-ng
+    had spoken. A thread's timer wakes the loop instead.
+    """
+    loop = asyncio.get_running_loop()
+    expired: asyncio.Future[None] = loop.create_future()
+
+    def expire() -> None:
+        if not expired.done():
+            expired.set_result(None)
+
+    def from_thread() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(expire)
+
+    timer = threading.Timer(seconds, from_thread)
+    timer.daemon = True
+    timer.start()
+    try:
+        await asyncio.wait({future, expired}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        expired.cancel()
+    return future.done()
 
 
 def loop_factory(speedup: float) -> Callable[[], asyncio.AbstractEventLoop]:

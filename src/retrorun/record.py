@@ -35,6 +35,7 @@ from retrorun.events import (
     EventKind,
     SessionEvent,
     SessionStarted,
+    SpeedAdjusted,
     StepInfo,
     StepStarted,
     TurnaroundConfirmed,
@@ -288,7 +289,8 @@ class StepRecord:
     ended_t: float | None = None  # the next step's start, or the session's end
     done: bool = False  # the session went on past it (or completed with it)
     time_s: float = 0.0
-    at_speed_s: float = 0.0  # within AT_SPEED_KMH of the target
+    at_speed_s: float = 0.0  # within AT_SPEED_KMH of the target (as last adjusted)
+    aim_kmh: float | None = None  # the target as a nudge or a heart-rate step last set it
     _speed_time: float = field(default=0.0, repr=False)  # km/h x s, for the mean
 
     @property
@@ -450,7 +452,8 @@ class _SummaryFolder:
             if record is not None:
                 record.time_s += span
                 record._speed_time += last.speed_kmh * span
-                if abs(last.speed_kmh - record.target_kmh) <= AT_SPEED_KMH + 1e-9:
+                aim = record.target_kmh if record.aim_kmh is None else record.aim_kmh
+                if abs(last.speed_kmh - aim) <= AT_SPEED_KMH + 1e-9:
                     record.at_speed_s += span
         if direction in {"backward", "turning"}:
             summary.max_backward_kmh = max(summary.max_backward_kmh, speed)
@@ -497,6 +500,12 @@ class _SummaryFolder:
                     turn.confirmed_t = event.t
             case UserStopped():
                 summary.user_stop_t = event.t
+            case SpeedAdjusted():
+                # A nudge, or a heart-rate step's zone moving its target: "at target"
+                # is then at that speed (the step's planned one is only where it began).
+                current = summary.steps[-1] if summary.steps else None
+                if current is not None and current.ended_t is None:
+                    current.aim_kmh = event.target_kmh
             case _:
                 pass
 

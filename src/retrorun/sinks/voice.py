@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from retrorun.bus import Item
-from retrorun.clock import current_speedup, wall_seconds
+from retrorun.clock import current_speedup, wait_wall
 from retrorun.events import EventKind, SessionEvent, SessionState, Status, StepInfo, StepStarted
 from retrorun.sinks._voice_audio import AudioError, Player, default_player, synthesize, tone_wav
 from retrorun.sinks._voice_script import (
@@ -252,10 +252,9 @@ class VoiceSink:
                 await writer
                 self._closing = True
                 self._wakeup.set()
-                try:
-                    async with asyncio.timeout(wall_seconds(_DRAIN_WALL_S)):
-                        await asyncio.shield(player)
-                except TimeoutError:
+                # Wall time: the speech engine's and the player's work is real, whatever
+                # the loop's clock does (a fake one jumps ahead while they work).
+                if not await wait_wall(player, _DRAIN_WALL_S):
                     if self._player is not None:
                         self._player.interrupt()
                     player.cancel()

@@ -1,14 +1,17 @@
-"""The export tests' shared records: real simulator sessions, run once on fake time."""
+"""The export tests read the suite's shared sessions (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from export_support import RUNS, record_sessions
+
+if TYPE_CHECKING:
+    from recorded_sessions import Run
 
 
 @pytest.fixture(scope="session")
-def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each run's record by name (module fixtures elsewhere read them, never write)."""
-    return record_sessions(tmp_path_factory.mktemp("records"), RUNS)
+def records(recorded_runs: dict[str, Run]) -> dict[str, Path]:
+    """Each shared session's record by name (tests read them, never write)."""
+    return {name: run.record for name, run in recorded_runs.items()}

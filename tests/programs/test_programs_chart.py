@@ -2,56 +2,29 @@
 
 The figure's parts (title, legend, captions, the limit line) are read from the
 matplotlib figure; the whole picture is compared with an approved snapshot in
-``snapshots/`` (tolerant of antialiasing: a pixel differs when a channel differs
-by more than ``CHANNEL_TOLERANCE``, and up to ``PIXEL_SHARE`` of them may).
-``RETRORUN_UPDATE_SNAPSHOTS=1`` approves a new one after a deliberate change.
+``snapshots/`` (tolerant of antialiasing, by the suite's one rule:
+``snapshot_support.compare_png``). ``RETRORUN_UPDATE_SNAPSHOTS=1`` approves a new
+one after a deliberate change.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image
 from programs_support import back, fwd, program
 
 from retrorun.events import Direction
 from retrorun.limits import RunnerProfile, kmh, to_kmh
 from retrorun.programs import Plan, load_program, plan, render_png
 from retrorun.programs._chart import _figure, drawn_spans, limit_kmh, step_caption
+from snapshot_support import compare_png
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-CHANNEL_TOLERANCE = 48
-PIXEL_SHARE = 0.004
-
-
-def compare_images(actual_png: bytes, name: str) -> str | None:
-    """None when ``actual_png`` matches the approved ``snapshots/<name>.png``;
-    otherwise what differs. ``RETRORUN_UPDATE_SNAPSHOTS=1`` approves it instead."""
-    approved = SNAPSHOTS / f"{name}.png"
-    if os.environ.get("RETRORUN_UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOTS.mkdir(exist_ok=True)
-        approved.write_bytes(actual_png)
-        return None
-    if not approved.exists():
-        return f"no approved snapshot {approved} (RETRORUN_UPDATE_SNAPSHOTS=1 writes it)"
-    actual = Image.open(io.BytesIO(actual_png)).convert("RGB")
-    expected = Image.open(approved).convert("RGB")
-    if actual.size != expected.size:
-        return f"size {actual.size} != approved {expected.size}"
-    red, green, blue = ImageChops.difference(actual, expected).split()
-    diff = ImageChops.lighter(ImageChops.lighter(red, green), blue)  # the largest channel
-    differing = sum(diff.point(lambda v: 255 if v > CHANNEL_TOLERANCE else 0).histogram()[255:])
-    share = differing / (actual.size[0] * actual.size[1])
-    if share > PIXEL_SHARE:
-        failed = SNAPSHOTS / f"{name}.actual.png"
-        failed.write_bytes(actual_png)
-        return f"{share:.2%} of the pixels differ (at most {PIXEL_SHARE:.2%}); see {failed}"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +45,7 @@ def captions(fig: Any) -> list[str]:
 
 def test_the_picture_matches_the_approved_snapshot(intro: Plan, tmp_path: Path) -> None:
     out = render_png(intro, tmp_path / "intro.png", subtitle="week 2")
-    problem = compare_images(out.read_bytes(), "plan-retro-intro-week2")
+    problem = compare_png(out.read_bytes(), SNAPSHOTS / "plan-retro-intro-week2.png")
     assert problem is None, problem
 
 

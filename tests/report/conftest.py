@@ -1,17 +1,17 @@
-"""The sessions every report and history test reads, recorded once per test run."""
+"""The report and history tests read the suite's shared sessions (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from report_support import SESSIONS, Run, record_sessions, utc_clock
+from report_support import Run, utc_clock
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Every session of ``report_support.SESSIONS``, run once (about 20 s of wall time)."""
-    return record_sessions(tmp_path_factory.mktemp("records"), SESSIONS)
+def runs(recorded_runs: dict[str, Run]) -> dict[str, Run]:
+    """Every shared session by name, recorded once per test run."""
+    return recorded_runs
 
 
 @pytest.fixture

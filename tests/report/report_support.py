@@ -1,119 +1,21 @@
-"""Records of real sessions for the report and history tests.
+"""Helpers for the report and history tests.
 
-Each session runs whole against the embedded simulator (spec-strict) on one
-fake-time loop, so one fixture pays for them once; a driver may press keys and
-inject faults while it runs. What ``retrorun run`` printed is kept: the live
-summary is compared with the report read back from the file.
-
-The sessions: every library program (Balance Steps at its week 2, so that a week
-past the first is found from the record), a demo with a lowered ceiling where the
-runner presses + at the ceiling, the console speeds the belt up and the runner
-stops, and a demo that ends in a safety stop.
+The records they read are the suite's shared sessions (``recorded_sessions``, run once
+by the ``recorded_runs`` fixture of tests/conftest.py); the names the tests use
+from there are repeated here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import looptime
+from recorded_sessions import LIBRARY, PRESSES, Run
 
-from retrorun.app import RunOptions, prepare, run_prepared
-from retrorun.events import Status
-from retrorun.programs import library
-from retrorun.session import Session
-from treadsim.runtime import Simulator
-
-Driver = Callable[[Session, Simulator], Coroutine[Any, Any, None]]
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished session: its record, what ``retrorun run`` printed, its exit code."""
-
-    record: Path
-    printed: str
-    code: int
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.record.read_text().splitlines()]
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    """A session to record: a name, a program, ``RunOptions`` fields, a driver."""
-
-    name: str
-    program: str
-    options: dict[str, Any]
-    driver: Driver | None = None
-
-
-async def _run(folder: Path, spec: SessionSpec) -> Run:
-    record = folder / f"{spec.name}.jsonl"
-    options = RunOptions(
-        program=spec.program,
-        yes=True,
-        plain=True,
-        voice="off",
-        record=record,
-        sim_strict=True,
-        **spec.options,
-    )
-    out = io.StringIO()
-    simulators: list[Simulator] = []
-    drivers: list[asyncio.Task[None]] = []
-
-    def on_session(session: Session) -> None:
-        if spec.driver is not None:
-            task = spec.driver(session, simulators[0])
-            drivers.append(asyncio.get_running_loop().create_task(task))
-
-    code = await run_prepared(
-        prepare(options), stdout=out, on_session=on_session, on_simulator=simulators.append
-    )
-    for task in drivers:
-        await task  # a failed assertion in a driver fails the fixture
-    return Run(record, out.getvalue(), code)
-
-
-def record_sessions(folder: Path, sessions: list[SessionSpec]) -> dict[str, Run]:
-    """Run each session on one fake-time loop; their records by name."""
-    loop = looptime.new_event_loop()
-
-    async def main() -> dict[str, Run]:
-        return {spec.name: await _run(folder, spec) for spec in sessions}
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-
-async def until(condition: Callable[[], bool], *, timeout: float = 600) -> None:
-    """Wait (bounded, fake time) until ``condition()``."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - polls what the API exposes
-            await asyncio.sleep(0.5)
-
-
-async def in_step(session: Session, index: int) -> None:
-    """Wait until the session times step ``index``."""
-    await until(
-        lambda: (
-            session.status is Status.RUNNING
-            and session.step_index == index
-            and session.step_deadline is not None
-        )
-    )
+__all__ = ["LIBRARY", "PRESSES", "Run", "restamp", "utc_clock"]
 
 
 def utc_clock() -> Iterator[None]:
@@ -143,31 +45,3 @@ def restamp(source: Path, target: Path, started_at: str, session: str) -> Path:
         out.append(json.dumps(line))
     target.write_text("\n".join(out) + "\n")
     return target
-
-
-LIBRARY = [name for name, _ in library()]
-PRESSES = 16  # the first raises the target to the ceiling, the other 15 are refused
-
-
-async def _press_then_stop(session: Session, sim: Simulator) -> None:
-    await in_step(session, 2)
-    for _ in range(PRESSES):
-        session.adjust_speed(+10, source="key")
-    await asyncio.sleep(5)
-    sim.inject("console-speedup:4.0")
-    await asyncio.sleep(10)
-    assert session.request("stop", source="key")
-
-
-SESSIONS = [
-    *(
-        SessionSpec(name, name, {"reference_kmh": 8.0, "week": 2 if name == "balance-steps" else 1})
-        for name in LIBRARY
-    ),
-    SessionSpec("eventful", "demo", {"ceiling": 260}, _press_then_stop),
-    SessionSpec(
-        "safety-stop",
-        "demo",
-        {"sim_faults": ("console-speedup@55:6.5", "console-speedup@70:6.5")},
-    ),
-]

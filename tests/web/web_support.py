@@ -8,13 +8,11 @@
   kills its process (by pid) if a test leaves it running.
 * :func:`wait_until` polls with a bound (never a fixed sleep).
 * :func:`compare_images` compares a screenshot with its approved snapshot, tolerant
-  of antialiasing: a pixel differs when a channel differs by more than
-  ``CHANNEL_TOLERANCE``, and up to ``PIXEL_SHARE`` of the pixels may.
+  of antialiasing, by the suite's one rule (``snapshot_support``).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -25,16 +23,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from PIL import Image, ImageChops
 
 from retrorun.record import read_record
+from snapshot_support import compare_png
 from treadsim.runtime import read_state_log
 
 RETRORUN = str(Path(sys.executable).parent / "retrorun")
 CHROMIUM = Path("/usr/bin/chromium")
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-CHANNEL_TOLERANCE = 48
-PIXEL_SHARE = 0.004
 T = TypeVar("T")
 
 
@@ -171,24 +167,5 @@ def program_file(folder: Path, backward_s: int = 600) -> Path:
 
 def compare_images(actual_png: bytes, name: str) -> str | None:
     """None when ``actual_png`` matches the approved ``snapshots/<name>.png``;
-    otherwise what differs. ``RETRORUN_UPDATE_SNAPSHOTS=1`` approves it instead."""
-    approved = SNAPSHOTS / f"{name}.png"
-    if os.environ.get("RETRORUN_UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOTS.mkdir(exist_ok=True)
-        approved.write_bytes(actual_png)
-        return None
-    if not approved.exists():
-        return f"no approved snapshot {approved} (RETRORUN_UPDATE_SNAPSHOTS=1 writes it)"
-    actual = Image.open(io.BytesIO(actual_png)).convert("RGB")
-    expected = Image.open(approved).convert("RGB")
-    if actual.size != expected.size:
-        return f"size {actual.size} != approved {expected.size}"
-    red, green, blue = ImageChops.difference(actual, expected).split()
-    diff = ImageChops.lighter(ImageChops.lighter(red, green), blue)  # the largest channel
-    differing = sum(diff.point(lambda v: 255 if v > CHANNEL_TOLERANCE else 0).histogram()[255:])
-    share = differing / (actual.size[0] * actual.size[1])
-    if share > PIXEL_SHARE:
-        failed = SNAPSHOTS / f"{name}.actual.png"
-        failed.write_bytes(actual_png)
-        return f"{share:.2%} of the pixels differ (at most {PIXEL_SHARE:.2%}); see {failed}"
-    return None
+    otherwise what differs (``snapshot_support.compare_png``)."""
+    return compare_png(actual_png, SNAPSHOTS / f"{name}.png")

@@ -98,6 +98,8 @@ MIN_RESOLUTION = 10  # 0.01 km/h: the tolerance is one device increment, never u
 MAX_TOLERANCE = 30  # ... and never over 0.3 km/h, however coarse the device
 RUNDOWN_MARGIN_S = 2.0  # judgement: a stopping belt's run-down time plus this margin
 RUNDOWN_GRACE_S = 0.5  # judgement: then it must slow at half the device's deceleration at least
+_MOVING = 50  # 0.01 km/h: over this a running-down belt reading the same twice is held
+_MIN_SPAN_S = 0.9  # the least time between two records judged for a loss of speed
 START_FROM_REST_MAX = 100  # judgement: from rest, backward may start at a device minimum <= 1.0
 
 
@@ -167,6 +169,7 @@ class _Rundown:
     halted: bool = False  # a halt was already sent: the next violation ends the session
     start: int = 0  # the speed the run-down started from ...
     since: float = 0.0  # ... and when
+    last: tuple[float, int] | None = None  # the previous record judged: (time, speed)
 
 
 def _check_range(name: str, rng: tuple[int, int, int], *, nonnegative: bool) -> None:
@@ -736,13 +739,17 @@ class SafetyGovernor:
     def _watch_rundown(self, watch: _Rundown, speed: int, now: float) -> Reaction:
         if watch.ref is None:
             self._arm(watch, speed, now)
+            watch.last = (now, speed)
             return _NO_REACTION
         reason = ""
+        last, watch.last = watch.last, (now, speed)
         # A belt that should stop never reads faster than it did: the allowance is the
         # reading's resolution, not the device's control grid (a coarse machine's
         # readings round onto its grid, and rounding never makes a slowing belt rise).
         if speed > watch.ref + MIN_RESOLUTION:
             reason = f"belt speeding up to {speed / 100:.2f} km/h while it should stop"
+        elif last is not None and self._not_slowing(watch, last, speed, now):
+            reason = f"belt holding {speed / 100:.2f} km/h while it should stop"
         elif now >= watch.deadline and speed > self._tolerance:
             reason = f"belt still at {speed / 100:.2f} km/h after its run-down time"
         elif speed > self._envelope(watch, now) + self._tolerance:
@@ -753,6 +760,26 @@ class SafetyGovernor:
         if watch.halted:
             return self._stop(reason + " (after a stop command)")
         return self._halt(speed, now, reason)
+
+    def _not_slowing(
+        self, watch: _Rundown, last: tuple[float, int], speed: int, now: float
+    ) -> bool:
+        """Two records a second apart, both past the grace, with no loss of speed at
+        all: a belt that jumped down under the envelope and holds there (the envelope,
+        anchored at the speed the run-down began from, would allow it for seconds).
+
+        Judged only where the least loss a running-down belt shows over that time
+        (half the device's deceleration) is at least two steps of its speed grid, so
+        a coarse machine's rounded readings cannot hide an honest loss, and only
+        above ``_MOVING`` (a belt near rest may read the same twice).
+        """
+        then, before = last
+        dt = now - then
+        if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= _MOVING:
+            return False
+        if self._decel * 100 / 2 * dt < 2 * self._speed_range[2]:
+            return False
+        return speed > before - MIN_RESOLUTION
 
     def stop_now(self, reason: str) -> Reaction:
         """A ``STOP`` the engine asks for itself (e.g. a correction a machine cannot make)."""

@@ -956,8 +956,8 @@ def judge(trace: Trace) -> list[Finding]:
                 # What the session last saw before the cause: a jump that leaves the
                 # belt under that reading looks like a belt slowing slowly until the
                 # run-down envelope tells them apart.
-                seen = [r.belt for r in records if r.t < cause - 1e-6]
-                last_seen = seen[-1] if seen else at_cause.belt
+                readings = [r.belt for r in records if r.t < cause - 1e-6]
+                last_seen = readings[-1] if readings else at_cause.belt
                 if now_at.belt > max(at_cause.belt, last_seen) + s.tol:
                     # Sped up while running down: stopped by the first record showing it.
                     anchors.append(shown + LATENCY_S)

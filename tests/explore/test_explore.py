@@ -97,6 +97,8 @@ FIXED_CASES = [
     (2, 893),  # a jump under the last reading while running down (a judge limit)
     (7, 566),  # a link back without telemetry, for ever (the simulator's ticker had died)
     (8, 764),  # a second outage during a run-down re-armed the watch from a stale speed
+    (8, 408),  # after the end's Stop a jump down under the envelope, held there
+    (8, 1222),  # back from an outage, watched from a target the machine had ignored
 ]
 
 

@@ -546,6 +546,28 @@ def test_a_belt_over_the_turnaround_speed_while_turning_is_halted() -> None:
     assert g.observe(450, 29.0, None).kind is ReactionKind.STOP  # speeding up again
 
 
+@pytest.mark.hazard("HZ-06", "HZ-08")
+def test_a_belt_that_drops_under_its_envelope_and_holds_there_is_halted() -> None:
+    """After a Stop the belt read 8.4, then 4.1 (a jump down, under the envelope from
+    8.4), then 4.1 again a second later: not slowing at all, held at that record, not
+    seconds later when the envelope comes down to it (seed 8 case 408)."""
+    g = make(direction=Direction.FORWARD)
+    g.pause(128.0, 840)
+    assert g.observe(410, 129.1, None).kind is ReactionKind.NONE
+    halt = g.observe(410, 130.1, None)
+    assert halt.kind is ReactionKind.HALT
+    assert "holding" in halt.reason
+
+
+def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() -> None:
+    """On a 0.5 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
+    g = make(speed_range=(100, 1600, 50), direction=Direction.FORWARD)
+    g.pause(10.0, 700)
+    assert g.observe(600, 11.0, None).kind is ReactionKind.NONE
+    assert g.observe(600, 12.0, None).kind is ReactionKind.NONE
+    assert g.observe(500, 13.0, None).kind is ReactionKind.NONE
+
+
 @pytest.mark.hazard("HZ-06", "HZ-11")
 def test_the_run_down_bound_goes_on_from_where_the_watch_is() -> None:
     """A link lost again while the belt runs down: the reconnect's watch starts from
@@ -673,10 +695,10 @@ def test_a_belt_that_restarts_below_its_slowest_reading_is_caught() -> None:
     ramp_to(g, 500, 0.0)
     g.pause(30.0, 500)
     assert g.observe(350, 31.0, None).kind is ReactionKind.NONE
-    # Restarted at a speed under every reading so far, and held there.
+    # Restarted at a speed under every reading so far, and held there: not slowing at
+    # all over a second, halted at the second record (the envelope alone: at 34.5).
     assert g.observe(300, 32.0, None).kind is ReactionKind.NONE
-    assert g.observe(300, 33.0, None).kind is ReactionKind.NONE
-    assert g.observe(300, 34.5, None).kind is ReactionKind.HALT
+    assert g.observe(300, 33.0, None).kind is ReactionKind.HALT
 
 
 @pytest.mark.hazard("HZ-02")

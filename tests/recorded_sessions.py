@@ -27,9 +27,9 @@ from typing import Any
 import looptime
 
 from retrorun.app import RunOptions, prepare, run_prepared
-from retrorun.events import Status
 from retrorun.programs import library
 from retrorun.session import Session
+from session_waits import in_step
 from treadsim.runtime import Simulator
 
 Driver = Callable[[Session, Simulator], Coroutine[Any, Any, None]]
@@ -97,24 +97,6 @@ def record_sessions(folder: Path, sessions: list[SessionSpec]) -> dict[str, Run]
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
-
-
-async def until(condition: Callable[[], bool], *, timeout: float = 600) -> None:
-    """Wait (bounded, fake time) until ``condition()``."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - polls what the API exposes
-            await asyncio.sleep(0.5)
-
-
-async def in_step(session: Session, index: int) -> None:
-    """Wait until the session times step ``index``."""
-    await until(
-        lambda: (
-            session.status is Status.RUNNING
-            and session.step_index == index
-            and session.step_deadline is not None
-        )
-    )
 
 
 LIBRARY = [name for name, _ in library()]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from retrorun.app import RunOptions, prepare, run_prepared
-from retrorun.events import Status
 from retrorun.record import read_record
 from retrorun.session import Session
 from treadsim.runtime import Simulator, read_state_log
@@ -100,25 +99,6 @@ async def run_session(
         out.getvalue(),
         states,
         simulators[0] if simulators else None,
-    )
-
-
-async def until(condition: Callable[[], bool], *, timeout: float = 600, step: float = 0.1) -> None:
-    """Wait (bounded, fake time) until ``condition()``."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - polls what the API exposes
-            await asyncio.sleep(step)
-
-
-async def in_step(session: Session, index: int) -> None:
-    """Wait (bounded) until the session is timing step ``index``."""
-    await until(
-        lambda: (
-            session.status is Status.RUNNING
-            and session.step_index == index
-            and session.step_deadline is not None
-        ),
-        step=0.5,
     )
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_support import in_step, run_session, until
+from run_support import run_session
 
 from retrorun.session import Session
+from session_waits import in_step, until
 from treadsim.runtime import Simulator
 
 pytestmark = pytest.mark.looptime

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_support import Run, in_step, run_session, until
+from run_support import Run, run_session
 
 from retrorun.app import max_heart_rate
 from retrorun.errors import SafetyStop
 from retrorun.events import Direction, Status
 from retrorun.limits import RunnerProfile
 from retrorun.session import Session
+from session_waits import in_step, until
 from treadsim.runtime import Simulator
 
 pytestmark = pytest.mark.looptime

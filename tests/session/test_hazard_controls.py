@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from run_support import backward_speeds, in_step, run_session
+from run_support import backward_speeds, run_session
 
 from retrorun.session import Session
+from session_waits import in_step
 from treadsim.runtime import Simulator
 
 pytestmark = pytest.mark.looptime

@@ -1,0 +1,32 @@
+"""Waiting, in fake time, for what a running session exposes: one place for the
+session tests (``tests/session/run_support.py``) and the recorded sessions
+(``tests/recorded_sessions.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from retrorun.events import Status
+from retrorun.session import Session
+
+__all__ = ["in_step", "until"]
+
+
+async def until(condition: Callable[[], bool], *, timeout: float = 600, step: float = 0.1) -> None:
+    """Wait (bounded, fake time) until ``condition()``."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - polls what the API exposes
+            await asyncio.sleep(step)
+
+
+async def in_step(session: Session, index: int) -> None:
+    """Wait (bounded) until the session is timing step ``index``."""
+    await until(
+        lambda: (
+            session.status is Status.RUNNING
+            and session.step_index == index
+            and session.step_deadline is not None
+        ),
+        step=0.5,
+    )

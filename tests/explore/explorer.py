@@ -958,7 +958,9 @@ def judge(trace: Trace) -> list[Finding]:
                 # run-down envelope tells them apart.
                 readings = [r.belt for r in records if r.t < cause - 1e-6]
                 last_seen = readings[-1] if readings else at_cause.belt
-                if now_at.belt > max(at_cause.belt, last_seen) + s.tol:
+                # Nor is one to the speed it was heading to: to the session, a belt that
+                # got to its target just before it paused (seed 11 case 262).
+                if now_at.belt > max(at_cause.belt, last_seen, at_cause.target) + s.tol:
                     # Sped up while running down: stopped by the first record showing it.
                     anchors.append(shown + LATENCY_S)
                 else:

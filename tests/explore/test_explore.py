@@ -99,6 +99,7 @@ FIXED_CASES = [
     (8, 764),  # a second outage during a run-down re-armed the watch from a stale speed
     (8, 408),  # after the end's Stop a jump down under the envelope, held there
     (8, 1222),  # back from an outage, watched from a target the machine had ignored
+    (11, 262),  # a jump to the speed the belt was heading to as it paused (a judge limit)
 ]
 
 

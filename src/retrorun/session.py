@@ -94,7 +94,8 @@ log = logging.getLogger(__name__)
 
 _RESUME_HOLD_S: Final = 5.0  # unattended: wait this long before resuming after a pause
 _STOP_SEEN_MAX_S: Final = 15.0  # at the end: wait at most this long to see the belt at rest
-_STOP_RESENDS: Final = 3  # at the end: a belt that speeds up again gets Stop again, this often
+_STOP_RESENDS: Final = 10  # at the end: a belt that speeds up again gets Stop again, this often
+_STOP_WATCH_MAX_S: Final = 30.0  # ... while the end watches it, never longer than this
 _LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
 _RESTART_STOP_S: Final = 10.0  # a belt restarted at the console after the end's Stop
@@ -944,6 +945,15 @@ class Session:
         judged: Telemetry | None = None
         resent = 0
         starts = self.treadmill.console_starts
+        last_call = loop.time() + _STOP_WATCH_MAX_S
+
+        def watch_on(speed: int | None) -> float:
+            """After Stop is sent again: long enough to see this belt run down (seed 8
+            case 1007: a console speed-up pressed again and again after the end's
+            Stop), never past ``_STOP_WATCH_MAX_S`` from the first Stop."""
+            rundown = (speed or 0) / 100 / decel + 3.0
+            return min(max(deadline, loop.time() + rundown), last_call)
+
         while True:
             if self.treadmill.console_starts != starts:
                 # Start pressed at the console after the Stop: Stop again now, not a
@@ -957,7 +967,7 @@ class Session:
                         await self.treadmill.stop_belt()
                 self._stop_sent_at = loop.time()
                 self.governor.pause(loop.time(), None, rearm=True)
-                deadline = max(deadline, loop.time() + _RESTART_STOP_S)
+                deadline = min(max(deadline, loop.time() + _RESTART_STOP_S), last_call)
             latest = self.treadmill.latest
             fresh = latest is not None and latest.t >= self._stop_sent_at
             speed = (latest.speed or 0) if latest is not None else 0
@@ -973,6 +983,7 @@ class Session:
                     with contextlib.suppress(CommandError, LinkError, TimeoutError):
                         async with asyncio.timeout(5.0):
                             await self.treadmill.stop_belt()
+                    deadline = watch_on(speed)
             remaining = deadline - loop.time()
             if remaining <= _EPSILON_S or not self.treadmill.connected:
                 return False

@@ -100,6 +100,7 @@ FIXED_CASES = [
     (8, 408),  # after the end's Stop a jump down under the envelope, held there
     (8, 1222),  # back from an outage, watched from a target the machine had ignored
     (11, 262),  # a jump to the speed the belt was heading to as it paused (a judge limit)
+    (8, 1007),  # a console speed-up pressed again and again after the end's Stop
 ]
 
 

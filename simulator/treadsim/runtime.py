@@ -141,9 +141,14 @@ class Simulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            await cancel_and_wait(self._task)  # never swallows our own cancellation
-            self._catch_up()  # the steady ticks up to now, for the state log
+        crashed: BaseException | None = None
+        task = self._task
+        if task is not None:
+            await cancel_and_wait(task)  # never swallows our own cancellation
+            if not task.cancelled():
+                crashed = task.exception()  # the ticker died: said below, never hidden
+            if crashed is None:
+                self._catch_up()  # the steady ticks up to now, for the state log
         try:
             if self.strap_peripheral is not None:
                 await self.strap_peripheral.__aexit__(exc_type, exc, tb)
@@ -154,6 +159,8 @@ class Simulator:
             if self._owns_log and self._state_log is not None:
                 self._state_log.close()
             self._state_log = None
+        if crashed is not None and exc is None:
+            raise crashed
 
     def now(self) -> float:
         """Seconds since the simulator powered on (loop time)."""
@@ -230,8 +237,11 @@ class Simulator:
 
     def _catch_up(self) -> None:
         """Make the steady ticks the ticker skipped, up to now, each at its grid time."""
-        if self._task is None or self._ticking or self._next_tick >= self._due:
+        task = self._task
+        if task is None or self._ticking or self._next_tick >= self._due:
             return
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return  # a dead ticker makes no more ticks, late or not
         until = asyncio.get_running_loop().time()
         made = False
         while self._next_tick < self._due and self._next_tick <= until:

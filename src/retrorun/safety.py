@@ -237,6 +237,8 @@ class SafetyGovernor:
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
         self._turn_pending = False  # from the turn-around's command to its new direction
         self._turn_reached = False  # slowing for a turn: the belt was seen at its speed
+        self._turn_since = 0.0  # ... from the turn-around's command (its time) ...
+        self._turn_last: int | None = None  # ... and the record before, while slowing
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
         self._last_halt_t: float | None = None
         self._paused = False
@@ -423,7 +425,6 @@ class SafetyGovernor:
         does a turn-around the plan marks ``stop_belt``. The value is also the
         turn-around's limit: while turning, a belt over it is halted.
         """
-        del now  # part of the interface: every command is issued at a time
         turn_speed = min(TURNAROUND_SPEED, self._ceiling)
         requested = 0 if self._stop_at_turnaround or stop_belt else turn_speed
         value = min(self._commanded, requested)
@@ -433,6 +434,8 @@ class SafetyGovernor:
         self._turn_limit = value
         self._turn_pending = True
         self._turn_reached = False
+        self._turn_since = now
+        self._turn_last = None
         if value == 0 and self._rundown is None:
             # A turn on a stopped belt: from this command the belt must run down and
             # stay at rest, as while paused (its watch starts at the next record).
@@ -584,8 +587,14 @@ class SafetyGovernor:
             # must stay there; the runner is about to turn on it. A belt that goes
             # back up (a firmware jump, a console change under the ceiling) is
             # halted at this record, never first seen once the runner was told to turn.
+            before, self._turn_last = self._turn_last, speed
             if speed <= self._turn_limit + self._tolerance:
-                self._turn_reached = True
+                # Seen there once the machine had time to act on the command, and no
+                # longer rising (a belt still climbing to an older, higher command
+                # passes through the turn's speed on its way up).
+                settled = now >= self._turn_since + RUNDOWN_GRACE_S
+                if settled and (before is None or speed <= before):
+                    self._turn_reached = True
             elif self._turn_reached:
                 return self._halt(
                     speed,
@@ -664,9 +673,9 @@ class SafetyGovernor:
         at once, before telemetry shows the belt there: ``CORRECT`` while running,
         ``HALT`` while turning or paused.
         """
-        if self._direction is Direction.FORWARD and not self._paused:
-            return _NO_REACTION
         turn = self._direction is Direction.TURNING or (self._turn_pending and self._turn_reached)
+        if self._direction is Direction.FORWARD and not self._paused and not turn:
+            return _NO_REACTION
         limit = self._turn_limit if turn else self._ceiling
         if target <= limit + self._tolerance:
             return _NO_REACTION
@@ -742,7 +751,11 @@ class SafetyGovernor:
             watch.last = (now, speed)
             return _NO_REACTION
         reason = ""
-        last, watch.last = watch.last, (now, speed)
+        last = watch.last
+        if last is None or now - last[0] >= _MIN_SPAN_S:
+            # The reference moves on only a span at a time: a machine notifying four
+            # times a second is judged over a second too, not over a quarter.
+            watch.last = (now, speed)
         # A belt that should stop never reads faster than it did: the allowance is the
         # reading's resolution, not the device's control grid (a coarse machine's
         # readings round onto its grid, and rounding never makes a slowing belt rise).
@@ -771,11 +784,13 @@ class SafetyGovernor:
         Judged only where the least loss a running-down belt shows over that time
         (half the device's deceleration) is at least two steps of its speed grid, so
         a coarse machine's rounded readings cannot hide an honest loss, and only
-        above ``_MOVING`` (a belt near rest may read the same twice).
+        above the device's lowest speed plus a tolerance, 0.5 km/h at least (a
+        machine may hold its minimum a moment before it stops).
         """
         then, before = last
         dt = now - then
-        if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= _MOVING:
+        moving = max(_MOVING, self._speed_range[0] + self._tolerance)
+        if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= moving:
             return False
         if self._decel * 100 / 2 * dt < 2 * self._speed_range[2]:
             return False

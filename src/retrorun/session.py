@@ -205,6 +205,8 @@ class Session:
         self._rise_per_s = 0.0  # how fast the belt rose between its last two records
         self._last_direction = Direction.FORWARD  # the direction of the last record
         self._speed_at_loss: int | None = None  # the belt's bound while the link is down
+        self._seen_at_loss: Telemetry | None = None  # ... its last record before the loss
+        self._told_at_loss = 0  # ... and what it was told then
         self._observed = asyncio.Event()  # pulsed once the governor judged a record
         self._first_step_t: float | None = None  # session time of the first step's start
 
@@ -839,13 +841,21 @@ class Session:
         in time: that keeps :meth:`_speed_bound`.
         """
         latest = self.treadmill.latest
-        if latest is None or latest.speed is None:
+        if latest is None:
             return None
-        seen, told = latest.speed, self.governor.commanded
+        return self._reach(latest, self.governor.commanded)
+
+    def _reach(self, record: Telemetry, told: int) -> int | None:
+        """The fastest a belt that read ``record`` and was told ``told`` can be now:
+        no faster than told (unless it already was), nor than its acceleration allows
+        since that record, plus the machine's time to act (``RUNDOWN_GRACE_S``)."""
+        seen = record.speed
+        if seen is None:
+            return None
         if told <= seen:
             return seen
         rate = max(self._rise_per_s, self.treadmill.profile.accel_kmh_per_s * 100)
-        age = asyncio.get_running_loop().time() - latest.t
+        age = asyncio.get_running_loop().time() - record.t
         return min(told, seen + math.ceil(rate * (age + RUNDOWN_GRACE_S)))
 
     def _note_rise(self, sample: Telemetry) -> None:
@@ -983,6 +993,9 @@ class Session:
                     with contextlib.suppress(CommandError, LinkError, TimeoutError):
                         async with asyncio.timeout(5.0):
                             await self.treadmill.stop_belt()
+                    # A fresh watch from this Stop: one speed-up must not spend every
+                    # re-send on the records of its own run-down.
+                    self.governor.pause(loop.time(), speed, rearm=True)
                     deadline = watch_on(speed)
             remaining = deadline - loop.time()
             if remaining <= _EPSILON_S or not self.treadmill.connected:
@@ -1223,6 +1236,8 @@ class Session:
             )
             if self._speed_at_loss is None:
                 self._speed_at_loss = self._speed_bound()
+                self._seen_at_loss = self.treadmill.latest
+                self._told_at_loss = self.governor.commanded
                 # Already running down (paused, halted, or a reconnect before this one):
                 # no faster than its envelope now (seed 8 case 764: a second outage
                 # re-armed the watch from the last record's 7.1 km/h, 3 s into the
@@ -1242,7 +1257,8 @@ class Session:
             # Nor faster than its acceleration allows from its last record until now
             # (seed 8 case 1222: a belt steady at 0.8 km/h under a 7.7 target it
             # ignored, back after an outage at 6.3, was watched from 7.7).
-            reach = self._pause_bound()
+            seen, self._seen_at_loss = self._seen_at_loss, None
+            reach = self._reach(seen, self._told_at_loss) if seen is not None else None
             if bound is not None and reach is not None:
                 bound = min(bound, reach)
             self.governor.pause(asyncio.get_running_loop().time(), bound, rearm=True)

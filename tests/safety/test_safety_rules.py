@@ -568,6 +568,38 @@ def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() 
     assert g.observe(500, 13.0, None).kind is ReactionKind.NONE
 
 
+def test_a_belt_still_climbing_through_the_turn_speed_is_not_taken_as_there() -> None:
+    """A nudge sent just before the step ended: the belt climbs through the turn's
+    speed on its way to the older command; it has not 'reached' the turn's speed
+    until it reads there no longer rising, so its climb is no halt."""
+    g = make(direction=Direction.BACKWARD)
+    ramp_to(g, 250, 0.0)
+    g.turnaround_command(20.0)
+    assert g.observe(195, 19.9, None).kind is ReactionKind.NONE
+    assert g.observe(205, 20.3, None).kind is ReactionKind.NONE  # climbing, in the grace
+    assert g.observe(235, 21.3, None).kind is ReactionKind.NONE  # the machine's latency
+    assert g.observe(200, 22.3, None).kind is ReactionKind.NONE  # there now
+    assert g.observe(290, 23.3, None).kind is ReactionKind.HALT  # back up: halted
+
+
+@pytest.mark.hazard("HZ-05")
+def test_a_console_target_while_slowing_from_forward_for_a_turn_is_halted() -> None:
+    g = make(direction=Direction.FORWARD)
+    ramp_to(g, 600, 0.0)
+    g.turnaround_command(20.0)
+    g.observe(400, 21.0, None)
+    g.observe(200, 22.0, None)  # down at the turn's speed, still facing forward
+    assert g.observe_target(500, 22.5).kind is ReactionKind.HALT
+
+
+@pytest.mark.hazard("HZ-06")
+def test_a_held_belt_is_caught_on_a_machine_that_notifies_four_times_a_second() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.pause(128.0, 840)
+    kinds = [g.observe(410, 129.0 + i / 4, None).kind for i in range(8)]
+    assert ReactionKind.HALT in kinds[:6]  # within about a second of the hold
+
+
 @pytest.mark.hazard("HZ-06", "HZ-11")
 def test_the_run_down_bound_goes_on_from_where_the_watch_is() -> None:
     """A link lost again while the belt runs down: the reconnect's watch starts from

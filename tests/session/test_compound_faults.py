@@ -171,6 +171,27 @@ async def test_a_link_that_comes_back_without_telemetry_ends_the_session(tmp_pat
     assert run.states[-1]["belt_kmh"] <= 0.1, run.states[-1]
 
 
+@pytest.mark.parametrize("after_s", [0.3, 0.6, 0.9])
+@pytest.mark.hazard("HZ-11")
+async def test_a_link_lost_while_the_belt_speeds_up_is_no_halt_when_it_comes_back(
+    tmp_path: Path, after_s: float
+) -> None:
+    """The belt was on its way up when the link went: back after the outage, a first
+    record faster than the last one before it (within its acceleration) is the belt
+    that went on climbing, not a belt restarted by someone: no halt, no pause of its
+    own (the reconnect's Stop and the resume only)."""
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: session.step_index == 2 and session.status is Status.RUNNING)
+        await asyncio.sleep(after_s)
+        sim.inject("drop-link")
+
+    run = await run_session(tmp_path, driver=drive)
+    assert run.events("link_lost"), run.printed
+    assert not run.events("belt_halted"), run.events("belt_halted")
+    assert run.end()["reason"] == "completed", run.end()
+
+
 # -- 2. the turn-around is watched --------------------------------------------------
 
 

@@ -84,3 +84,19 @@ async def test_a_running_belt_at_power_on_and_an_injected_pause() -> None:
 def test_bad_initial_values_are_usage_errors(kwargs: dict[str, object], says: str) -> None:
     with pytest.raises(UsageError, match=says):
         Simulator(generic(), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_ticker_that_died_is_said_at_power_off_not_hidden() -> None:
+    """The ticker's crash (once a uint16 overflow) leaves the machine silent; at
+    power-off it is raised, never swallowed with the ticker's cancellation."""
+
+    def broken(now: float) -> None:
+        raise ValueError("a field out of range")
+
+    async def run_until_power_off() -> None:
+        async with Simulator(generic(), state_log=io.StringIO()) as sim:
+            sim.server.tick = broken  # type: ignore[method-assign]
+            await asyncio.sleep(1.0)
+
+    with pytest.raises(ValueError, match="out of range"):
+        await run_until_power_off()

@@ -25,7 +25,6 @@ the machine's lowest speed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from retrorun.ftms import (
     StopOrPause,
 )
 from retrorun.safety import SafeCommand
+from retrorun.tasks import cancel_and_wait
 from retrorun.treadmill._connection import Connection
 from retrorun.treadmill._data import CommandLog, Machine, TreadmillEventKind
 from retrorun.treadmill._telemetry import TelemetryFeed
@@ -315,10 +315,9 @@ class Procedures:
             await asyncio.wait({work, down}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             down.cancel()
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await work
+            # Never suppress(CancelledError) around await work: it would swallow the
+            # caller's own cancellation arriving meanwhile (retrorun.tasks).
+            await cancel_and_wait(work)
         if work.cancelled() or not work.done():
             raise LinkLost(f"{_op_name(request.op)} on {name}: the link dropped")
         return work.result()

@@ -575,6 +575,17 @@ class SafetyGovernor:
                 # Over the ceiling facing backward while the belt should stop is an
                 # excursion too: the next one within the window stops the session.
                 self._last_over_t = now
+                if self._rundown.ref is None and not self._rundown.halted:
+                    # The first record since the Stop (a stopped-belt turn's, a
+                    # pause's) shows the belt over the ceiling: halted and said, never
+                    # only watched (seed 22 case 392: a jump to 5.0 km/h under an
+                    # older adult as the turn began, absent from the record).
+                    return self._halt(
+                        speed,
+                        now,
+                        f"belt at {speed / 100:.2f} km/h is over the"
+                        f" {self._ceiling / 100:.2f} km/h ceiling while it should stop",
+                    )
             else:
                 # A record under the ceiling ends an excursion here too: the next one
                 # over is a second excursion (within the window: a stop), never the
@@ -687,6 +698,11 @@ class SafetyGovernor:
             if self._rundown is not None and self._rundown.halted:
                 return _NO_REACTION  # already halted: telemetry decides what follows
             return self._halt(target, now, reason)
+        if self._in_episode:
+            # Over the ceiling again while an excursion is being corrected: the
+            # correction was overridden at the console (seed 22 case 610, a machine that
+            # ignored the correction): only a stop is left.
+            return self._stop(reason + " while an excursion was being corrected")
         value = self._correction()
         return Reaction(
             ReactionKind.CORRECT, self._speed_command(value, value, clamped=False), reason

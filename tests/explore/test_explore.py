@@ -101,6 +101,8 @@ FIXED_CASES = [
     (8, 1222),  # back from an outage, watched from a target the machine had ignored
     (11, 262),  # a jump to the speed the belt was heading to as it paused (a judge limit)
     (8, 1007),  # a console speed-up pressed again and again after the end's Stop
+    (22, 392),  # over the ceiling on the first record of a stopped-belt turn: unsaid
+    (22, 610),  # a console target over the ceiling while an excursion was corrected
 ]
 
 

@@ -568,6 +568,28 @@ def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() 
     assert g.observe(500, 13.0, None).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-03", "HZ-12")
+def test_a_console_target_over_the_ceiling_while_an_excursion_is_corrected_stops() -> None:
+    """The correction was overridden at the console (seed 22 case 610)."""
+    g = make()
+    ramp_to(g, 300, 0.0)
+    assert g.observe(700, 38.0, None).kind is ReactionKind.CORRECT
+    stop = g.observe_target(670, 38.8)
+    assert stop.kind is ReactionKind.STOP
+    assert "while an excursion was being corrected" in stop.reason
+
+
+@pytest.mark.hazard("HZ-05", "HZ-19")
+def test_over_the_ceiling_on_the_first_record_of_a_stopped_belt_turn_is_halted() -> None:
+    """Never only watched: the record must say it (seed 22 case 392)."""
+    g = make(RunnerProfile.OLDER_ADULT, ceiling=250)
+    ramp_to(g, 80, 0.0)
+    assert g.turnaround_command(15.0).value == 0
+    halt = g.observe(500, 15.0, None)
+    assert halt.kind is ReactionKind.HALT
+    assert "over the 2.50 km/h ceiling" in halt.reason
+
+
 def test_a_belt_still_climbing_through_the_turn_speed_is_not_taken_as_there() -> None:
     """A nudge sent just before the step ended: the belt climbs through the turn's
     speed on its way to the older command; it has not 'reached' the turn's speed

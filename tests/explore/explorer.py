@@ -994,6 +994,13 @@ def judge(trace: Trace) -> list[Finding]:
                 break
             up = next((s.t for s in after if s.t > down[-1] and s.connected), None)
         if up is None:
+            # The belt was at rest, stopped, before the link went for good, and a
+            # cause from outside restarted it after: the controller had let go (its
+            # exit's Stop was the write the link dropped on; seed 22 case 1485).
+            gone = next((x.t for x in after if not x.connected), math.inf)
+            rested = [x.t for x in after if x.t <= gone and x.belt <= REST_KMH and not x.running]
+            if rested and any(c > rested[0] for c in causes):
+                continue
             if trace.final is not None and trace.final.running:
                 findings.append(
                     Finding(

@@ -103,6 +103,7 @@ FIXED_CASES = [
     (8, 1007),  # a console speed-up pressed again and again after the end's Stop
     (22, 392),  # over the ceiling on the first record of a stopped-belt turn: unsaid
     (22, 610),  # a console target over the ceiling while an excursion was corrected
+    (22, 1485),  # a restart after the controller let go of a stopped belt (a judge limit)
 ]
 
 

@@ -948,16 +948,18 @@ def judge(trace: Trace) -> list[Finding]:
                 ),
                 math.inf,
             )
-            if at_cause.belt <= REST_KMH:
-                # Started from rest: stopped by the first record that shows it.
+            readings = [r.belt for r in records if r.t < cause - 1e-6]
+            last_seen = readings[-1] if readings else at_cause.belt
+            if at_cause.belt <= REST_KMH and last_seen <= REST_KMH:
+                # Started from rest (as the session last saw it too; a belt that came
+                # to rest unseen, in an outage or a reboot, is one it knows only by
+                # its run-down: seed 31 case 447): stopped by the first record showing it.
                 anchors.append(shown + LATENCY_S)
             else:
                 now_at = next((x for x in samples if x.t >= cause - 1e-6), s)
                 # What the session last saw before the cause: a jump that leaves the
                 # belt under that reading looks like a belt slowing slowly until the
                 # run-down envelope tells them apart.
-                readings = [r.belt for r in records if r.t < cause - 1e-6]
-                last_seen = readings[-1] if readings else at_cause.belt
                 # Nor is one to the speed it was heading to: to the session, a belt that
                 # got to its target just before it paused (seed 11 case 262).
                 if now_at.belt > max(at_cause.belt, last_seen, at_cause.target) + s.tol:

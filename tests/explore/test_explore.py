@@ -104,6 +104,7 @@ FIXED_CASES = [
     (22, 392),  # over the ceiling on the first record of a stopped-belt turn: unsaid
     (22, 610),  # a console target over the ceiling while an excursion was corrected
     (22, 1485),  # a restart after the controller let go of a stopped belt (a judge limit)
+    (31, 447),  # a restart from a rest the session never saw (a reboot; a judge limit)
 ]
 
 

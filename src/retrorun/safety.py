@@ -798,7 +798,7 @@ class SafetyGovernor:
         anchored at the speed the run-down began from, would allow it for seconds).
 
         Judged only where the least loss a running-down belt shows over that time
-        (half the device's deceleration) is at least two steps of its speed grid, so
+        (half the device's deceleration) is more than one step of its speed grid, so
         a coarse machine's rounded readings cannot hide an honest loss, and only
         above the device's lowest speed plus a tolerance, 0.5 km/h at least (a
         machine may hold its minimum a moment before it stops).
@@ -808,8 +808,8 @@ class SafetyGovernor:
         moving = max(_MOVING, self._speed_range[0] + self._tolerance)
         if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= moving:
             return False
-        if self._decel * 100 / 2 * dt < 2 * self._speed_range[2]:
-            return False
+        if self._decel * 100 / 2 * dt <= self._speed_range[2]:
+            return False  # a loss within one step of the grid may round to none
         return speed > before - MIN_RESOLUTION
 
     def stop_now(self, reason: str) -> Reaction:

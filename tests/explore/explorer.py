@@ -968,7 +968,10 @@ def judge(trace: Trace) -> list[Finding]:
                 else:
                     # Restarted under its speed (or under the last reading) while running
                     # down: within the run-down allowance from the cause.
-                    v = max(at_cause.belt, now_at.belt)
+                    # The speed the cause set (a sample of its own tick may be from
+                    # before it acted: the next ticks' too; seed 31 case 1283).
+                    set_to = [x.belt for x in samples if cause - 1e-6 <= x.t <= cause + 2 * PROBE_S]
+                    v = max(at_cause.belt, now_at.belt, *set_to)
                     anchors.append(cause + react + v / trace.decel + RUNDOWN_MARGIN_S)
         if s.t > max(anchors) + 1e-6:
             findings.append(

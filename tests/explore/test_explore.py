@@ -105,6 +105,7 @@ FIXED_CASES = [
     (22, 610),  # a console target over the ceiling while an excursion was corrected
     (22, 1485),  # a restart after the controller let go of a stopped belt (a judge limit)
     (31, 447),  # a restart from a rest the session never saw (a reboot; a judge limit)
+    (31, 1283),  # a coarse machine's belt held after a reboot: the hold rule on its grid
 ]
 
 

@@ -560,8 +560,8 @@ def test_a_belt_that_drops_under_its_envelope_and_holds_there_is_halted() -> Non
 
 
 def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() -> None:
-    """On a 0.5 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
-    g = make(speed_range=(100, 1600, 50), direction=Direction.FORWARD)
+    """On a 1.0 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
+    g = make(speed_range=(100, 1600, 100), direction=Direction.FORWARD)
     g.pause(10.0, 700)
     assert g.observe(600, 11.0, None).kind is ReactionKind.NONE
     assert g.observe(600, 12.0, None).kind is ReactionKind.NONE

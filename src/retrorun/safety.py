@@ -237,6 +237,7 @@ class SafetyGovernor:
         self._turn_limit = 0  # while turning: the speed the turn-around commanded
         self._turn_pending = False  # from the turn-around's command to its new direction
         self._turn_reached = False  # slowing for a turn: the belt was seen at its speed
+        self._fine_readings = False  # a reading off the speed grid: readings are not rounded
         self._turn_since = 0.0  # ... from the turn-around's command (its time) ...
         self._turn_last: int | None = None  # ... and the record before, while slowing
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
@@ -570,6 +571,8 @@ class SafetyGovernor:
           ``SLOW`` as when it is over, with the reason; never a stop by itself.
         """
         heart_rate = self._judge_heart_rate(heart_rate, heart_rate_at, contact, now)
+        if speed % self._speed_range[2]:
+            self._fine_readings = True
         if self._rundown is not None:
             if self._direction is Direction.BACKWARD and speed > self._ceiling + self._tolerance:
                 # Over the ceiling facing backward while the belt should stop is an
@@ -799,7 +802,9 @@ class SafetyGovernor:
 
         Judged only where the least loss a running-down belt shows over that time
         (half the device's deceleration) is more than one step of its speed grid, so
-        a coarse machine's rounded readings cannot hide an honest loss, and only
+        a coarse machine's rounded readings cannot hide an honest loss (a machine whose
+        readings were seen off its grid does not round them: its grid is then the
+        reading's resolution; seed 42 case 1158), and only
         above the device's lowest speed plus a tolerance, 0.5 km/h at least (a
         machine may hold its minimum a moment before it stops).
         """
@@ -808,7 +813,8 @@ class SafetyGovernor:
         moving = max(_MOVING, self._speed_range[0] + self._tolerance)
         if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= moving:
             return False
-        if self._decel * 100 / 2 * dt <= self._speed_range[2]:
+        grid = MIN_RESOLUTION if self._fine_readings else self._speed_range[2]
+        if self._decel * 100 / 2 * dt <= grid:
             return False  # a loss within one step of the grid may round to none
         return speed > before - MIN_RESOLUTION
 

@@ -106,6 +106,7 @@ FIXED_CASES = [
     (22, 1485),  # a restart after the controller let go of a stopped belt (a judge limit)
     (31, 447),  # a restart from a rest the session never saw (a reboot; a judge limit)
     (31, 1283),  # a coarse machine's belt held after a reboot: the hold rule on its grid
+    (42, 1158),  # the same with readings off the grid: held by its readings
 ]
 
 

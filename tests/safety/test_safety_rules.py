@@ -622,6 +622,18 @@ def test_a_held_belt_is_caught_on_a_machine_that_notifies_four_times_a_second() 
     assert ReactionKind.HALT in kinds[:6]  # within about a second of the hold
 
 
+@pytest.mark.hazard("HZ-06", "HZ-08")
+def test_a_coarse_machine_whose_readings_are_fine_is_held_by_its_readings() -> None:
+    """A 1.0 km/h command grid, but readings off it (4.40): they are not rounded, so a
+    belt reading 2.70 twice a second apart after the end's Stop is held (seed 42 case
+    1158), where rounded readings could honestly repeat."""
+    g = make(speed_range=(100, 1600, 100), direction=Direction.FORWARD)
+    g.pause(93.1, 440)
+    assert g.observe(440, 93.1, None).kind is ReactionKind.NONE
+    assert g.observe(270, 94.1, None).kind is ReactionKind.NONE
+    assert g.observe(270, 95.1, None).kind is ReactionKind.HALT
+
+
 @pytest.mark.hazard("HZ-06", "HZ-11")
 def test_the_run_down_bound_goes_on_from_where_the_watch_is() -> None:
     """A link lost again while the belt runs down: the reconnect's watch starts from

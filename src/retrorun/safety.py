@@ -170,6 +170,7 @@ class _Rundown:
     start: int = 0  # the speed the run-down started from ...
     since: float = 0.0  # ... and when
     last: tuple[float, int] | None = None  # the previous record judged: (time, speed)
+    seen: float | None = None  # when the previous record came (any record)
 
 
 def _check_range(name: str, rng: tuple[int, int, int], *, nonnegative: bool) -> None:
@@ -768,9 +769,18 @@ class SafetyGovernor:
         if watch.ref is None:
             self._arm(watch, speed, now)
             watch.last = (now, speed)
+            watch.seen = now
             return _NO_REACTION
         reason = ""
         last = watch.last
+        if self._tolerance < speed <= self._hold_floor:
+            # Under the hold rule's floor (a machine may hold its minimum a moment): at
+            # rest within this speed's own run-down, counted from the record before (it
+            # may have been here since then), not from the speed the run-down began at:
+            # a jump down to a crawl that holds is no belt stopping (seed 51 case 1574).
+            before = watch.since if watch.seen is None else watch.seen
+            watch.deadline = min(watch.deadline, before + self._rundown_s(speed))
+        watch.seen = now
         if last is None or now - last[0] >= _MIN_SPAN_S:
             # The reference moves on only a span at a time: a machine notifying four
             # times a second is judged over a second too, not over a quarter.
@@ -793,6 +803,12 @@ class SafetyGovernor:
             return self._stop(reason + " (after a stop command)")
         return self._halt(speed, now, reason)
 
+    @property
+    def _hold_floor(self) -> int:
+        """The hold rule judges only over this: the device's lowest speed plus a
+        tolerance, 0.5 km/h at least (a machine may hold its minimum a moment)."""
+        return max(_MOVING, self._speed_range[0] + self._tolerance)
+
     def _not_slowing(
         self, watch: _Rundown, last: tuple[float, int], speed: int, now: float
     ) -> bool:
@@ -804,14 +820,12 @@ class SafetyGovernor:
         (half the device's deceleration) is more than one step of its speed grid, so
         a coarse machine's rounded readings cannot hide an honest loss (a machine whose
         readings were seen off its grid does not round them: its grid is then the
-        reading's resolution; seed 42 case 1158), and only
-        above the device's lowest speed plus a tolerance, 0.5 km/h at least (a
-        machine may hold its minimum a moment before it stops).
+        reading's resolution; seed 42 case 1158), and only over :attr:`_hold_floor`
+        (under it a belt gets its own speed's run-down: :meth:`_watch_rundown`).
         """
         then, before = last
         dt = now - then
-        moving = max(_MOVING, self._speed_range[0] + self._tolerance)
-        if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= moving:
+        if then < watch.since + RUNDOWN_GRACE_S or dt < _MIN_SPAN_S or speed <= self._hold_floor:
             return False
         grid = MIN_RESOLUTION if self._fine_readings else self._speed_range[2]
         if self._decel * 100 / 2 * dt <= grid:

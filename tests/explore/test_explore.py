@@ -107,6 +107,7 @@ FIXED_CASES = [
     (31, 447),  # a restart from a rest the session never saw (a reboot; a judge limit)
     (31, 1283),  # a coarse machine's belt held after a reboot: the hold rule on its grid
     (42, 1158),  # the same with readings off the grid: held by its readings
+    (51, 1574),  # a paused belt jumped down to a crawl (0.5 km/h) and held there
 ]
 
 

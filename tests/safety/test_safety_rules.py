@@ -559,6 +559,29 @@ def test_a_belt_that_drops_under_its_envelope_and_holds_there_is_halted() -> Non
     assert "holding" in halt.reason
 
 
+@pytest.mark.hazard("HZ-06", "HZ-08")
+def test_a_paused_belt_held_at_a_crawl_is_halted_within_that_speeds_run_down() -> None:
+    """Paused at 7.0 km/h, a firmware jump down to 0.5 km/h that holds: under the hold
+    rule's floor, so the belt gets 0.5 km/h's own run-down from the record before, not
+    what is left of the run-down from 7.0 (seed 51 case 1574: 5.8 s at 0.5 km/h)."""
+    g = make(direction=Direction.FORWARD)
+    g.pause(96.9, 700)
+    assert g.observe(655, 97.1, None).kind is ReactionKind.NONE
+    assert g.observe(505, 98.1, None).kind is ReactionKind.NONE
+    assert g.observe(50, 99.1, None).kind is ReactionKind.NONE
+    assert g.observe(50, 100.1, None).kind is ReactionKind.NONE  # a moment at a crawl
+    halt = g.observe(50, 101.1, None)  # 98.1 + 0.5 / 1.5 + 2 s is past
+    assert halt.kind is ReactionKind.HALT
+    assert "after its run-down time" in halt.reason
+
+
+def test_a_belt_holding_its_minimum_a_moment_before_it_stops_is_not_halted() -> None:
+    g = make(speed_range=(80, 1600, 10), direction=Direction.FORWARD)
+    g.pause(10.0, 530)
+    for t, speed in [(10.1, 520), (11.1, 380), (12.1, 230), (13.1, 80), (14.1, 80), (15.1, 0)]:
+        assert g.observe(speed, t, None).kind is ReactionKind.NONE, t
+
+
 def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() -> None:
     """On a 1.0 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
     g = make(speed_range=(100, 1600, 100), direction=Direction.FORWARD)

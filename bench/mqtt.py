@@ -603,11 +603,7 @@ async def full_sessions(n: int, broker: Broker, setup: Setup, *, out: TextIO) ->
         await asyncio.sleep(0.5)  # anything still in flight
         receipts = await subscriber.finish()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await subscriber.kill()
-        gc.unfreeze()
+        await _end_level(tasks, subscriber)
     warnings = _sink_warnings(records)
     notes = [problems, f"{warnings} sink_warning events in the records" if warnings else ""]
     latencies, expected = times.latencies_ms(receipts, window.start_ns, window.end_ns)
@@ -646,6 +642,16 @@ async def _finish(tasks: list[asyncio.Task[int]], timeout: float) -> str:
     if failed:
         problems.append(f"{len(failed)} failed, first: {failed[0]!r}"[:160])
     return "; ".join(problems)
+
+
+async def _end_level(tasks: Sequence[asyncio.Task[Any]], subscriber: Subscriber) -> None:
+    """However a level ends: its tasks cancelled and awaited, its subscriber killed,
+    the collector thawed (``--gc-freeze``) for the next level."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await subscriber.kill()
+    gc.unfreeze()
 
 
 def _sink_warnings(records: list[Path]) -> int:
@@ -739,11 +745,7 @@ async def mqtt_only(n: int, broker: Broker, setup: Setup) -> LevelResult:
         await asyncio.wait(tasks, timeout=30.0)
         receipts = await subscriber.finish()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await subscriber.kill()
-        gc.unfreeze()
+        await _end_level(tasks, subscriber)
     latencies, expected = times.latencies_ms(receipts, window.start_ns, window.end_ns)
     note = f"{len(warnings)} sink warnings, first: {warnings[0]}"[:200] if warnings else ""
     return window.result(n, connected, latencies, expected, notes=[note], loop_errors=loop_errors)

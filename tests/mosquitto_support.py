@@ -44,6 +44,7 @@ __all__ = [
     "free_port",
     "make_broker",
     "make_tls",
+    "stop_process",
     "which",
     "write_passwords",
 ]
@@ -77,6 +78,18 @@ def ensure_mosquitto() -> tuple[str, str]:
             pytrace=False,
         )
     return broker, passwd
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate ``process`` if it still runs; kill it if it has not ended within 5 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def free_port() -> int:
@@ -236,12 +249,7 @@ class Broker:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process)
         self.process = None
 
     def restart(self) -> None:

@@ -1,16 +1,21 @@
-"""Waiting, in fake time, for what a running session exposes: one place for the
-session tests (``tests/session/run_support.py``) and the recorded sessions
-(``tests/recorded_sessions.py``)."""
+"""Waiting, bounded, for what a running session exposes: one place for the session
+tests (``tests/session/run_support.py``) and the recorded sessions
+(``tests/recorded_sessions.py``), in fake time; and, in real time, for the tests
+that run sessions as processes (the live page's and the fleet's)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from retrorun.events import Status
 from retrorun.session import Session
 
-__all__ = ["in_step", "until"]
+__all__ = ["in_step", "until", "wait_until"]
+
+T = TypeVar("T")
 
 
 async def until(condition: Callable[[], bool], *, timeout: float = 600, step: float = 0.1) -> None:
@@ -30,3 +35,15 @@ async def in_step(session: Session, index: int) -> None:
         ),
         step=0.5,
     )
+
+
+def wait_until(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """Poll ``condition`` (real time) until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.02)

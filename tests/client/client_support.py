@@ -15,6 +15,8 @@ from bumble.link import LocalLink
 
 from retrorun.ble import Link, open_link
 from retrorun.devices import DeviceProfile, builtin_device_profiles, match_device_profile
+from retrorun.limits import RunnerProfile
+from retrorun.safety import SafetyGovernor
 from retrorun.treadmill import Treadmill
 from treadsim.runtime import Simulator
 
@@ -52,3 +54,18 @@ async def rig(
         open_link(local_link=link) as ble,
     ):
         yield Rig(sim, ble, chosen)
+
+
+async def governed_speed(tm: Treadmill, raw: int) -> None:
+    """From rest, ``raw`` 0.01 km/h as a novice's governor (ceiling 5.0 km/h) approves
+    it, sent to ``tm``; returns once the treadmill reports the belt at that speed."""
+    governor = SafetyGovernor(
+        profile=RunnerProfile.NOVICE,
+        ceiling=500,
+        speed_range=tm.speed_limits,
+        incline_range=tm.incline_limits,
+    )
+    command = governor.request_speed(raw, 0.0)
+    assert command is not None
+    await tm.set_speed(command)
+    assert await tm.wait_for_speed(raw)

@@ -4,11 +4,9 @@ Information Service that names the model, and telemetry cut at 20 bytes."""
 from __future__ import annotations
 
 import pytest
-from client_support import profile_named, rig
+from client_support import governed_speed, profile_named, rig
 
 from retrorun.devices import DeviceProfile, builtin_device_profiles, match_device_profile
-from retrorun.limits import RunnerProfile
-from retrorun.safety import SafetyGovernor
 
 pytestmark = pytest.mark.looptime
 
@@ -57,16 +55,7 @@ async def test_truncated_telemetry_is_detected_on_the_first_frames_and_the_belt_
         assert not tm.profile.has("truncated_records")
         assert tm.truncating
         assert any("cuts Treadmill Data at 20 bytes" in note for note in tm.notes)
-        governor = SafetyGovernor(
-            profile=RunnerProfile.NOVICE,
-            ceiling=500,
-            speed_range=tm.speed_limits,
-            incline_range=tm.incline_limits,
-        )
-        command = governor.request_speed(300, 0.0)
-        assert command is not None
-        await tm.set_speed(command)
-        assert await tm.wait_for_speed(300)
+        await governed_speed(tm, 300)
         assert r.sim.state()["belt_kmh"] == 3.0
         seen = []
         async for sample in tm.telemetry():

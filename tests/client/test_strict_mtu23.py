@@ -9,11 +9,10 @@ import asyncio
 
 import pytest
 from bumble.link import LocalLink
+from client_support import governed_speed
 
 from retrorun.ble import open_link
 from retrorun.devices import match_device_profile
-from retrorun.limits import RunnerProfile
-from retrorun.safety import SafetyGovernor
 from retrorun.treadmill import CommandLog, Treadmill
 from treadsim.runtime import Simulator
 
@@ -31,16 +30,7 @@ async def test_every_strict_answer_at_mtu_23() -> None:
         Treadmill(profile.name, link=ble, on_command=log.append) as tm,
     ):
         assert sim.server.mtu == 23
-        governor = SafetyGovernor(
-            profile=RunnerProfile.NOVICE,
-            ceiling=500,
-            speed_range=tm.speed_limits,
-            incline_range=tm.incline_limits,
-        )
-        command = governor.request_speed(300, 0.0)
-        assert command is not None
-        await tm.set_speed(command)
-        assert await tm.wait_for_speed(300)
+        await governed_speed(tm, 300)
         await tm.start()  # already running: Operation Failed, tolerated
         await tm.pause()
         await asyncio.sleep(5)

@@ -10,17 +10,14 @@ ceiling under that minimum wins: the belt does not move at all.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_support import strict_session
 
 from retrorun._paths import data_dir
-from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.devices import load_device_profile
-from retrorun.record import read_record
-from treadsim.runtime import read_state_log
 
 pytestmark = pytest.mark.looptime
 
@@ -46,22 +43,8 @@ cue = "Hold the rails."
 async def _run(tmp_path: Path, **extra: Any) -> tuple[int, list[dict[str, Any]], list[Any]]:
     program = tmp_path / "minimum.toml"
     program.write_text(PROGRAM)
-    record = tmp_path / "session.jsonl"
-    belt = tmp_path / "belt.jsonl"
-    options = RunOptions(
-        program=str(program),
-        sim_profile=HORIZON,
-        sim_strict=True,
-        sim_state_log=belt,
-        yes=True,
-        plain=True,
-        voice="off",
-        record=record,
-        **extra,
-    )
-    out = io.StringIO()
-    code = await run_prepared(prepare(options), stdout=out, on_simulator=lambda _sim: None)
-    return code, read_state_log(belt.read_text()), list(read_record(record))
+    code, _out, states, lines = await strict_session(tmp_path, str(program), HORIZON, **extra)
+    return code, states, lines
 
 
 @pytest.mark.hazard("HZ-13")

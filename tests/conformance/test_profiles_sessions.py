@@ -27,19 +27,16 @@ timing on each profile's quirks).
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conformance_support import strict_session
 
 from retrorun._paths import data_dir
-from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.devices import load_device_profile
 from retrorun.programs import library
-from retrorun.record import read_record
-from treadsim.runtime import Simulator, read_state_log
+from treadsim.runtime import Simulator
 
 pytestmark = pytest.mark.looptime
 
@@ -58,48 +55,38 @@ PROGRAMS = (
 async def test_every_profile_runs_the_program_to_completion(
     tmp_path: Path, profile: Path, mtu: int, program: str
 ) -> None:
-    record = tmp_path / "session.jsonl"
-    belt = tmp_path / "belt.jsonl"
     # A program on heart-rate zones runs only with a strap and a maximum (and the
     # resting rate its reserve zones are figured from): the simulated runner's.
     zones = bool(dict(library())[program].heart_rate_fields)
-    options = RunOptions(
-        program=program,
-        sim_hr=zones,
-        max_hr=180 if zones else None,
-        resting_hr=70 if zones else None,
-        sim_profile=profile,
-        sim_strict=True,
-        sim_state_log=belt,
-        yes=True,
-        plain=True,
-        voice="off",
-        record=record,
-        reference_kmh=8.0,
-    )
     simulators: list[Simulator] = []
 
     def cap_mtu(simulator: Simulator) -> None:
         simulator.peripheral.max_mtu = mtu
         simulators.append(simulator)
 
-    out = io.StringIO()
-    code = await run_prepared(prepare(options), stdout=out, on_simulator=cap_mtu)
-    lines: list[dict[str, Any]] = list(read_record(record))
+    code, out, states, lines = await strict_session(
+        tmp_path,
+        program,
+        profile,
+        on_simulator=cap_mtu,
+        sim_hr=zones,
+        max_hr=180 if zones else None,
+        resting_hr=70 if zones else None,
+        reference_kmh=8.0,
+    )
     [end] = [line for line in lines if line["type"] == "end"]
     assert end["belt_stopped"] is True
     if load_device_profile(profile).has("ignores_speed_commands"):
         # Such a machine cannot be guided: the session sees the belt not follow
         # and ends with it stopped, never pretending to complete.
-        assert code == 1, out.getvalue()
+        assert code == 1, out
         kinds = {line["kind"] for line in lines if line["type"] == "event"}
         assert "command_ignored_by_device" in kinds, kinds
         assert end["reason"] != "completed"
     else:
-        assert code == 0, out.getvalue()
+        assert code == 0, out
         assert end["reason"] == "completed"
     assert end["over_ceiling_s"] == 0
-    states = read_state_log(belt.read_text())
     assert any(state["belt_kmh"] > 0 for state in states), "the belt ran"
     assert states[-1]["belt_kmh"] == 0.0
     start = lines[0]

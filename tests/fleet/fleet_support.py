@@ -18,14 +18,20 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any, TypeVar
+from typing import Any
 
-from mosquitto_support import Broker, free_port, make_tls, which, write_passwords
+from mosquitto_support import (
+    Broker,
+    free_port,
+    make_tls,
+    stop_process,
+    which,
+    write_passwords,
+)
 
 # The MQTT tests' session helpers (the same ``retrorun run`` command, Home
 # Assistant's discovery rules) live beside them in tests/mqtt.
@@ -44,7 +50,6 @@ PASSWORD = "pw-{user}"  # each user's own password, derived from its name
 SESSIONS = ("tm-1", "tm-2", "tm-3")  # controllers that run a session
 STRANGERS = ("tm-8", "tm-9")  # controllers with no session: the ACL's and garbage's
 CENTRAL_USERS = ("homeassistant", "coach", SITE)
-T = TypeVar("T")
 
 _BLOCK_RE = re.compile(r"<!-- fleet-config: (\S+) -->\n```conf\n(.*?)```", re.DOTALL)
 
@@ -62,18 +67,6 @@ def password(user: str) -> str:
 
 def url(broker: Broker, user: str) -> str:
     return f"mqtt://{user}:{password(user)}@{broker.host}:{broker.port}"
-
-
-def wait_until(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    """Poll ``condition`` (real time) until it gives something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.02)
 
 
 def _users(names: tuple[str, ...]) -> dict[str, str]:
@@ -282,13 +275,7 @@ class WatchProcess:
         return [line["event"] for line in self.of(client_id, "event")]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         for thread in self._threads:
             thread.join(5)
         for stream in (self.process.stdout, self.process.stderr):

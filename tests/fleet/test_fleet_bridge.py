@@ -40,7 +40,6 @@ from fleet_support import (
     remember,
     start_session,
     url,
-    wait_until,
     write_program,
 )
 from mqtt_support import Observer, observe
@@ -52,6 +51,7 @@ from retrorun.sinks.mqtt import MqttSettings, mqtt_settings
 from retrorun.watch import STATE_FIELDS, Fleet, parse_prefix
 from retrorun.watch.client import PRESS, Watcher
 from retrorun.watch.tui import ConfirmScreen, StopAllScreen, WatchApp, row_style
+from session_waits import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.looptime(False)]
 

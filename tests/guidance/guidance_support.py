@@ -163,6 +163,17 @@ def rms_amplitude(path: Path) -> float:
     return float(match.group(1))
 
 
+SPEECH_RMS_FLOOR = 0.02  # espeak-ng speech measures about 0.09, silence 0.0
+TONE_RMS_FLOOR = 0.1
+
+
+def assert_cues_audible(cue_dir: Path, index: list[dict[str, Any]]) -> None:
+    """Every cue file of ``index`` has sound: speech and tones each over their floor."""
+    for entry in index:
+        floor = SPEECH_RMS_FLOOR if entry["kind"] == "speech" else TONE_RMS_FLOOR
+        assert rms_amplitude(cue_dir / entry["file"]) > floor, entry
+
+
 class SessionClock:
     """Publishes items at session times under fake loop time (looptime)."""
 

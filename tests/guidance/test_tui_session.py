@@ -24,7 +24,7 @@ from tui_session_support import SIZE, LiveSession, live_session, write_program
 
 from retrorun.events import SessionState, Status
 from retrorun.session import EndReason
-from retrorun.sinks.tui import HELP_LINE, MainScreen, PreflightScreen
+from retrorun.sinks.tui import HELP_LINE, MainScreen
 
 pytestmark = pytest.mark.looptime
 
@@ -146,9 +146,7 @@ async def test_attended_start_and_resume_wait_for_enter(tmp_path: Path) -> None:
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program, attended=True) as live:
         async with live.app.run_test(size=SIZE) as pilot:
-            await live.until(
-                pilot, "the pre-flight screen", lambda: isinstance(live.app.screen, PreflightScreen)
-            )
+            await live.preflight_shown(pilot)
             await live.wait(pilot, 5.0)
             assert not live.belt_running()
             assert _max_belt(live) == 0
@@ -180,9 +178,7 @@ async def test_an_attended_resume_asks_for_enter(tmp_path: Path) -> None:
         live_session(tmp_path, program, attended=True) as live,
         live.app.run_test(size=SIZE) as pilot,
     ):
-        await live.until(
-            pilot, "the pre-flight screen", lambda: isinstance(live.app.screen, PreflightScreen)
-        )
+        await live.preflight_shown(pilot)
         await pilot.press("enter")
         await live.running_step(pilot, 250)
         await pilot.press("space")
@@ -206,9 +202,7 @@ async def test_q_while_an_attended_resume_waits_ends_the_session(tmp_path: Path)
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program, attended=True) as live:
         async with live.app.run_test(size=SIZE) as pilot:
-            await live.until(
-                pilot, "the pre-flight screen", lambda: isinstance(live.app.screen, PreflightScreen)
-            )
+            await live.preflight_shown(pilot)
             await pilot.press("enter")
             await live.running_step(pilot, 250)
             await pilot.press("space")
@@ -229,9 +223,7 @@ async def test_escape_at_the_preflight_screen_ends_the_session_before_the_belt_m
     program = write_program(tmp_path, BACKWARD_2_5)
     async with live_session(tmp_path, program, attended=True) as live:
         async with live.app.run_test(size=SIZE) as pilot:
-            await live.until(
-                pilot, "the pre-flight screen", lambda: isinstance(live.app.screen, PreflightScreen)
-            )
+            await live.preflight_shown(pilot)
             await pilot.press("escape")
             result = await live.ended()
             await live.until(pilot, "the display to exit", lambda: not live.app.is_running)

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from guidance_support import (
     RECOVER,
+    TONE_RMS_FLOOR,
     WORK,
     ActivityLog,
     SessionClock,
+    assert_cues_audible,
     event,
     read_index,
     rms_amplitude,
@@ -49,10 +51,6 @@ needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
     reason="needs espeak-ng and sox (scripts/test installs them)",
 )
-
-SPEECH_RMS_FLOOR = 0.02  # espeak-ng speech measures about 0.09, silence 0.0
-TONE_RMS_FLOOR = 0.1
-
 
 # -- words ----------------------------------------------------------------------
 
@@ -201,24 +199,29 @@ async def _run(sink: VoiceSink, script: Any) -> None:
         await script
 
 
+async def _write_two_step_session(
+    cue_dir: Path, log: ActivityLog
+) -> tuple[VoiceSink, list[dict[str, Any]]]:
+    """The two-step session's cues written to ``cue_dir`` (not played), each one as
+    expected and audible; the sink and the cue directory's index."""
+    bus = EventBus()
+    sink = VoiceSink(bus.subscribe("voice"), cue_dir=cue_dir, play=False, on_activity=log)
+    await _run(sink, _two_step_session(SessionClock(bus)))
+    index = read_index(cue_dir)
+    assert [(e["due"], e["kind"], e["text"]) for e in index] == EXPECTED_SPOKEN
+    assert_cues_audible(cue_dir, index)
+    return sink, index
+
+
 @needs_espeak
 @pytest.mark.process
 @pytest.mark.looptime
 async def test_cue_dir_has_every_cue_at_its_time_and_none_is_silent(tmp_path: Path) -> None:
-    bus = EventBus()
     log = ActivityLog()
-    sink = VoiceSink(bus.subscribe("voice"), cue_dir=tmp_path, play=False, on_activity=log)
-    clock = SessionClock(bus)
+    sink, index = await _write_two_step_session(tmp_path, log)
 
-    await _run(sink, _two_step_session(clock))
-
-    index = read_index(tmp_path)
-    assert [(e["due"], e["kind"], e["text"]) for e in index] == EXPECTED_SPOKEN
     assert [e["n"] for e in index] == list(range(1, len(index) + 1))
     assert [e["alert"] for e in index][-2:] == [True, True]
-    for entry in index:
-        floor = SPEECH_RMS_FLOOR if entry["kind"] == "speech" else TONE_RMS_FLOOR
-        assert rms_amplitude(tmp_path / entry["file"]) > floor, entry
     # Each cue fired exactly when due (well inside 200 ms).
     fired = [(a.t, a.cue.text) for a in log.items if a.what == "fired"]
     assert fired == [(t, text) for t, _, text in EXPECTED_SPOKEN]
@@ -233,18 +236,9 @@ async def test_at_a_high_speedup_speech_is_not_played_but_still_written(tmp_path
     directory is files, not playback: it gets every cue, placed as at normal speed."""
     loop = asyncio.get_running_loop()
     loop.speedup = 10 * SPEECH_MAX_SPEEDUP  # type: ignore[attr-defined]  # as the paced clock has
-    bus = EventBus()
     log = ActivityLog()
-    sink = VoiceSink(bus.subscribe("voice"), cue_dir=tmp_path, play=False, on_activity=log)
-    clock = SessionClock(bus)
+    sink, _index = await _write_two_step_session(tmp_path, log)
 
-    await _run(sink, _two_step_session(clock))
-
-    index = read_index(tmp_path)
-    assert [(e["due"], e["kind"], e["text"]) for e in index] == EXPECTED_SPOKEN
-    for entry in index:
-        floor = SPEECH_RMS_FLOOR if entry["kind"] == "speech" else TONE_RMS_FLOOR
-        assert rms_amplitude(tmp_path / entry["file"]) > floor, entry
     skipped = log.texts("skipped")  # not to be heard: not played
     assert "Halfway." in skipped
     assert "Backward. One point five. One minute." in skipped
@@ -317,8 +311,7 @@ async def test_without_a_working_speech_engine_the_voice_falls_back_to_tones(
         208.0,
         209.0,
     ]
-    for entry in index:
-        assert rms_amplitude(tmp_path / entry["file"]) > TONE_RMS_FLOOR
+    assert_cues_audible(tmp_path, index)  # tones only: each over the tones' floor
 
 
 @pytest.mark.looptime

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guidance_support import read_index, rms_amplitude
+from guidance_support import assert_cues_audible, read_index
 
 from retrorun.app import RunOptions, prepare, run_prepared
 from retrorun.record import read_record
@@ -28,10 +28,6 @@ pytestmark = [
         reason="needs espeak-ng and sox (scripts/test installs them)",
     ),
 ]
-
-SPEECH_RMS_FLOOR = 0.02  # espeak-ng speech measures about 0.09, silence 0.0
-TONE_RMS_FLOOR = 0.1
-
 
 Demo = tuple[list[dict[str, Any]], Path]
 
@@ -65,9 +61,7 @@ async def test_every_cue_file_has_sound(tmp_path: Path) -> None:
     index = read_index(cues)
     assert [e["n"] for e in index] == list(range(1, len(index) + 1))
     assert {e["kind"] for e in index} == {"speech", "tone"}
-    for entry in index:
-        floor = SPEECH_RMS_FLOOR if entry["kind"] == "speech" else TONE_RMS_FLOOR
-        assert rms_amplitude(cues / entry["file"]) > floor, entry
+    assert_cues_audible(cues, index)
 
 
 async def test_each_step_is_announced_and_counted_in_on_the_session_clock(

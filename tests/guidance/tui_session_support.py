@@ -37,7 +37,7 @@ from retrorun.limits import to_kmh
 from retrorun.record import Recorder, read_record
 from retrorun.session import EndReason, Session, SessionResult
 from retrorun.sinks._tui_widgets import BigWord
-from retrorun.sinks.tui import GuidanceApp
+from retrorun.sinks.tui import GuidanceApp, PreflightScreen
 from retrorun.treadmill import Treadmill
 from treadsim.runtime import Simulator, read_state_log
 
@@ -189,6 +189,12 @@ class LiveSession:
             pilot,
             "the simulated belt at rest",
             lambda: not self.belt_running() and self.belt_raw() == 0,
+        )
+
+    async def preflight_shown(self, pilot: Pilot[Any]) -> None:
+        """Until the display shows the pre-flight screen (an attended session)."""
+        await self.until(
+            pilot, "the pre-flight screen", lambda: isinstance(self.app.screen, PreflightScreen)
         )
 
     async def running_step(self, pilot: Pilot[Any], raw: int) -> None:

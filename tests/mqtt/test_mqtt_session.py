@@ -27,24 +27,10 @@ from session_support import (
 
 from retrorun.events import Direction, EventKind, Status
 from retrorun.sinks.mqtt import ENERGY_FIELD
+from state_payload import STATE_FIELDS
 
 pytestmark = [pytest.mark.process, pytest.mark.looptime(False)]
 
-# The documented state payload (ARCHITECTURE.md "MQTT", SessionState.to_json_dict).
-STATE_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "speed_kmh": (int, float),
-    "incline_pct": (int, float),
-    "distance_m": (int, float),
-    "elapsed_s": (int, float),
-    "heart_rate_bpm": (int, type(None)),
-    "direction": str,
-    "step": int,
-    "step_label": str,
-    "step_remaining_s": (int, float),
-    "program": str,
-    "status": str,
-    "ceiling_kmh": (int, float),
-}
 KINDS = {str(kind) for kind in EventKind}
 # Not higher: the sink's MQTT timeouts (5 s) are loop time, i.e. 250 ms of wall time here.
 SPEEDUP = 20
@@ -97,6 +83,25 @@ async def press(broker: Broker, topics: Topics, command: str, *, retain: bool = 
     """What a Home Assistant button does: ``PRESS`` on the command topic, QoS 1."""
     async with broker.client() as client:
         await client.publish(f"{topics.cmd}{command}", b"PRESS", qos=1, retain=retain)
+
+
+async def press_acknowledged(
+    broker: Broker,
+    seen: Observer,
+    topics: Topics,
+    command: str,
+    *,
+    context: Callable[[], str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Press ``command`` and wait (5 s) for its ``command_ack`` (with ``fields``); the ack."""
+    await press(broker, topics, command)
+    return await wait_for(
+        find_event(seen, topics, "command_ack", command=command, **fields),
+        timeout=5,
+        what=f"{command} acknowledged",
+        context=context,
+    )
 
 
 def backward_program(tmp_path: Path, *steps: tuple[str, float]) -> Path:
@@ -284,12 +289,8 @@ async def test_pause_resume_and_stop_through_the_broker(broker: Broker, tmp_path
             context=describe,
         )
 
-        await press(broker, topics, "pause")
-        ack = await wait_for(
-            find_event(seen, topics, "command_ack", command="pause", source="mqtt"),
-            timeout=5,
-            what="pause acknowledged",
-            context=describe,
+        ack = await press_acknowledged(
+            broker, seen, topics, "pause", source="mqtt", context=describe
         )
         await wait_for(
             find_event(seen, topics, "paused"), timeout=5, what="paused", context=describe
@@ -311,12 +312,8 @@ async def test_pause_resume_and_stop_through_the_broker(broker: Broker, tmp_path
         # Paused stays paused: nothing restarts the belt without a resume.
         assert not find_event(seen, topics, "resumed")()
 
-        await press(broker, topics, "resume")
-        resume_ack = await wait_for(
-            find_event(seen, topics, "command_ack", command="resume", source="mqtt"),
-            timeout=5,
-            what="resume acknowledged",
-            context=describe,
+        resume_ack = await press_acknowledged(
+            broker, seen, topics, "resume", source="mqtt", context=describe
         )
         resumed = await wait_for(
             find_event(seen, topics, "resumed"), timeout=10, what="resumed", context=describe
@@ -336,12 +333,8 @@ async def test_pause_resume_and_stop_through_the_broker(broker: Broker, tmp_path
             context=describe,
         )
 
-        await press(broker, topics, "stop")
-        stop_ack = await wait_for(
-            find_event(seen, topics, "command_ack", command="stop", source="mqtt"),
-            timeout=5,
-            what="stop acknowledged",
-            context=describe,
+        stop_ack = await press_acknowledged(
+            broker, seen, topics, "stop", source="mqtt", context=describe
         )
         code = await run.finish()
         await wait_for(
@@ -490,19 +483,8 @@ async def test_a_stop_during_the_resume_hold_stops_at_once(broker: Broker, tmp_p
         )
         await press(broker, topics, "pause")
         await wait_for(find_event(seen, topics, "paused"), timeout=5, what="paused")
-        await press(broker, topics, "resume")
-        await wait_for(
-            find_event(seen, topics, "command_ack", command="resume"),
-            timeout=5,
-            what="resume acknowledged",
-        )
-        await press(broker, topics, "stop")
-        stop_ack = await wait_for(
-            find_event(seen, topics, "command_ack", command="stop"),
-            timeout=5,
-            what="stop acknowledged",
-            context=describe,
-        )
+        await press_acknowledged(broker, seen, topics, "resume")
+        stop_ack = await press_acknowledged(broker, seen, topics, "stop", context=describe)
         assert await run.finish() == 1
         await wait_for(find_event(seen, topics, "session_ended"), timeout=5, what="ended")
     ended = find_event(seen, topics, "session_ended")()

@@ -10,8 +10,10 @@ first session only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -62,46 +64,65 @@ async def first_session_running(seen: Observer, first: RunProcess, base: str) ->
     )
 
 
+@contextlib.asynccontextmanager
+async def first_session(
+    broker: Broker, tmp_path: Path, mqtt_id: str
+) -> AsyncIterator[tuple[Observer, RunProcess]]:
+    """The session that owns ``mqtt_id`` (program "First"), running at speed, and an
+    observer of the id's topics."""
+    base = f"retrorun/{mqtt_id}"
+    a_program = program(tmp_path / "a", "First")
+    async with (
+        observe(broker, f"{base}/#") as seen,
+        retrorun_run(broker, tmp_path / "a", a_program, mqtt_id, speedup=SPEEDUP) as first,
+    ):
+        await first_session_running(seen, first, base)
+        yield seen, first
+
+
+def second_session(
+    broker: Broker, tmp_path: Path, mqtt_id: str
+) -> contextlib.AbstractAsyncContextManager[RunProcess]:
+    """Another session (program "Second") started on the same ``mqtt_id``."""
+    b_program = program(tmp_path / "b", "Second")
+    return retrorun_run(broker, tmp_path / "b", b_program, mqtt_id, speedup=SPEEDUP)
+
+
 @pytest.mark.hazard("HZ-16")
 async def test_a_second_session_on_the_same_id_never_reaches_its_topics(
     broker: Broker, tmp_path: Path
 ) -> None:
     base = "retrorun/dup1"
-    a_program, b_program = program(tmp_path / "a", "First"), program(tmp_path / "b", "Second")
     async with (
-        observe(broker, f"{base}/#") as seen,
-        retrorun_run(broker, tmp_path / "a", a_program, "dup1", speedup=SPEEDUP) as first,
+        first_session(broker, tmp_path, "dup1") as (seen, first),
+        second_session(broker, tmp_path, "dup1") as second,
     ):
-        await first_session_running(seen, first, base)
-        async with retrorun_run(
-            broker, tmp_path / "b", b_program, "dup1", speedup=SPEEDUP
-        ) as second:
+        await wait_for(
+            lambda: second.returncode is not None or stood_down(second),
+            timeout=30,
+            what="the second session refused or standing down",
+            context=lambda: describe(seen, first, second),
+        )
+        async with broker.client() as remote:
+            await remote.publish(f"{base}/cmd/stop", b"PRESS", qos=1)
+        assert await first.finish() == 1, first.output()
+        if second.returncode is None:
+            # Still running, its belt still going: the stop was not for it.
             await wait_for(
-                lambda: second.returncode is not None or stood_down(second),
-                timeout=30,
-                what="the second session refused or standing down",
+                lambda: (b := second.belt_now()) is not None and b["running"],
+                timeout=10,
+                what="the second belt running",
                 context=lambda: describe(seen, first, second),
             )
-            async with broker.client() as remote:
-                await remote.publish(f"{base}/cmd/stop", b"PRESS", qos=1)
-            assert await first.finish() == 1, first.output()
-            if second.returncode is None:
-                # Still running, its belt still going: the stop was not for it.
-                await wait_for(
-                    lambda: (b := second.belt_now()) is not None and b["running"],
-                    timeout=10,
-                    what="the second belt running",
-                    context=lambda: describe(seen, first, second),
-                )
-                assert not [e for e in second.record_events() if e["kind"] == "command_ack"]
-                second.process.send_signal(signal.SIGTERM)
-                await second.finish()
-            await wait_for(
-                lambda: seen.payloads(f"{base}/availability")[-1:] == [b"offline"],
-                timeout=5,
-                what="offline",
-                context=lambda: describe(seen, first, second),
-            )
+            assert not [e for e in second.record_events() if e["kind"] == "command_ack"]
+            second.process.send_signal(signal.SIGTERM)
+            await second.finish()
+        await wait_for(
+            lambda: seen.payloads(f"{base}/availability")[-1:] == [b"offline"],
+            timeout=5,
+            what="offline",
+            context=lambda: describe(seen, first, second),
+        )
     assert "Traceback" not in first.output() + second.output()
     # Only the first session ever spoke on the id: no flapping state, one online and
     # one offline, every event its own, the stop its own.
@@ -125,15 +146,8 @@ async def test_a_second_session_on_the_same_id_refuses_before_the_belt_moves(
     broker: Broker, tmp_path: Path
 ) -> None:
     base = "retrorun/dup2"
-    a_program, b_program = program(tmp_path / "a", "First"), program(tmp_path / "b", "Second")
-    async with (
-        observe(broker, f"{base}/#") as seen,
-        retrorun_run(broker, tmp_path / "a", a_program, "dup2", speedup=SPEEDUP) as first,
-    ):
-        await first_session_running(seen, first, base)
-        async with retrorun_run(
-            broker, tmp_path / "b", b_program, "dup2", speedup=SPEEDUP
-        ) as second:
+    async with first_session(broker, tmp_path, "dup2") as (seen, first):
+        async with second_session(broker, tmp_path, "dup2") as second:
             code = await second.finish(timeout=15)
         assert first.returncode is None  # the first session goes on
         assert seen.payloads(f"{base}/availability") == [b"online"]

@@ -182,6 +182,19 @@ def belt_moving_backward(sim: Treadsim, run: Retrorun) -> bool:
     return bool(states) and states[-1]["running"] and states[-1]["belt_kmh"] >= 1.0
 
 
+@contextlib.contextmanager
+def walking_backward(tmp_path: Path, port: int = 0) -> Iterator[tuple[Treadsim, Retrorun]]:
+    """A ``treadsim`` on ``port`` (0: any free one) and a ``retrorun run`` against it,
+    once the belt has moved backward for 3 s; both stopped on the way out."""
+    sim, spec = start_treadsim(tmp_path, "belt", port)
+    run: Retrorun | None = None
+    with cleanup(lambda: sim.proc, lambda: run.proc if run else None):
+        run = start_retrorun(tmp_path, spec)
+        wait_until(lambda: belt_moving_backward(sim, run), 30, "the belt moving backward")
+        time.sleep(3)
+        yield sim, run
+
+
 def stopped(state: dict[str, Any]) -> bool:
     return state["connected"] and not state["running"] and state["target_kmh"] == 0.0
 
@@ -209,12 +222,7 @@ def interrupt_and_check_stopped(run: Retrorun, sim: Treadsim) -> str:
 
 @pytest.mark.hazard("HZ-11")
 def test_a_frozen_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: Path) -> None:
-    sim, spec = start_treadsim(tmp_path, "belt", 0)
-    run: Retrorun | None = None
-    with cleanup(lambda: sim.proc, lambda: run.proc if run else None):
-        run = start_retrorun(tmp_path, spec)
-        wait_until(lambda: belt_moving_backward(sim, run), 30, "the belt moving backward")
-        time.sleep(3)
+    with walking_backward(tmp_path) as (sim, run):
         sim.proc.send_signal(signal.SIGSTOP)
         time.sleep(10)
         before = len(sim.states())
@@ -238,12 +246,7 @@ def test_a_frozen_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: P
 
 @pytest.mark.hazard("HZ-11", "HZ-19")
 def test_a_killed_treadmill_side_ends_the_session_with_link_lost(tmp_path: Path) -> None:
-    sim, spec = start_treadsim(tmp_path, "belt", 0)
-    run: Retrorun | None = None
-    with cleanup(lambda: sim.proc, lambda: run.proc if run else None):
-        run = start_retrorun(tmp_path, spec)
-        wait_until(lambda: belt_moving_backward(sim, run), 30, "the belt moving backward")
-        time.sleep(3)
+    with walking_backward(tmp_path) as (sim, run):
         sim.proc.kill()
         sim.proc.wait(10)
         killed = time.monotonic()
@@ -262,15 +265,11 @@ def test_a_killed_treadmill_side_ends_the_session_with_link_lost(tmp_path: Path)
 @pytest.mark.hazard("HZ-11")
 def test_a_restarted_treadmill_side_is_reconnected_and_its_belt_stopped(tmp_path: Path) -> None:
     port = free_port()
-    sim, spec = start_treadsim(tmp_path, "belt", port)
-    run: Retrorun | None = None
     new: Treadsim | None = None
-    with cleanup(
-        lambda: sim.proc, lambda: new.proc if new else None, lambda: run.proc if run else None
+    with (
+        walking_backward(tmp_path, port) as (sim, run),
+        cleanup(lambda: new.proc if new else None),
     ):
-        run = start_retrorun(tmp_path, spec)
-        wait_until(lambda: belt_moving_backward(sim, run), 30, "the belt moving backward")
-        time.sleep(3)
         sim.proc.kill()
         sim.proc.wait(10)
         # Back on the same port, its belt running (the machine kept going while its

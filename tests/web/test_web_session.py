@@ -20,15 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp
 import pytest
 import segno
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from web_support import (
-    CHROMIUM,
-    RunningSession,
-    chromium_args,
-    need_chromium,
-    program_file,
-    wait_until,
-)
+from playwright.sync_api import Browser, Page, expect
+from web_support import RunningSession, launch, program_file
+
+from session_waits import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 
@@ -59,13 +54,8 @@ def session(sessions: tuple[RunningSession, RunningSession]) -> RunningSession:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    need_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args())
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module", autouse=True)  # open from the start: it sees every step

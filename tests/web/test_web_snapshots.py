@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, FloatRect, expect, sync_playwright
-from web_support import CHROMIUM, chromium_args, compare_images, need_chromium
+from playwright.sync_api import Browser, FloatRect, expect
+from web_support import compare_images, launch
 
 from retrorun.bus import EventBus
 from retrorun.events import (
@@ -114,13 +114,8 @@ def frozen() -> Iterator[FrozenSession]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    need_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args())
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 def _overlap(a: FloatRect | None, b: FloatRect | None) -> bool:

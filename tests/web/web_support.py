@@ -6,32 +6,33 @@
   process on the embedded simulator (record and belt state log in a temporary
   folder); it reads the ``web: URL`` line and the QR code the command prints, and
   kills its process (by pid) if a test leaves it running.
-* :func:`wait_until` polls with a bound (never a fixed sleep).
+* ``session_waits.wait_until`` polls with a bound (never a fixed sleep).
 * :func:`compare_images` compares a screenshot with its approved snapshot, tolerant
   of antialiasing, by the suite's one rule (``snapshot_support``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from retrorun.record import read_record
+from session_waits import wait_until
 from snapshot_support import compare_png
 from treadsim.runtime import read_state_log
 
 RETRORUN = str(Path(sys.executable).parent / "retrorun")
 CHROMIUM = Path("/usr/bin/chromium")
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-T = TypeVar("T")
 
 
 def chromium_args() -> list[str]:
@@ -46,16 +47,16 @@ def need_chromium() -> None:
         pytest.fail(f"{CHROMIUM} is missing: scripts/test installs it (apt-get install chromium)")
 
 
-def wait_until(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    """Poll ``condition`` until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.02)
+@contextlib.contextmanager
+def launch() -> Iterator[Browser]:
+    """Debian's chromium under Playwright (a test fails at once where it is missing)."""
+    need_chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args())
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 class RunningSession:

@@ -242,6 +242,9 @@ class SafetyGovernor:
         self._turn_since = 0.0  # ... from the turn-around's command (its time) ...
         self._turn_last: int | None = None  # ... and the record before, while slowing
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
+        # After a Start facing backward: the last record that rose, (time, speed), until
+        # the belt is seen no longer rising (see :meth:`started`).
+        self._start_watch: tuple[float, int] | None = None
         self._last_halt_t: float | None = None
         self._paused = False
         self._hr_over_since: float | None = None
@@ -478,6 +481,41 @@ class SafetyGovernor:
                 self._commanded = clamped
                 self._resend = True
 
+    def started(self, now: float) -> None:
+        """The engine sent Start at ``now``: a stopped machine runs to *its* target, the
+        one it last had, which is the speed just approved only if it took that command.
+
+        Facing backward, until the belt is seen no longer rising (over a second), a
+        reading more than one ramp step (and one increment) over what was asked
+        (``START_FROM_REST_MAX`` at least) is a belt running to a speed of its own: a
+        target left by the console or a firmware jump before a pause, on a machine
+        that ignored the speed sent before the Start (seed 63 case 1132: 0 to 10.2
+        km/h backward after a turn). ``HALT`` on that record, long before it nears
+        the ceiling.
+        """
+        self._start_watch = (now, 0) if self._direction is Direction.BACKWARD else None
+
+    def _watch_start(self, watch: tuple[float, int], speed: int, now: float) -> Reaction:
+        if self._direction is not Direction.BACKWARD or speed > self._ceiling + self._tolerance:
+            self._start_watch = None  # over the ceiling: the ceiling's rules answer it
+            return _NO_REACTION
+        asked = max(self._commanded, START_FROM_REST_MAX)
+        if speed > asked + RAMP_STEP + self._tolerance:
+            self._start_watch = None
+            return self._halt(
+                speed,
+                now,
+                f"belt at {speed / 100:.2f} km/h after Start, past the"
+                f" {self._commanded / 100:.2f} km/h asked for: the treadmill runs to a"
+                " speed of its own",
+            )
+        since, last = watch
+        if speed > last + MIN_RESOLUTION:
+            self._start_watch = (now, speed)  # still rising
+        elif speed > self._tolerance and now - since >= _MIN_SPAN_S:
+            self._start_watch = None  # moving, and no higher over a second: where it runs to
+        return _NO_REACTION
+
     def reset_after_stop(self) -> None:
         """The belt was stopped outside :meth:`request_speed`: the commanded speed is 0."""
         self._commanded = 0
@@ -493,6 +531,7 @@ class SafetyGovernor:
         the speed is unknown again, so its run-down starts over.
         """
         self._paused = True
+        self._start_watch = None
         if rearm or self._rundown is None or not self._rundown.halted:
             watch = _Rundown()
             if belt_speed is not None:
@@ -617,6 +656,10 @@ class SafetyGovernor:
                     f"belt back up to {speed / 100:.2f} km/h while slowing for the"
                     f" turn-around (at most {self._turn_limit / 100:.2f} km/h)",
                 )
+        if self._start_watch is not None:
+            reaction = self._watch_start(self._start_watch, speed, now)
+            if reaction.kind is not ReactionKind.NONE:
+                return reaction
         if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
             return self._halt(
                 speed,

@@ -585,7 +585,9 @@ class Session:
                 await self._send(command)
             if self.governor.commanded > 0 and not self.treadmill.started and not self.paused:
                 # Only once an approved speed is in place: a paused machine resumes
-                # the target it had before the pause.
+                # the target it had before the pause (the governor watches that it
+                # took the speed: a machine that did not runs to a target of its own).
+                self.governor.started(loop.time())
                 await self._guarded(self.treadmill.start())
             reachable = self.governor.reachable(desired)
             if desired > 0 and self.governor.clamp_target(desired) == 0:

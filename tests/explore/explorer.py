@@ -860,7 +860,15 @@ def judge(trace: Trace) -> list[Finding]:
                 )
             )
             break
-        seen = [r.t for r in records if r.t >= cause - 1e-6 and r.belt > _eps(limit + r.tol)]
+        # Seen over a limit: by a record of a limited phase (a record facing forward
+        # shows a belt over nothing; seed 63 case 1132: a jump while forward, resumed
+        # to after a turn by a machine that ignores speed commands, is judged by the
+        # belt from then on).
+        seen = [
+            r.t
+            for r in records
+            if r.t >= cause - 1e-6 and _limited(r) and r.belt > _eps(limit + r.tol)
+        ]
         # A machine that ignores speed commands is stopped at the next record instead.
         grace = LATENCY_S + (period if trace.ignores_speed else 0.0)
         if seen and s.t > seen[0] + grace + 1e-6 and s.connected:
@@ -1019,7 +1027,11 @@ def judge(trace: Trace) -> list[Finding]:
             continue
         start = max(t_req, up)
         cmd_by = start + 2 * period
-        if not any(
+        # A Stop the simulator performed counts even where a fault restarted the belt
+        # in the same tick, before any sample could show it (its tick may come before
+        # the sample that shows the session stopped: seed 63 case 1802).
+        performed = any(start - PROBE_S - 1e-6 <= t <= cmd_by + 1e-6 for t in trace.stops)
+        if not performed and not any(
             not s.running or s.target == 0 for s in after if start - 1e-6 <= s.t <= cmd_by + 1e-6
         ):
             findings.append(

@@ -108,6 +108,8 @@ FIXED_CASES = [
     (31, 1283),  # a coarse machine's belt held after a reboot: the hold rule on its grid
     (42, 1158),  # the same with readings off the grid: held by its readings
     (51, 1574),  # a paused belt jumped down to a crawl (0.5 km/h) and held there
+    (63, 1132),  # Start after a turn ran a machine ignoring speeds to its old 10.2 km/h
+    (63, 1802),  # a Stop performed in the tick a fault restarted the belt (a judge limit)
 ]
 
 

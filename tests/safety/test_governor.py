@@ -229,6 +229,10 @@ class GovernorMachine(RuleBasedStateMachine):
         self.g.set_direction(new, self.now, belt_speed=self.belt)
 
     @rule()
+    def start(self) -> None:
+        self.g.started(self.now)  # a Start: the watch must never mask the ceiling's rules
+
+    @rule()
     def remote_pause(self) -> None:
         self.g.reset_after_stop()
         self.belt = 0

@@ -582,6 +582,59 @@ def test_a_belt_holding_its_minimum_a_moment_before_it_stops_is_not_halted() -> 
         assert g.observe(speed, t, None).kind is ReactionKind.NONE, t
 
 
+@pytest.mark.hazard("HZ-04", "HZ-12")
+def test_a_belt_that_runs_past_the_speed_asked_after_start_is_halted() -> None:
+    """Facing backward after a turn, Start on a machine that ignored the speed sent
+    before it: the belt runs to the target the machine still had (10.2 km/h, a jump
+    while facing forward) and is halted a ramp step past what was asked, long before
+    the ceiling (seed 63 case 1132: it reached 10.2 km/h)."""
+    g = make(RunnerProfile.TRAINED, ceiling=1000)
+    command = g.request_speed(830, 140.0)
+    assert command is not None
+    assert command.value == 100  # from rest: the device minimum
+    g.started(140.0)
+    assert g.observe(70, 141.0, None).kind is ReactionKind.NONE
+    assert g.observe(150, 142.0, None).kind is ReactionKind.NONE  # within a step of 1.0
+    halt = g.observe(230, 143.0, None)
+    assert halt.kind is ReactionKind.HALT
+    assert "after Start" in halt.reason
+    assert halt.command is not None
+    assert halt.command.value == 0
+
+
+@pytest.mark.hazard("HZ-04")
+def test_a_belt_that_follows_the_ramp_after_start_is_not_halted() -> None:
+    g = make(RunnerProfile.TRAINED, ceiling=1000)
+    t = 0.0
+    assert g.request_speed(400, t) is not None
+    g.started(t)
+    belt = 0
+    for _ in range(12):
+        t += 1.0
+        belt = min(belt + 80, g.commanded)  # 0.8 km/h/s up to the command
+        assert g.observe(belt, t, None).kind is ReactionKind.NONE, t
+        g.request_speed(400, t)
+    assert g.commanded == 400
+
+
+@pytest.mark.hazard("HZ-04")
+def test_once_the_belt_has_settled_after_start_the_start_watch_is_over() -> None:
+    """The watch is for the Start: a speed-up under the ceiling later is the console's."""
+    g = make(RunnerProfile.TRAINED, ceiling=1000)
+    g.request_speed(100, 0.0)
+    g.started(0.0)
+    for t, belt in [(1.0, 80), (2.0, 100), (3.0, 100)]:
+        assert g.observe(belt, t, None).kind is ReactionKind.NONE
+    assert g.observe(300, 4.0, None).kind is ReactionKind.NONE
+
+
+def test_a_start_facing_forward_is_not_watched() -> None:
+    g = make(direction=Direction.FORWARD)
+    g.request_speed(100, 0.0)
+    g.started(0.0)
+    assert g.observe(600, 2.0, None).kind is ReactionKind.NONE
+
+
 def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() -> None:
     """On a 1.0 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
     g = make(speed_range=(100, 1600, 100), direction=Direction.FORWARD)

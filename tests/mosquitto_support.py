@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from process_support import stop_process
+
 if TYPE_CHECKING:
     import aiomqtt
 
@@ -44,7 +46,6 @@ __all__ = [
     "free_port",
     "make_broker",
     "make_tls",
-    "stop_process",
     "which",
     "write_passwords",
 ]
@@ -78,18 +79,6 @@ def ensure_mosquitto() -> tuple[str, str]:
             pytrace=False,
         )
     return broker, passwd
-
-
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """Terminate ``process`` if it still runs; kill it if it has not ended within 5 s."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 def free_port() -> int:

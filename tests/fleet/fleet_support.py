@@ -28,7 +28,6 @@ from mosquitto_support import (
     Broker,
     free_port,
     make_tls,
-    stop_process,
     which,
     write_passwords,
 )
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
 
 from session_support import RETRORUN, child_env, run_args
 
+from process_support import stop_process
 from retrorun.record import read_record
 from treadsim.runtime import read_state_log
 

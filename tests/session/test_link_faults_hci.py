@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from process_support import stop_process
 from retrorun.record import read_record
 from treadsim.runtime import read_state_log
 
@@ -150,19 +151,6 @@ def start_retrorun(tmp_path: Path, spec: str) -> Retrorun:
             env=ENV,
         )
     return run
-
-
-def stop_process(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGCONT)  # a frozen one cannot die of SIGTERM
-        proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 @contextlib.contextmanager

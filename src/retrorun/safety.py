@@ -242,9 +242,7 @@ class SafetyGovernor:
         self._turn_since = 0.0  # ... from the turn-around's command (its time) ...
         self._turn_last: int | None = None  # ... and the record before, while slowing
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
-        # After a Start facing backward: the last record that rose, (time, speed), until
-        # the belt is seen no longer rising (see :meth:`started`).
-        self._start_watch: tuple[float, int] | None = None
+        self._start_watch = False  # after a Start facing backward, until it took: started()
         self._last_halt_t: float | None = None
         self._paused = False
         self._hr_over_since: float | None = None
@@ -485,7 +483,8 @@ class SafetyGovernor:
         """The engine sent Start at ``now``: a stopped machine runs to *its* target, the
         one it last had, which is the speed just approved only if it took that command.
 
-        Facing backward, until the belt is seen no longer rising (over a second), a
+        Facing backward, until the engine says the belt settled at the speed it ramped
+        to (:meth:`start_settled`) or the console announces a target of its own, a
         reading more than one ramp step (and one increment) over what was asked
         (``START_FROM_REST_MAX`` at least) is a belt running to a speed of its own: a
         target left by the console or a firmware jump before a pause, on a machine
@@ -493,28 +492,27 @@ class SafetyGovernor:
         km/h backward after a turn). ``HALT`` on that record, long before it nears
         the ceiling.
         """
-        self._start_watch = (now, 0) if self._direction is Direction.BACKWARD else None
+        self._start_watch = self._direction is Direction.BACKWARD
 
-    def _watch_start(self, watch: tuple[float, int], speed: int, now: float) -> Reaction:
+    def start_settled(self) -> None:
+        """The belt settled at the speed the engine ramped it to: the Start took."""
+        self._start_watch = False
+
+    def _watch_start(self, speed: int, now: float) -> Reaction:
         if self._direction is not Direction.BACKWARD or speed > self._ceiling + self._tolerance:
-            self._start_watch = None  # over the ceiling: the ceiling's rules answer it
+            self._start_watch = False  # over the ceiling: the ceiling's rules answer it
             return _NO_REACTION
         asked = max(self._commanded, START_FROM_REST_MAX)
-        if speed > asked + RAMP_STEP + self._tolerance:
-            self._start_watch = None
-            return self._halt(
-                speed,
-                now,
-                f"belt at {speed / 100:.2f} km/h after Start, past the"
-                f" {self._commanded / 100:.2f} km/h asked for: the treadmill runs to a"
-                " speed of its own",
-            )
-        since, last = watch
-        if speed > last + MIN_RESOLUTION:
-            self._start_watch = (now, speed)  # still rising
-        elif speed > self._tolerance and now - since >= _MIN_SPAN_S:
-            self._start_watch = None  # moving, and no higher over a second: where it runs to
-        return _NO_REACTION
+        if speed <= asked + RAMP_STEP + self._tolerance:
+            return _NO_REACTION
+        self._start_watch = False
+        return self._halt(
+            speed,
+            now,
+            f"belt at {speed / 100:.2f} km/h after Start, past the"
+            f" {self._commanded / 100:.2f} km/h asked for: the treadmill runs to a"
+            " speed of its own",
+        )
 
     def reset_after_stop(self) -> None:
         """The belt was stopped outside :meth:`request_speed`: the commanded speed is 0."""
@@ -531,7 +529,7 @@ class SafetyGovernor:
         the speed is unknown again, so its run-down starts over.
         """
         self._paused = True
-        self._start_watch = None
+        self._start_watch = False
         if rearm or self._rundown is None or not self._rundown.halted:
             watch = _Rundown()
             if belt_speed is not None:
@@ -656,8 +654,8 @@ class SafetyGovernor:
                     f"belt back up to {speed / 100:.2f} km/h while slowing for the"
                     f" turn-around (at most {self._turn_limit / 100:.2f} km/h)",
                 )
-        if self._start_watch is not None:
-            reaction = self._watch_start(self._start_watch, speed, now)
+        if self._start_watch:
+            reaction = self._watch_start(speed, now)
             if reaction.kind is not ReactionKind.NONE:
                 return reaction
         if self._direction is Direction.TURNING and speed > self._turn_limit + self._tolerance:
@@ -731,6 +729,7 @@ class SafetyGovernor:
         at once, before telemetry shows the belt there: ``CORRECT`` while running,
         ``HALT`` while turning or paused.
         """
+        self._start_watch = False  # a target of the console's: judged as such from now on
         turn = self._direction is Direction.TURNING or (self._turn_pending and self._turn_reached)
         if self._direction is Direction.FORWARD and not self._paused and not turn:
             return _NO_REACTION
@@ -814,6 +813,16 @@ class SafetyGovernor:
             watch.last = (now, speed)
             watch.seen = now
             return _NO_REACTION
+        if watch.halted and now < watch.since + RUNDOWN_GRACE_S:
+            # Just halted: the machine has not acted on the Stop yet, and a belt that was
+            # rising may rise on a moment (a machine notifying four times a second shows
+            # it): the run-down is judged from the highest of these readings.
+            if speed > watch.start:
+                watch.ref = watch.start = speed
+                watch.deadline = watch.since + self._rundown_s(speed)
+            watch.last = (now, speed)
+            watch.seen = now
+            return _NO_REACTION
         reason = ""
         last = watch.last
         if self._tolerance < speed <= self._hold_floor:
@@ -821,7 +830,9 @@ class SafetyGovernor:
             # rest within this speed's own run-down, counted from the record before (it
             # may have been here since then), not from the speed the run-down began at:
             # a jump down to a crawl that holds is no belt stopping (seed 51 case 1574).
-            before = watch.since if watch.seen is None else watch.seen
+            # A record more than a second before says nothing of when the belt got here
+            # (a late notification is no belt that stopped slowing).
+            before = max(watch.since if watch.seen is None else watch.seen, now - 1.0)
             watch.deadline = min(watch.deadline, before + self._rundown_s(speed))
         watch.seen = now
         if last is None or now - last[0] >= _MIN_SPAN_S:

@@ -538,6 +538,7 @@ class Session:
             await self._ramp_to_target()
             settled_at = await self._until_paused(self._settle())
             if settled_at is not None and not self.paused:
+                self.governor.start_settled()
                 return settled_at
 
     async def _until_paused(self, awaitable: Coroutine[Any, Any, _T]) -> _T | None:
@@ -582,6 +583,10 @@ class Session:
                 commanded - RAMP_STEP if easing else desired, loop.time()
             )
             if command is not None:
+                if not self.treadmill.started:
+                    # Some machines start on a speed command (``Procedures.set_speed``):
+                    # the belt is watched from this one as from a Start.
+                    self.governor.started(loop.time())
                 await self._send(command)
             if self.governor.commanded > 0 and not self.treadmill.started and not self.paused:
                 # Only once an approved speed is in place: a paused machine resumes
@@ -905,9 +910,22 @@ class Session:
             if command.value > 0 and self.paused:
                 # The pause came while this speed was on its way, and a paused machine
                 # may take a new target as a start: pause it again at once.
-                await self._guarded(self.treadmill.pause())
+                await self._pause_belt()
         else:
             await self._guarded(self.treadmill.set_incline(command))
+
+    async def _pause_belt(self) -> None:
+        """Bring the belt to rest for a pause: FTMS Pause facing forward; Stop facing
+        backward or turning. A paused machine keeps its target and runs back to it on
+        Start, before the speed sent with the resume takes, or instead of it where the
+        machine ignored that speed: a belt over the ceiling, corrected by a command the
+        machine never took, came back under a runner facing the rear (seed 71 case
+        1249). After Stop the machine has no target of its own; a resume ramps up from
+        its minimum, as after a halt."""
+        if self.governor.direction is Direction.FORWARD:
+            await self._guarded(self.treadmill.pause())
+        else:
+            await self._guarded(self.treadmill.stop_belt())
 
     async def _guarded(self, procedure: Coroutine[Any, Any, Any]) -> bool:
         """Run a procedure; a dropped link pauses the session instead of ending a task.
@@ -1364,7 +1382,7 @@ class Session:
             if command == "pause":
                 if not self.paused:
                     continue  # resumed (or ended) before the pause was sent
-                await self._guarded(self.treadmill.pause())
+                await self._pause_belt()
                 self._emit(Paused(t=self._t(), message="Paused: the belt is stopping."))
 
     # ---------------------------------------------------------------- helpers

@@ -110,6 +110,7 @@ FIXED_CASES = [
     (51, 1574),  # a paused belt jumped down to a crawl (0.5 km/h) and held there
     (63, 1132),  # Start after a turn ran a machine ignoring speeds to its old 10.2 km/h
     (63, 1802),  # a Stop performed in the tick a fault restarted the belt (a judge limit)
+    (71, 1249),  # a paused machine kept a target over the ceiling it had ignored a correction of
 ]
 
 

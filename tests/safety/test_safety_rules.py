@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -618,14 +619,57 @@ def test_a_belt_that_follows_the_ramp_after_start_is_not_halted() -> None:
 
 
 @pytest.mark.hazard("HZ-04")
-def test_once_the_belt_has_settled_after_start_the_start_watch_is_over() -> None:
-    """The watch is for the Start: a speed-up under the ceiling later is the console's."""
+def test_the_start_watch_lasts_until_the_start_took_or_the_console_set_a_target() -> None:
+    """Not until some record happens to show no rise (that would end it by chance): until
+    the engine saw the belt settle at its speed, or the console announced a target."""
+
+    def watched(end: Callable[[SafetyGovernor], object]) -> ReactionKind:
+        g = make(RunnerProfile.TRAINED, ceiling=1000)
+        g.request_speed(100, 0.0)
+        g.started(0.0)
+        for t, belt in [(1.0, 80), (2.0, 100), (3.0, 100)]:
+            assert g.observe(belt, t, None).kind is ReactionKind.NONE
+        end(g)
+        return g.observe(300, 4.0, None).kind
+
+    assert watched(lambda g: None) is ReactionKind.HALT
+    assert watched(lambda g: g.start_settled()) is ReactionKind.NONE
+    assert watched(lambda g: g.observe_target(300, 3.5)) is ReactionKind.NONE
+
+
+@pytest.mark.hazard("HZ-04")
+def test_a_machine_that_starts_on_a_speed_command_is_watched_from_it() -> None:
+    """Where a speed command starts the belt (no Start of ours follows), the engine
+    arms the watch before that command."""
+    g = make(RunnerProfile.TRAINED, ceiling=1000)
+    g.started(0.0)
+    g.request_speed(100, 0.0)
+    assert g.observe(100, 1.0, None).kind is ReactionKind.NONE
+    assert g.observe(200, 2.0, None).kind is ReactionKind.HALT
+
+
+def test_a_belt_halted_as_it_climbs_may_climb_on_until_the_machine_acts() -> None:
+    """A machine notifying four times a second: the record after the halt shows the
+    belt a little higher (the Stop has not acted yet); no second violation for that."""
     g = make(RunnerProfile.TRAINED, ceiling=1000)
     g.request_speed(100, 0.0)
     g.started(0.0)
-    for t, belt in [(1.0, 80), (2.0, 100), (3.0, 100)]:
-        assert g.observe(belt, t, None).kind is ReactionKind.NONE
-    assert g.observe(300, 4.0, None).kind is ReactionKind.NONE
+    assert g.observe(175, 1.75, None).kind is ReactionKind.HALT
+    assert g.observe(200, 2.0, None).kind is ReactionKind.NONE  # the machine's latency
+    assert g.observe(190, 2.25, None).kind is ReactionKind.NONE  # slowing now
+    assert g.observe(160, 2.5, None).kind is ReactionKind.NONE
+    assert g.observe(240, 2.75, None).kind is ReactionKind.STOP  # up again: not the latency
+
+
+def test_a_late_record_at_a_crawl_is_no_belt_held_there() -> None:
+    """Records 2.5 s apart (under the watchdog's 3 s) on an honest run-down: the crawl's
+    own run-down counts from a second before the late record, not from the one before."""
+    g = make(direction=Direction.FORWARD)
+    g.pause(10.0, 600)
+    assert g.observe(585, 10.1, None).kind is ReactionKind.NONE
+    assert g.observe(435, 11.1, None).kind is ReactionKind.NONE
+    assert g.observe(60, 13.6, None).kind is ReactionKind.NONE
+    assert g.observe(0, 14.1, None).kind is ReactionKind.NONE
 
 
 def test_a_start_facing_forward_is_not_watched() -> None:

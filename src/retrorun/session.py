@@ -1209,6 +1209,10 @@ class Session:
             )
             # The belt comes to rest without a command of ours: ramp up from zero later.
             self._pause_state()
+            if self.status is Status.PAUSED and self.governor.direction is not Direction.FORWARD:
+                # Paused, the machine keeps its target for Start: Stop clears it, as
+                # for a pause of ours (see _pause_belt).
+                await self._guarded(self.treadmill.stop_belt())
         elif kind is TreadmillEventKind.STARTED_BY_USER:
             self._emit(
                 ConsoleChange(

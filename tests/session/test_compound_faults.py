@@ -297,6 +297,46 @@ async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: 
     assert_ends_cleanly(run)
 
 
+@pytest.mark.parametrize("pause", ["ours", "console"])
+@pytest.mark.hazard("HZ-06", "HZ-12")
+async def test_a_resume_never_runs_the_belt_back_to_a_target_the_machine_kept(
+    tmp_path: Path, pause: str
+) -> None:
+    """A machine that ignores speed commands jumps to 8.5 km/h under a runner facing
+    backward (ceiling 7.5); the correction is acknowledged and ignored, and the belt is
+    paused a moment later, by the runner or at the console. Paused, a machine keeps its
+    target for Start: facing backward the pause is a Stop, so the resume never runs
+    the belt back toward 8.5 km/h (seed 71 case 1249)."""
+    program = write_program(
+        tmp_path / "back.toml",
+        [{"kind": "work", "direction": "backward", "duration": "60s", "speed_kmh": 7.5}],
+        profile="recreational",
+    )
+    record = tmp_path / "session.jsonl"
+    marks: dict[str, float] = {}
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: sim.state()["belt_kmh"] > 0)
+        sim.inject("spurious-speed:8.5")
+        await until(lambda: '"ceiling_violation"' in record.read_text(), step=0.05)
+        if pause == "ours":
+            session.request("pause", source="test")
+        else:
+            sim.inject("console-pause")
+        await until(lambda: sim.state()["belt_kmh"] == 0.0)
+        await asyncio.sleep(3)
+        marks["resume"] = sim.now()
+        session.request("resume", source="test")
+
+    run = await run_session(tmp_path, str(program), ("ignore-speed",), driver=drive)
+    assert run.events("ceiling_violation")
+    after = [s for s in run.states if s["t"] >= marks["resume"] and s["running"]]
+    assert after, "the belt never ran again after the resume"
+    assert max(s["target_kmh"] for s in after) <= 7.5, after[:3]
+    assert max(s["belt_kmh"] for s in after) <= 7.5
+    assert_ends_cleanly(run)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.2, 0.6])
 @pytest.mark.hazard("HZ-06", "HZ-11")
 async def test_a_jump_right_after_the_reconnects_stop_is_halted_at_its_first_record(

@@ -243,6 +243,7 @@ class SafetyGovernor:
         self._turn_last: int | None = None  # ... and the record before, while slowing
         self._rundown: _Rundown | None = None  # paused or halted: the belt must come to rest
         self._start_watch = False  # after a Start facing backward, until it took: started()
+        self._last_reading: int | None = None  # the belt on the newest record observed
         self._last_halt_t: float | None = None
         self._paused = False
         self._hr_over_since: float | None = None
@@ -430,15 +431,26 @@ class SafetyGovernor:
         """
         turn_speed = min(TURNAROUND_SPEED, self._ceiling)
         requested = 0 if self._stop_at_turnaround or stop_belt else turn_speed
-        value = min(self._commanded, requested)
+        before = self._commanded
+        value = min(before, requested)
         if value > 0:
             lo = self._speed_range[0]
             value = 0 if value < lo else self._speed_grid(value)
         self._turn_limit = value
         self._turn_pending = True
-        self._turn_reached = False
+        # A belt already at the turn's speed, and told no more (not climbing to an
+        # older, higher command), has reached it now: from the next record a belt back
+        # up is halted, not first once the runner is told to turn (seed 92 case 751:
+        # a step at 1.5 km/h, a jump to 2.0 just after the turn's command).
+        last = self._last_reading
+        self._turn_reached = (
+            value > 0
+            and last is not None
+            and last <= value + self._tolerance
+            and before <= value + self._tolerance
+        )
         self._turn_since = now
-        self._turn_last = None
+        self._turn_last = last if self._turn_reached else None
         if value == 0 and self._rundown is None:
             # A turn on a stopped belt: from this command the belt must run down and
             # stay at rest, as while paused (its watch starts at the next record).
@@ -609,6 +621,7 @@ class SafetyGovernor:
           ``SLOW`` as when it is over, with the reason; never a stop by itself.
         """
         heart_rate = self._judge_heart_rate(heart_rate, heart_rate_at, contact, now)
+        self._last_reading = speed
         if speed % self._speed_range[2]:
             self._fine_readings = True
         if self._rundown is not None:
@@ -721,13 +734,17 @@ class SafetyGovernor:
             return Reaction(ReactionKind.SLOW, command, reason)
         return _NO_REACTION
 
-    def observe_target(self, target: int, now: float) -> Reaction:
+    def observe_target(self, target: int, now: float, *, belt_bound: int | None = None) -> Reaction:
         """React to a target speed the treadmill announced (a console change).
 
         A target over the phase's limit (the ceiling; the turn-around speed while
         turning, and while slowing for a turn once the belt got there) is answered
         at once, before telemetry shows the belt there: ``CORRECT`` while running,
-        ``HALT`` while turning or paused.
+        ``HALT`` while turning or paused. ``belt_bound``, the fastest the belt can be
+        now (its last reading and its acceleration since): the halt's run-down is
+        watched from there, not from the target the belt is far from (seed 91 case
+        1980: a belt at 2.0 km/h, a console target of 10.9, then a jump to 9.1 that
+        the watch took for a belt running down from 10.9).
         """
         self._start_watch = False  # a target of the console's: judged as such from now on
         turn = self._direction is Direction.TURNING or (self._turn_pending and self._turn_reached)
@@ -743,7 +760,8 @@ class SafetyGovernor:
         if self._paused or turn:
             if self._rundown is not None and self._rundown.halted:
                 return _NO_REACTION  # already halted: telemetry decides what follows
-            return self._halt(target, now, reason)
+            start = target if belt_bound is None else min(target, belt_bound)
+            return self._halt(start, now, reason)
         if self._in_episode:
             # Over the ceiling again while an excursion is being corrected: the
             # correction was overridden at the console (seed 22 case 610, a machine that

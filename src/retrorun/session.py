@@ -704,7 +704,10 @@ class Session:
         await self._send(command)
         await self._set_incline(step.incline)  # the plan flattens the belt to turn
         await self._settle_at_or_below(command.value)
-        await self._flatten_to(step.incline)
+        if await self._flatten_to(step.incline):
+            # The deck took its time: the belt must still be at the turn's speed when
+            # the runner is told to turn (seed 92 case 751: a jump while it came down).
+            await self._settle_at_or_below(command.value)
         await self._change_direction(Direction.TURNING)
         self._confirmed.clear()  # from now, an Enter confirms this turn (even during the hold)
         self._emit(
@@ -781,8 +784,9 @@ class Session:
             f"the belt did not slow to {to_kmh(speed):.1f} km/h for the turn-around",
         )
 
-    async def _flatten_to(self, incline: int) -> None:
-        """Wait for the deck to come down to ``incline`` (0.1 %) before the turn.
+    async def _flatten_to(self, incline: int) -> bool:
+        """Wait for the deck to come down to ``incline`` (0.1 %) before the turn; True
+        when it had to be waited for.
 
         Bounded by the profile's incline rate plus its settle time; a deck that
         does not come down ends the session with a safety stop.
@@ -793,7 +797,7 @@ class Session:
             return reported is None or reported <= incline + INCLINE_TOLERANCE
 
         if flat_enough():
-            return
+            return False
         profile = self.treadmill.profile
         travel_s = ((self._belt_incline() or 0) - incline) / 10 / profile.incline_pct_per_s
         await self._await_belt(
@@ -801,6 +805,7 @@ class Session:
             travel_s + profile.settle_time_s,
             f"the incline did not come down to {incline / 10:.1f} % for the turn-around",
         )
+        return True
 
     async def _await_belt(
         self, arrived: Callable[[], bool], timeout_s: float, failure: str
@@ -1244,7 +1249,9 @@ class Session:
                     )
                 )
                 loop = asyncio.get_running_loop()
-                reaction = self.governor.observe_target(value, loop.time())
+                latest = self.treadmill.latest
+                bound = self._reach(latest, value) if latest is not None else None
+                reaction = self.governor.observe_target(value, loop.time(), belt_bound=bound)
                 if reaction.kind is not ReactionKind.NONE:
                     await self._react(reaction, value)
         elif kind is TreadmillEventKind.CONTROL_LOST:

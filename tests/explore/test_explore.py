@@ -111,6 +111,8 @@ FIXED_CASES = [
     (63, 1132),  # Start after a turn ran a machine ignoring speeds to its old 10.2 km/h
     (63, 1802),  # a Stop performed in the tick a fault restarted the belt (a judge limit)
     (71, 1249),  # a paused machine kept a target over the ceiling it had ignored a correction of
+    (91, 1980),  # a console target halt watched from 10.9 km/h, the belt at 2.0 then 9.1
+    (92, 751),  # a jump while the deck came down for a turn: the runner was told to turn
 ]
 
 

@@ -679,6 +679,36 @@ def test_a_start_facing_forward_is_not_watched() -> None:
     assert g.observe(600, 2.0, None).kind is ReactionKind.NONE
 
 
+@pytest.mark.hazard("HZ-05")
+def test_a_belt_already_at_the_turn_speed_is_watched_from_the_turns_command() -> None:
+    """A step at 1.5 km/h, the turn's speed 1.5: the belt is there already, so a jump
+    to 2.0 just after the turn's command is halted at its first record, not once the
+    runner is told to turn (seed 92 case 751)."""
+    g = make(RunnerProfile.RECREATIONAL, ceiling=210)
+    t = ramp_to(g, 150, 0.0)
+    assert g.observe(150, t + 1.0, None).kind is ReactionKind.NONE
+    assert g.turnaround_command(t + 1.1).value == 150
+    halt = g.observe(200, t + 2.0, None)
+    assert halt.kind is ReactionKind.HALT
+    assert "slowing for the turn" in halt.reason
+
+
+@pytest.mark.hazard("HZ-05", "HZ-06")
+def test_a_console_target_halt_is_watched_from_where_the_belt_can_be() -> None:
+    """Turning at 2.0 km/h, the console announces 10.9: halted at once, and the run-down
+    is watched from the belt's bound (2.6), so a jump to 9.1 a record later is a second
+    violation (a stop), not a belt running down from 10.9 (seed 91 case 1980)."""
+    g = make(RunnerProfile.TRAINED, ceiling=1000)
+    t = ramp_to(g, 200, 0.0)
+    g.turnaround_command(t)
+    g.set_direction(Direction.TURNING, t + 1.0, belt_speed=200)
+    assert g.observe(200, t + 2.0, None).kind is ReactionKind.NONE
+    assert g.observe_target(1090, t + 2.1, belt_bound=260).kind is ReactionKind.HALT
+    stop = g.observe(910, t + 3.0, None)
+    assert stop.kind is ReactionKind.STOP
+    assert "speeding up" in stop.reason
+
+
 def test_a_coarse_machine_whose_readings_round_to_one_step_is_not_held_for_it() -> None:
     """On a 1.0 km/h grid a belt losing 0.75 km/h a second may read the same twice."""
     g = make(speed_range=(100, 1600, 100), direction=Direction.FORWARD)

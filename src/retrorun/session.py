@@ -98,6 +98,7 @@ _STOP_RESENDS: Final = 10  # at the end: a belt that speeds up again gets Stop a
 _STOP_WATCH_MAX_S: Final = 30.0  # ... while the end watches it, never longer than this
 _LINK_WAIT_S: Final = 30.0  # a send that lost the link waits this long for the reconnect
 _EPSILON_S: Final = 1e-3  # a deadline this close has arrived (clocks round)
+_CONFIRM_MARGIN_S: Final = 0.2  # a correction's record may be this late past its period
 _RESTART_STOP_S: Final = 10.0  # a belt restarted at the console after the end's Stop
 _TURN_END_MISSES: Final = 3  # watchdog periods without a record before a turn gives up
 _MIN_WAIT_S: Final = 0.01  # shortest wait in a polling loop (never spin on a rounding clock)
@@ -1131,6 +1132,10 @@ class Session:
                 )
             )
             await self._send(command)
+            if self._tasks is not None and self._running:
+                self._tasks.create_task(
+                    self._confirm_correction(self.treadmill.latest), name="correction"
+                )
         elif kind is ReactionKind.HALT:
             if command is None:
                 raise RuntimeError(f"internal error: a {kind} reaction without a command")
@@ -1159,6 +1164,21 @@ class Session:
         elif kind is ReactionKind.STOP:
             self._emit(SafetyStopped(t=self._t(), message=reaction.reason))
             raise _End(EndReason.SAFETY_STOP, reaction.reason)
+
+    async def _confirm_correction(self, seen: Telemetry | None) -> None:
+        """A correction is judged on the next record (taken, or a stop). One that does
+        not come within a telemetry period (and a margin) leaves a belt over the
+        ceiling unconfirmed, on a machine that may not have taken it: stopped then,
+        not seconds later at the link watchdog (seed 93 case 1406: telemetry stalled
+        a moment after a machine ignored the correction of 5.6 km/h under a 4.0
+        ceiling)."""
+        period = self.treadmill.profile.notify_period_s
+        await self.treadmill.next_record(period + _CONFIRM_MARGIN_S)
+        if self.treadmill.latest is not seen or self.paused or self.status is Status.STOPPED:
+            return
+        reason = "no record came to show the belt taking its correction over the ceiling"
+        self._emit(SafetyStopped(t=self._t(), message=reason))
+        raise _End(EndReason.SAFETY_STOP, reason)
 
     def _integrate(self, sample: Telemetry, direction: Direction) -> None:
         """Fold one record into the totals.

@@ -113,6 +113,7 @@ FIXED_CASES = [
     (71, 1249),  # a paused machine kept a target over the ceiling it had ignored a correction of
     (91, 1980),  # a console target halt watched from 10.9 km/h, the belt at 2.0 then 9.1
     (92, 751),  # a jump while the deck came down for a turn: the runner was told to turn
+    (93, 1406),  # telemetry stalled right after a correction a machine ignored: no record
 ]
 
 

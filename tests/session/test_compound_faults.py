@@ -297,6 +297,33 @@ async def test_a_belt_that_moves_while_paused_is_stopped(tmp_path: Path, fault: 
     assert_ends_cleanly(run)
 
 
+@pytest.mark.hazard("HZ-02", "HZ-12")
+async def test_a_correction_no_record_confirms_is_a_stop_within_a_period(tmp_path: Path) -> None:
+    """A machine that ignores speed commands jumps to 5.6 km/h under a rehab runner
+    facing backward (ceiling 4.0); the correction goes out, and telemetry stalls just
+    after: the belt is stopped a telemetry period later, not at the link watchdog's
+    3 s (seed 93 case 1406)."""
+    program = write_program(
+        tmp_path / "back.toml",
+        [{"kind": "work", "direction": "backward", "duration": "30s", "speed_kmh": 3.8}],
+        profile="rehab",
+    )
+    record = tmp_path / "session.jsonl"
+
+    async def drive(session: Session, sim: Simulator) -> None:
+        await until(lambda: '"ceiling_violation"' in record.read_text(), step=0.05)
+        sim.inject("stall:5.9")
+
+    faults = ("ignore-speed", "spurious-speed@write2:5.6")
+    run = await run_session(tmp_path, str(program), faults, driver=drive)
+    jumped = next(s["t"] for s in run.states if s["belt_kmh"] > 4.1)
+    # The record that shows the jump (within a period), the correction's own record
+    # that never comes (a period and a margin later), the Stop's round trip.
+    assert stopped_by(run, jumped, 2 * NOTIFY_S + 0.6), run.belt_after(jumped)[:30]
+    assert run.end()["reason"] == "safety_stop", run.printed
+    assert_ends_cleanly(run)
+
+
 @pytest.mark.parametrize("pause", ["ours", "console"])
 @pytest.mark.hazard("HZ-06", "HZ-12")
 async def test_a_resume_never_runs_the_belt_back_to_a_target_the_machine_kept(

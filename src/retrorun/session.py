@@ -1176,9 +1176,10 @@ class Session:
         await self.treadmill.next_record(period + _CONFIRM_MARGIN_S)
         if self.treadmill.latest is not seen or self.paused or self.status is Status.STOPPED:
             return
-        reason = "no record came to show the belt taking its correction over the ceiling"
-        self._emit(SafetyStopped(t=self._t(), message=reason))
-        raise _End(EndReason.SAFETY_STOP, reason)
+        reaction = self.governor.stop_now(
+            "no record came to show the belt taking its correction over the ceiling"
+        )
+        await self._react(reaction, (seen.speed or 0) if seen is not None else 0)
 
     def _integrate(self, sample: Telemetry, direction: Direction) -> None:
         """Fold one record into the totals.
@@ -1235,9 +1236,9 @@ class Session:
             # The belt comes to rest without a command of ours: ramp up from zero later.
             self._pause_state()
             if self.status is Status.PAUSED and self.governor.direction is not Direction.FORWARD:
-                # Paused, the machine keeps its target for Start: Stop clears it, as
-                # for a pause of ours (see _pause_belt).
-                await self._guarded(self.treadmill.stop_belt())
+                # Paused, the machine keeps its target for Start: our own pause then is
+                # a Stop, which clears it (see _pause_belt).
+                await self._pause_belt()
         elif kind is TreadmillEventKind.STARTED_BY_USER:
             self._emit(
                 ConsoleChange(
